@@ -1,0 +1,165 @@
+"""Pydantic models of a run config (TOML): load a file, resolve paths, explain bad fields.
+
+One config drives every stage: [run], [data], [model], [lora], [cpt], [sft], [eval], [export].
+Unknown keys are errors (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bbjcoder.errors import ConfigError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSection(_Section):
+    name: str = "run"
+    runs_dir: Path = Path("runs")
+    seed: int = 42
+
+
+class DataSection(_Section):
+    training_data: Path = Path("training-data")
+    corpus_dirs: list[Path] = [Path("corpus")]
+    dataset_dir: Path = Path("dataset")
+    # Extra ChatML JSONL mixed into stage 2 against catastrophic forgetting (general code).
+    general_mix: Path | None = None
+    general_mix_share: float = Field(0.0, ge=0.0, le=0.5)
+
+
+class ModelSection(_Section):
+    # Any local Hugging Face causal-LM directory. "tiny" builds the demo model under the run dir.
+    path: str = "tiny"
+    quantization: Literal["none", "nf4"] = "none"
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    backend: Literal["hf", "unsloth"] = "hf"
+    attn_implementation: str | None = None
+    gradient_checkpointing: bool = False
+    # Shape of the tiny demo model (used only when path == "tiny").
+    tiny_hidden_size: int = 128
+    tiny_layers: int = 2
+    tiny_heads: int = 4
+    tiny_kv_heads: int = 2
+    tiny_intermediate_size: int = 352
+    tiny_vocab_size: int = 2048
+
+
+class LoraSection(_Section):
+    r: int = Field(64, ge=1)
+    alpha: int | None = None  # None means 2 * r
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+    @property
+    def lora_alpha(self) -> int:
+        return self.alpha if self.alpha is not None else 2 * self.r
+
+
+class StageSection(_Section):
+    enabled: bool = True
+    learning_rate: float = Field(2e-4, gt=0)
+    epochs: float = Field(2.0, gt=0)
+    max_steps: int = -1  # > 0 overrides epochs
+    micro_batch_size: int = Field(1, ge=1)
+    gradient_accumulation: int = Field(32, ge=1)
+    max_length: int = Field(4096, ge=16)
+    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    lr_scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    packing: bool = True
+    eval_steps: int = Field(50, ge=1)
+    save_steps: int = Field(50, ge=1)
+    logging_steps: int = Field(5, ge=1)
+    early_stopping_patience: int = Field(3, ge=0)  # 0 disables early stopping
+    max_grad_norm: float = 1.0
+
+
+class SftSection(StageSection):
+    fim_share: float = Field(0.0, ge=0.0, le=1.0)  # share of completion examples trained as FIM
+
+
+class CptSection(StageSection):
+    learning_rate: float = Field(5e-5, gt=0)
+    epochs: float = Field(1.0, gt=0)
+
+
+class EvalSection(_Section):
+    suite: Path = Path("evals/bbj-core")
+    n_samples: int = Field(5, ge=1)
+    k: list[int] = [1, 5]
+    temperature: float = Field(0.2, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(512, ge=1)
+    batch_size: int = Field(8, ge=1)
+    baselines: list[str] = []  # model SPECs: hf:PATH, gguf:PATH, openai:MODEL@URL, run:ID, "base"
+    forgetting_suite: Path | None = Path("evals/general-code")
+    max_cases: int | None = None  # a quick profile evaluates a subset
+
+    @model_validator(mode="after")
+    def _k_within_n(self) -> EvalSection:
+        bad = [k for k in self.k if k < 1 or k > self.n_samples]
+        if bad:
+            raise ValueError(f"every k must be between 1 and n_samples={self.n_samples}, got {bad}")
+        return self
+
+
+class ExportSection(_Section):
+    quant: Literal["q4_k_m", "q8_0", "f16"] = "q4_k_m"
+    name: str = "bbj-coder"
+
+
+class RunConfig(_Section):
+    run: RunSection = RunSection()
+    data: DataSection = DataSection()
+    model: ModelSection = ModelSection()
+    lora: LoraSection = LoraSection()
+    cpt: CptSection = CptSection()
+    sft: SftSection = SftSection()
+    eval: EvalSection = EvalSection()
+    export: ExportSection = ExportSection()
+    # Where the config came from (not part of the TOML; set by load_config).
+    source: Path | None = Field(default=None, exclude=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fully resolved config as plain JSON-able data (for run.json)."""
+        return self.model_dump(mode="json")
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (check the spelling; see configs/demo.toml for every field)"
+        lines.append(f"{where}: {msg}")
+    return "; ".join(lines)
+
+
+def parse_config(data: dict[str, Any], *, source: Path | None = None) -> RunConfig:
+    try:
+        cfg = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc), path=source) from exc
+    return cfg.model_copy(update={"source": source})
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML run config. Relative paths inside stay relative to the working directory."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", path=path) from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not valid TOML: {exc}", path=path) from exc
+    return parse_config(data, source=path)
