@@ -1,0 +1,263 @@
+"""Export a trained run: merge the adapter, convert to GGUF, quantize, write Modelfile and README.
+
+Everything is written into `runs/<id>/export.tmp-*` and renamed to `runs/<id>/export/` only when
+complete, so a half-written export never looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bbjcoder.errors import ModelError
+from bbjcoder.export.quantize import BITS_PER_WEIGHT, QUANTS, Quant
+
+__all__ = ["QUANTS", "ExportResult", "Quant", "RunPaths", "export_run", "resolve_run"]
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run keeps what export needs."""
+
+    run_dir: Path
+    base_model: Path
+    adapter: Path | None
+
+    @property
+    def export_dir(self) -> Path:
+        return self.run_dir / "export"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What `export_run` wrote: the export directory, its files, their sizes and step timings."""
+
+    export_dir: Path
+    merged_dir: Path
+    gguf: dict[str, Path]  # quant -> file
+    modelfile: Path
+    readme: Path
+    sizes: dict[str, int] = field(default_factory=dict)  # file name -> bytes
+    timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
+
+    def gguf_for(self, quant: str) -> Path:
+        return self.gguf[quant]
+
+
+def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> RunPaths:
+    """A run id (under `runs_dir`) or a run directory -> its base model and final adapter.
+
+    `run.json` names the base model in `base_model_path` (relative to the run directory or absolute);
+    tiny runs keep theirs in `model/`. The final adapter is `adapter/`.
+    """
+    candidate = Path(run)
+    run_dir = candidate if (candidate / "run.json").exists() else Path(runs_dir) / str(run)
+    meta_path = run_dir / "run.json"
+    if not meta_path.exists():
+        raise ModelError(
+            f"no run {str(run)!r}: {meta_path} does not exist",
+            hint="list runs with `bbjcoder runs list`, or pass a run directory",
+        )
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"invalid JSON: {exc.msg}", path=meta_path, line=exc.lineno) from exc
+    base_value = meta.get("base_model_path") or (meta.get("model") or {}).get("path")
+    base: Path | None = None
+    if isinstance(base_value, str) and base_value not in ("", "tiny"):
+        p = Path(base_value)
+        base = p if p.is_absolute() or not (run_dir / p).exists() else run_dir / p
+    if base is None or not (base / "config.json").exists():
+        base = run_dir / "model" if (run_dir / "model" / "config.json").exists() else base
+    if base is None or not (base / "config.json").exists():
+        raise ModelError(
+            f"cannot find the base model of run {run_dir.name} (base_model_path={base_value!r})",
+            path=meta_path,
+        )
+    adapter = run_dir / "adapter"
+    if not (adapter / "adapter_config.json").exists():
+        raise ModelError(
+            "the run has no final adapter (adapter/adapter_config.json); has training finished?",
+            path=run_dir,
+        )
+    return RunPaths(run_dir=run_dir, base_model=base, adapter=adapter)
+
+
+def _model_shape(gguf_path: Path) -> Any:
+    import gguf as gg
+    import numpy as np
+
+    from bbjcoder.export.modelfile import ModelShape
+
+    reader = gg.GGUFReader(str(gguf_path))
+    arch = str(reader.fields["general.architecture"].contents())
+
+    def num(key: str) -> int:
+        return int(reader.fields[key.format(arch=arch)].contents())
+
+    n_embd, n_head = num(gg.Keys.LLM.EMBEDDING_LENGTH), num(gg.Keys.Attention.HEAD_COUNT)
+    n_params = int(sum(int(np.prod(t.shape)) for t in reader.tensors))
+    return ModelShape(
+        n_params=n_params,
+        n_layers=num(gg.Keys.LLM.BLOCK_COUNT),
+        n_kv_heads=num(gg.Keys.Attention.HEAD_COUNT_KV),
+        head_dim=num(gg.Keys.Rope.DIMENSION_COUNT)
+        if gg.Keys.Rope.DIMENSION_COUNT.format(arch=arch) in reader.fields
+        else n_embd // n_head,
+    )
+
+
+@contextmanager
+def _steps(show: bool, total: int) -> Iterator[Callable[[str], None]]:
+    """A Rich progress bar over the export steps (stderr), or a no-op when `show` is False."""
+    if not show:
+        yield lambda _desc: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]export[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task("starting", total=total)
+        started = [False]
+
+        def advance(desc: str) -> None:
+            if started[0]:
+                bar.advance(task)
+            started[0] = True
+            bar.update(task, description=desc)
+
+        yield advance
+        bar.advance(task)
+
+
+def _record_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    try:
+        from bbjcoder.runs import update_run_metrics  # type: ignore[attr-defined]
+    except ImportError:
+        return  # the registry is optional here: the export directory is self-describing
+    update_run_metrics(run_dir, {"export": metrics})
+
+
+def export_run(
+    run: str | Path,
+    quant: Quant = "q4_k_m",
+    name: str = "bbj-coder",
+    progress: bool = False,
+    *,
+    runs_dir: str | Path = "runs",
+) -> ExportResult:
+    """Export `run` into `runs/<id>/export/`: merged HF dir, F16 GGUF, the `quant` GGUF, Modelfile, README.
+
+    Replaces an earlier export only once the new one is complete.
+    """
+    from bbjcoder.export.gguf import convert_hf_to_gguf
+    from bbjcoder.export.merge import merge_adapter
+    from bbjcoder.export.modelfile import render_modelfile, render_readme
+    from bbjcoder.export.quantize import quantize_gguf
+
+    if quant not in QUANTS:
+        raise ModelError(f"unknown quantization {quant!r} (choose from {', '.join(QUANTS)})")
+    if not name or any(c in name for c in "/\\ :") or name.startswith("."):
+        raise ModelError(f"invalid export name {name!r}: use letters, digits, '-', '_' and '.'")
+    paths = resolve_run(run, runs_dir)
+    tmp = Path(tempfile.mkdtemp(prefix="export.tmp-", dir=paths.run_dir))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the final export/ should read like any dir
+    timings: dict[str, float] = {}
+    gguf_files: dict[str, Path] = {}
+    n_steps = 4 + (quant != "f16")
+    try:
+        with _steps(progress, n_steps) as step:
+            t0 = time.perf_counter()
+            step("merging the adapter into the base weights")
+            merge_adapter(paths.base_model, paths.adapter, tmp / "merged")
+            timings["merge_s"] = time.perf_counter() - t0
+
+            t = time.perf_counter()
+            step("converting to GGUF (F16)")
+            f16 = tmp / f"{name}-f16.gguf"
+            convert_hf_to_gguf(tmp / "merged", f16, out_type="f16", name=name)
+            gguf_files["f16"] = f16
+            timings["gguf_f16_s"] = time.perf_counter() - t
+
+            if quant != "f16":
+                t = time.perf_counter()
+                step(f"quantizing to {quant.upper()} with llama.cpp")
+                out = tmp / f"{name}-{quant}.gguf"
+                quantize_gguf(f16, out, quant, log=tmp / f"quantize-{quant}.log")
+                gguf_files[quant] = out
+                timings[f"quantize_{quant}_s"] = time.perf_counter() - t
+
+            step("writing Modelfile and README")
+            modelfile = tmp / "Modelfile"
+            # Plain writes suffice inside the temp dir: the rename below is what makes it atomic.
+            modelfile.write_text(render_modelfile(gguf_files[quant].name), encoding="utf-8")
+            sizes = {p.name: p.stat().st_size for p in gguf_files.values()}
+            readme = tmp / "README.md"
+            readme.write_text(
+                render_readme(
+                    name,
+                    sizes,
+                    _model_shape(f16),
+                    modelfile_quant=quant,
+                    bits_per_weight={q: BITS_PER_WEIGHT[q] for q in QUANTS},
+                ),
+                encoding="utf-8",
+            )
+            timings["total_s"] = time.perf_counter() - t0
+            step("finishing")
+            summary = {
+                "name": name,
+                "quant": quant,
+                "files": sizes,
+                "timings": {k: round(v, 3) for k, v in timings.items()},
+                "base_model": str(paths.base_model),
+                "adapter": str(paths.adapter) if paths.adapter else None,
+            }
+            (tmp / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            _swap_into_place(tmp, paths.export_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    final = paths.export_dir
+    _record_metrics(paths.run_dir, {"files": sizes, "timings": summary["timings"], "quant": quant})
+    return ExportResult(
+        export_dir=final,
+        merged_dir=final / "merged",
+        gguf={q: final / p.name for q, p in gguf_files.items()},
+        modelfile=final / "Modelfile",
+        readme=final / "README.md",
+        sizes=sizes,
+        timings=timings,
+    )
+
+
+def _swap_into_place(tmp: Path, final: Path) -> None:
+    """Rename the finished temp dir to `final`, replacing an earlier export only after it succeeds."""
+    old: Path | None = None
+    if final.exists():
+        old = final.with_name(f"export.old-{os.getpid()}-{time.time_ns()}")
+        final.rename(old)
+    try:
+        tmp.rename(final)
+    except BaseException:
+        if old is not None:
+            old.rename(final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

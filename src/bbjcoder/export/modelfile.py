@@ -1,0 +1,177 @@
+"""The Ollama `Modelfile` and the export `README.md` written next to the GGUF files.
+
+The Modelfile carries the ChatML template, stop tokens, sampling defaults and the BBj system prompt;
+the README gives the `ollama create` command and hardware tiers from the measured file sizes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Used unless the data stage defines `bbjcoder.data.SYSTEM_PROMPT` (the prompt the model was trained
+# with is the one it should see when served).
+BBJ_SYSTEM_PROMPT = """\
+You are BBj Coder, an expert programmer in BBj (BASIS Business BASIC) across its four generations:
+1. character: line-numbered Business BASIC for text terminals (PRINT, INPUT, mnemonics such as 'CS' \
+and @(col,row), keyed files with OPEN/READ RECORD/WRITE RECORD and ERR= branches);
+2. vpro5: Visual PRO/5 GUI code driven through a SYSGUI channel with PRINT (sysgui) mnemonics and CTRL();
+3. bbj-gui: object-oriented BBj with BBjAPI() and BBjSysGui windows and controls, event callbacks \
+(setCallback) and PROCESS_EVENTS;
+4. dwc: the same BBjAPI controls running in the browser through the Dynamic Web Client, styled with CSS.
+When the user shows existing code, answer in that code's generation and style (line numbers or \
+labels, mnemonics or objects). For a new program, write modern BBj for the DWC unless asked otherwise.
+Write complete, syntactically correct BBj in one ```bbj fenced block, then explain briefly. Use the \
+type suffixes ($ string, % integer, ! object). Never invent BBjAPI methods; say so when unsure."""
+
+
+def system_prompt() -> str:
+    """The BBj system prompt: the data stage's, when it defines one, else ours."""
+    try:
+        data = importlib.import_module("bbjcoder.data")
+    except ImportError:
+        return BBJ_SYSTEM_PROMPT
+    prompt = getattr(data, "SYSTEM_PROMPT", None)
+    return prompt if isinstance(prompt, str) and prompt.strip() else BBJ_SYSTEM_PROMPT
+
+
+# Ollama Go template for ChatML: every message in its own <|im_start|>role ... <|im_end|> block; the
+# assistant turn is left open, after the last user message or as a pre-filled last assistant message.
+CHATML_GO_TEMPLATE = """\
+{{- range $i, $m := .Messages }}
+{{- $last := eq (len (slice $.Messages $i)) 1 }}
+{{- if eq $m.Role "assistant" }}<|im_start|>assistant
+{{ $m.Content }}{{ if not $last }}<|im_end|>
+{{ end }}
+{{- else }}<|im_start|>{{ $m.Role }}
+{{ $m.Content }}<|im_end|>
+{{ if $last }}<|im_start|>assistant
+{{ end }}
+{{- end }}
+{{- end }}"""
+
+STOP_TOKENS: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")
+SAMPLING: dict[str, float | int] = {"temperature": 0.2, "top_p": 0.9, "num_ctx": 4096}
+
+
+def render_modelfile(gguf_filename: str, *, system: str | None = None) -> str:
+    """The Modelfile text for `gguf_filename` (a file in the same directory as the Modelfile)."""
+    prompt = system if system is not None else system_prompt()
+    if '"""' in prompt or '"""' in CHATML_GO_TEMPLATE:
+        raise ValueError('the system prompt must not contain """ (Modelfile string delimiter)')
+    lines = [
+        f"FROM ./{gguf_filename}",
+        "",
+        f'TEMPLATE """{CHATML_GO_TEMPLATE}"""',
+        "",
+        *(f'PARAMETER stop "{s}"' for s in STOP_TOKENS),
+        *(f"PARAMETER {k} {v}" for k, v in SAMPLING.items()),
+        "",
+        f'SYSTEM """{prompt}"""',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What the hardware tiers need: parameter count and the KV-cache geometry."""
+
+    n_params: int
+    n_layers: int
+    n_kv_heads: int
+    head_dim: int
+
+    def kv_cache_bytes(self, n_ctx: int) -> int:
+        # K and V, F16 (2 bytes), per layer, per KV head, per token.
+        return 2 * self.n_layers * self.n_kv_heads * self.head_dim * 2 * n_ctx
+
+
+# Qwen2.5-Coder shapes (from their published configs) for the estimates in the README.
+REFERENCE_SHAPES: dict[str, ModelShape] = {
+    "Qwen2.5-Coder-7B": ModelShape(7_615_616_512, 28, 4, 128),
+    "Qwen2.5-Coder-14B": ModelShape(14_770_033_664, 48, 8, 128),
+}
+_MEMORY_SIZES_GIB = (2, 4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 128)
+_OVERHEAD = 512 * 1024**2  # compute buffers and runtime, roughly
+
+
+def _gib(n: float) -> str:
+    return f"{n / 1024**3:.2f} GiB" if n >= 1024**3 / 10 else f"{n / 1024**2:.1f} MiB"
+
+
+def memory_needed(file_bytes: int, shape: ModelShape, n_ctx: int = 4096) -> int:
+    """Rough (V)RAM to run a GGUF: weights + F16 KV cache for `n_ctx` + runtime overhead."""
+    return file_bytes + shape.kv_cache_bytes(n_ctx) + _OVERHEAD
+
+
+def _tier(needed: int) -> str:
+    fits = next((g for g in _MEMORY_SIZES_GIB if g * 1024**3 >= needed), None)
+    return f"{fits} GB GPU or unified memory" if fits else "multi-GPU or a server with > 128 GB"
+
+
+def render_readme(
+    name: str,
+    files: Mapping[str, int],
+    shape: ModelShape,
+    *,
+    modelfile_quant: str,
+    bits_per_weight: Mapping[str, float],
+) -> str:
+    """The export README: how to run it with Ollama or llama.cpp, and the hardware tiers.
+
+    `files` maps each GGUF file name to its size in bytes (measured); the 7B/14B rows are estimates
+    from bits per weight, labelled as such.
+    """
+    n_ctx = int(SAMPLING["num_ctx"])
+    rows = []
+    for fname, size in files.items():
+        need = memory_needed(size, shape, n_ctx)
+        rows.append(f"| `{fname}` | {_gib(size)} | {_gib(need)} | {_tier(need)} |")
+    est_rows = []
+    for model, ref in REFERENCE_SHAPES.items():
+        for quant, bpw in bits_per_weight.items():
+            size = int(ref.n_params * bpw / 8)
+            need = memory_needed(size, ref, n_ctx)
+            est_rows.append(f"| {model} | {quant} | ~{_gib(size)} | ~{_gib(need)} | {_tier(need)} |")
+    return f"""# {name}: BBj coding model (GGUF)
+
+Exported by `bbjcoder export`. Files in this directory:
+
+- `merged/`: the fine-tuned model as a standard Hugging Face directory (LoRA adapter merged in);
+  serve it with vLLM.
+- `{name}-f16.gguf` and the quantized GGUF files: for llama.cpp, llama-cpp-python and Ollama.
+- `Modelfile`: Ollama recipe (ChatML template, stop tokens, BBj system prompt, temperature 0.2,
+  top_p 0.9, num_ctx {n_ctx}); it uses `{name}-{modelfile_quant}.gguf`.
+
+## Run it
+
+    ollama create {name} -f Modelfile
+    ollama run {name} "Write a DWC window with a button that says hello"
+
+or, without Ollama, an OpenAI-compatible server on http://127.0.0.1:8000/v1:
+
+    bbjcoder serve --model gguf:{name}-{modelfile_quant}.gguf
+
+## Hardware tiers (this export, measured)
+
+Memory = file size + F16 KV cache for {n_ctx} tokens ({_gib(shape.kv_cache_bytes(n_ctx))}) + ~0.5 GiB runtime.
+The model has {shape.n_params:,} parameters.
+
+| file | size | memory needed | runs on |
+|---|---|---|---|
+{chr(10).join(rows)}
+
+## Full-size models (estimates, not measured)
+
+Sizes computed as parameters x bits per weight ({", ".join(f"{q} ~{b}" for q, b in bits_per_weight.items())});
+real files differ by a few percent (metadata, tensors kept at higher precision).
+
+| model | quant | size | memory needed | runs on |
+|---|---|---|---|---|
+{chr(10).join(est_rows)}
+
+Q4_K_M is the default: close to Q8_0 quality for code at about 57% of its size. Use Q8_0 where
+memory allows; F16 is the reference the others are checked against.
+"""
