@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bbjcoder.errors import ConfigError
 
@@ -23,6 +23,16 @@ class RunSection(_Section):
     name: str = "run"
     runs_dir: Path = Path("runs")
     seed: int = 42
+    # Extra experiment trackers besides TensorBoard (used only when installed): "wandb", "mlflow".
+    report_to: list[Literal["wandb", "mlflow"]] = []
+    license: str = "apache-2.0"  # model-card license of the adapter (the base model's own applies too)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_path_segment(cls, v: str) -> str:
+        if not v or "/" in v or v.startswith(".") or any(c.isspace() for c in v):
+            raise ValueError("run name must be one path segment without spaces, e.g. 'qwen14b-bbj'")
+        return v
 
 
 class DataSection(_Section):
@@ -42,6 +52,14 @@ class ModelSection(_Section):
     backend: Literal["hf", "unsloth"] = "hf"
     attn_implementation: str | None = None
     gradient_checkpointing: bool = False
+    # Selective checkpointing: recompute every n-th decoder layer only (1 = all layers).
+    checkpoint_every: int = Field(1, ge=1)
+    # Loss: "chunked" never materialises full fp32 logits; "liger" uses Liger's fused linear CE
+    # (CUDA, when installed); "auto" = liger when usable, else chunked; "plain" = model(labels=...).
+    cross_entropy: Literal["auto", "plain", "chunked", "liger"] = "auto"
+    ce_chunk_size: int = Field(1024, ge=16)
+    # Liger's fused RMSNorm/SwiGLU/RoPE kernels: "auto" applies them on CUDA when importable.
+    fused_kernels: Literal["auto", "on", "off"] = "auto"
     # Shape of the tiny demo model (used only when path == "tiny").
     tiny_hidden_size: int = 128
     tiny_layers: int = 2
@@ -79,6 +97,8 @@ class StageSection(_Section):
     logging_steps: int = Field(5, ge=1)
     early_stopping_patience: int = Field(3, ge=0)  # 0 disables early stopping
     max_grad_norm: float = 1.0
+    save_total_limit: int = Field(2, ge=1)  # the best checkpoint is always kept besides the last
+    eval_batch_size: int = Field(4, ge=1)
 
 
 class SftSection(StageSection):
@@ -88,6 +108,7 @@ class SftSection(StageSection):
 class CptSection(StageSection):
     learning_rate: float = Field(5e-5, gt=0)
     epochs: float = Field(1.0, gt=0)
+    val_share: float = Field(0.05, ge=0.0, lt=0.5)  # corpus documents held out for validation loss
 
 
 class EvalSection(_Section):

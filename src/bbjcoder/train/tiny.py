@@ -106,7 +106,7 @@ def build_tiny_model(
     )
     tokenizer.chat_template = CHATML_TEMPLATE
     tokenizer.padding_side = "right"
-    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    ids: dict[str, int] = {t: int(tokenizer.convert_tokens_to_ids(t)) for t in SPECIAL_TOKENS}  # type: ignore[arg-type]
 
     config = Qwen2Config(
         vocab_size=len(tokenizer),
@@ -125,7 +125,7 @@ def build_tiny_model(
         initializer_range=0.02,
     )
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config).to(torch.float32)
+    model = Qwen2ForCausalLM(config)  # fp32 weights: the demo trains on CPU
     # Both ends of turn stop generation, as in Qwen2.5 instruct's generation_config.
     model.generation_config = GenerationConfig(
         bos_token_id=ids[PAD_TOKEN],
