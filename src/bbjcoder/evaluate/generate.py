@@ -1,0 +1,397 @@
+"""Generation backends behind one protocol, and the resumable sampling loop that feeds samples.jsonl.
+
+SPECs: `hf:PATH` (transformers, batched, merged model or PEFT adapter dir), `gguf:PATH`
+(llama-cpp-python), `openai:MODEL@BASE_URL` (any OpenAI-compatible server), `run:ID` (a run's
+final adapter on its base model) and `base` (that run's untouched base model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from bbjcoder.errors import DependencyError, ModelError, ServerError
+from bbjcoder.evaluate.extract import truncate_at_stop
+from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
+from bbjcoder.evaluate.samples import SampleStore
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """The sampling settings every backend honours identically."""
+
+    n: int = 5
+    temperature: float = 0.2
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    stop: tuple[str, ...] = ()
+    seed: int = 1234
+    batch_size: int = 8
+
+    @property
+    def all_stops(self) -> tuple[str, ...]:
+        return (*self.stop, *CONTROL_STOPS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sample_seed(base: int, task_id: str, index: int) -> int:
+    """A per-sample seed stable across runs and resumes (hash of base seed, task id, index)."""
+    digest = hashlib.sha256(f"{base}\0{task_id}\0{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+class Backend(Protocol):
+    """Generates one completion per prompt; `seeds[i]` seeds prompt i where the backend can."""
+
+    label: str
+    description: dict[str, Any]
+
+    def generate(
+        self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]
+    ) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+# --- SPEC parsing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    kind: str  # hf | gguf | openai | run | base
+    target: str  # path, run id, or model name
+    base_url: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "openai":
+            return f"openai:{self.target}@{self.base_url}"
+        if self.kind == "base":
+            return f"base:{self.target}"
+        return f"{self.kind}:{self.target}"
+
+
+def parse_spec(spec: str, *, run: str | None = None) -> ModelSpec:
+    """Parse a model SPEC; `base` needs `run` (the run under test) to know which base model."""
+    if spec == "base":
+        if run is None:
+            raise ModelError(
+                "'base' means the base model of the run under test; the model under test is not a run:"
+            )
+        return ModelSpec("base", run)
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest or kind not in ("hf", "gguf", "openai", "run"):
+        raise ModelError(
+            f"bad model SPEC {spec!r}", hint="use hf:PATH, gguf:PATH, openai:MODEL@BASE_URL, run:ID or base"
+        )
+    if kind == "openai":
+        for scheme in ("@http://", "@https://"):
+            i = rest.find(scheme)
+            if i > 0:
+                return ModelSpec("openai", rest[:i], rest[i + 1 :].rstrip("/"))
+        raise ModelError(f"bad SPEC {spec!r}: expected openai:MODEL@http(s)://HOST[:PORT]/v1")
+    return ModelSpec(kind, rest)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What evaluation needs from a run directory (docs/formats.md)."""
+
+    dir: Path
+    id: str
+    base_model_path: Path
+    adapter_dir: Path
+
+
+def resolve_run(run_id: str, runs_dir: Path = Path("runs")) -> RunInfo:
+    """Locate a run: its base model and final adapter. Uses the run registry when present."""
+    try:
+        from bbjcoder.runs import load_run  # type: ignore[attr-defined]
+    except ImportError:
+        load_run = None
+    if load_run is not None:
+        run = load_run(run_id)
+        run_dir = Path(getattr(run, "dir", None) or getattr(run, "path", None) or runs_dir / run_id)
+    else:
+        run_dir = Path(run_id) if Path(run_id, "run.json").exists() else runs_dir / run_id
+    meta_path = run_dir / "run.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ModelError(f"no run {run_id!r}: cannot read run.json", path=meta_path) from exc
+    base = meta.get("base_model_path")
+    if not base:
+        raise ModelError("run.json has no base_model_path", path=meta_path)
+    base_path = Path(base) if Path(base).is_absolute() else run_dir / base
+    if not base_path.exists() and Path(base).exists():
+        base_path = Path(base)
+    return RunInfo(run_dir, run_dir.name, base_path, run_dir / "adapter")
+
+
+# --- hf -------------------------------------------------------------------------------------------
+
+
+class HFBackend:
+    """Local transformers model, batched with left padding. A dir with adapter_config.json is a
+    PEFT adapter: it is loaded on its base model and merged for fast generation."""
+
+    def __init__(
+        self, path: Path, *, label: str, adapter: Path | None = None, device: str | None = None
+    ) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError as exc:
+            raise DependencyError("the hf backend needs the [train] extra (torch, transformers)") from exc
+        path = Path(path)
+        if adapter is None and (path / "adapter_config.json").exists():
+            adapter = path
+            cfg = json.loads((path / "adapter_config.json").read_text())
+            path = Path(cfg.get("base_model_name_or_path") or "")
+        if not (path / "config.json").exists():
+            raise ModelError("not a Hugging Face model directory (no config.json)", path=path)
+        self.label = label
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        tok_dir = adapter if adapter is not None and (adapter / "tokenizer_config.json").exists() else path
+        self.tokenizer = AutoTokenizer.from_pretrained(tok_dir)
+        self.tokenizer.padding_side = "left"  # decoder-only batching: prompts end where generation starts
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+        if adapter is not None:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
+        self.description = {"backend": "hf", "path": str(path), "adapter": str(adapter) if adapter else None}
+
+    def _render(self, prompt: Prompt) -> str:
+        if prompt.raw is not None:
+            return prompt.raw
+        return str(
+            self.tokenizer.apply_chat_template(prompt.chat(), tokenize=False, add_generation_prompt=True)
+        )
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
+        import torch
+
+        texts = [self._render(p) for p in prompts]
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
+        # One generator per batch: HF samples a batch from one RNG stream, so a batch is seeded by
+        # its first sample's seed (reproducible for the same batch size).
+        torch.manual_seed(seeds[0] if seeds else params.seed)
+        sample = params.temperature > 0
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                do_sample=sample,
+                temperature=params.temperature if sample else None,
+                top_p=params.top_p if sample else None,
+                top_k=None,
+                max_new_tokens=params.max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+            )
+        new = out[:, enc["input_ids"].shape[1] :]
+        pad = self.tokenizer.pad_token or ""
+        results = []
+        for row in new:
+            text = str(self.tokenizer.decode(row, skip_special_tokens=False))
+            results.append(truncate_at_stop(text, params.all_stops).replace(pad, ""))
+        return results
+
+    def close(self) -> None:
+        self.model = None
+
+
+# --- gguf -----------------------------------------------------------------------------------------
+
+
+class GGUFBackend:
+    """llama-cpp-python: chat completion with the GGUF's own chat template; raw prompts for FIM."""
+
+    def __init__(self, path: Path, *, label: str, n_ctx: int = 4096) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise DependencyError("the gguf backend needs llama-cpp-python (the [export] extra)") from exc
+        if not Path(path).is_file():
+            raise ModelError("no GGUF file here", path=path)
+        self.label = label
+        self.llm = Llama(
+            model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=max(1, (os.cpu_count() or 2))
+        )
+        self.description = {"backend": "gguf", "path": str(path)}
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
+        results = []
+        for prompt, seed in zip(prompts, seeds, strict=True):
+            common: dict[str, Any] = {
+                "temperature": params.temperature,
+                "top_p": params.top_p,
+                "max_tokens": params.max_new_tokens,
+                "stop": list(params.all_stops),
+                "seed": seed,
+            }
+            if prompt.raw is not None:
+                out: Any = self.llm.create_completion(prompt=prompt.raw, **common)
+                text = out["choices"][0]["text"]
+            else:
+                out = self.llm.create_chat_completion(messages=prompt.chat(), **common)  # type: ignore[arg-type]
+                text = out["choices"][0]["message"]["content"] or ""
+            results.append(truncate_at_stop(text, params.all_stops))
+        return results
+
+    def close(self) -> None:
+        self.llm.close()
+
+
+# --- openai-compatible ----------------------------------------------------------------------------
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible chat endpoint. Transient failures (connection, timeout, 429, 5xx) are
+    retried with exponential backoff; after `max_retries` a ServerError says what failed."""
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        label: str,
+        timeout_s: float = 120.0,
+        max_retries: int = 4,
+        backoff_s: float = 0.5,
+    ) -> None:
+        try:
+            import openai
+        except ImportError as exc:
+            raise DependencyError("the openai backend needs the [serve] extra (openai)") from exc
+        self._openai = openai
+        key = os.environ.get("OPENAI_API_KEY") or os.environ.get("BBJCODER_API_KEY") or "not-needed"
+        # Our own retry loop (max_retries=0 in the client) so the bound and backoff are ours.
+        self.client = openai.OpenAI(
+            base_url=base_url,
+            api_key=key,
+            timeout=timeout_s,  # per request: connect, read and write each bounded
+            max_retries=0,
+        )
+        self.model, self.base_url, self.label = model, base_url, label
+        self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.description = {"backend": "openai", "model": model, "base_url": base_url}
+
+    def _one(self, prompt: Prompt, params: SamplingParams, seed: int) -> str:
+        openai = self._openai
+        last: Exception | None = None
+        for attempt in range(self.max_retries + 1):
+            try:
+                resp = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=prompt.chat(),  # type: ignore[arg-type]
+                    temperature=params.temperature,
+                    top_p=params.top_p,
+                    max_tokens=params.max_new_tokens,
+                    stop=list(params.stop)[:4] or None,  # the OpenAI API accepts at most 4
+                    seed=seed,
+                )
+                return truncate_at_stop(resp.choices[0].message.content or "", params.all_stops)
+            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+                last = exc
+            except openai.APIStatusError as exc:
+                if exc.status_code != 429 and exc.status_code < 500:
+                    raise ServerError(
+                        f"{self.base_url} refused the request (HTTP {exc.status_code}): {exc.message}",
+                        hint="check the model name and the API key (OPENAI_API_KEY or BBJCODER_API_KEY)",
+                    ) from exc
+                last = exc
+            if attempt < self.max_retries:
+                time.sleep(self.backoff_s * 2**attempt)
+        raise ServerError(
+            f"model server {self.base_url} failed {self.max_retries + 1} times: {type(last).__name__}: {last}",
+            hint="is the server running and reachable? (start it, or check BASE_URL in the SPEC)",
+        )
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
+        return [self._one(p, params, s) for p, s in zip(prompts, seeds, strict=True)]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def make_backend(spec: ModelSpec, *, runs_dir: Path = Path("runs"), timeout_s: float = 120.0) -> Backend:
+    """Build the backend a SPEC names (loading the model now, so errors surface before sampling)."""
+    if spec.kind == "hf":
+        return HFBackend(Path(spec.target), label=spec.label)
+    if spec.kind == "gguf":
+        return GGUFBackend(Path(spec.target), label=spec.label)
+    if spec.kind == "openai":
+        assert spec.base_url is not None
+        return OpenAIBackend(spec.target, spec.base_url, label=spec.label, timeout_s=timeout_s)
+    run = resolve_run(spec.target, runs_dir)
+    if spec.kind == "run":
+        if not (run.adapter_dir / "adapter_config.json").exists():
+            raise ModelError("the run has no final adapter yet (train it first)", path=run.adapter_dir)
+        return HFBackend(run.base_model_path, label=spec.label, adapter=run.adapter_dir)
+    return HFBackend(run.base_model_path, label=spec.label)
+
+
+# --- the resumable sampling loop ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One thing to sample: an id (case id) and its prompt."""
+
+    id: str
+    prompt: Prompt
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def generate_samples(
+    backend: Backend,
+    tasks: Sequence[Task],
+    params: SamplingParams,
+    store: SampleStore,
+    *,
+    postprocess: Callable[[Task, str], dict[str, Any]],
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Sample every missing (task, index) for `backend.label`, appending each result to `store`.
+
+    Keys already in the store are skipped, so a killed run resumes with no duplicates or gaps.
+    `postprocess(task, text)` adds derived fields (the extracted code) to each record.
+    Returns how many samples were generated now.
+    """
+    todo = [(t, i) for t in tasks for i in range(params.n) if (backend.label, t.id, i) not in store]
+    done = 0
+    for start in range(0, len(todo), params.batch_size):
+        batch = todo[start : start + params.batch_size]
+        seeds = [sample_seed(params.seed, t.id, i) for t, i in batch]
+        t0 = time.perf_counter()
+        texts = backend.generate([t.prompt for t, _ in batch], params, seeds)
+        per_sample = (time.perf_counter() - t0) / len(batch)
+        for (task, index), text, seed in zip(batch, texts, seeds, strict=True):
+            record = {
+                "model": backend.label,
+                "case_id": task.id,
+                "sample": index,
+                "seed": seed,
+                "text": text,
+                **postprocess(task, text),
+                "seconds": round(per_sample, 4),
+            }
+            store.append(record)
+            done += 1
+        if progress is not None:
+            progress(start + len(batch), len(todo))
+    return done

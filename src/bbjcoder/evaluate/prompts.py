@@ -1,0 +1,68 @@
+"""How a case becomes a model input: the BBj system prompt, chat messages, and raw FIM prompts.
+
+Every backend gets the same Prompt; hf and gguf use `raw` for fill-in-the-middle cases (Qwen's FIM
+tokens), chat-only servers (openai:) get the chat rendering of the same task instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bbjcoder.evaluate.suite import Case
+
+try:  # one system prompt across data and eval, so training and evaluation ask the same way
+    from bbjcoder.data.chatml import SYSTEM_PROMPT as _DATA_SYSTEM_PROMPT  # type: ignore[import-not-found]
+except ImportError:  # the data stage does not define one: ours is the reference
+    _DATA_SYSTEM_PROMPT = None
+
+SYSTEM_PROMPT: str = _DATA_SYSTEM_PROMPT or (
+    "You are an expert BBj (BASIS Business BASIC) programmer. Write correct, idiomatic BBj for the "
+    "generation the user names (character UI, Visual PRO/5, BBj GUI or DWC). Put code in ```bbj "
+    "fenced blocks."
+)
+GENERAL_SYSTEM_PROMPT = "You are a careful Python programmer."
+
+# Qwen2.5-Coder's FIM tokens, in the PSM order the model was trained with.
+FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
+# Control tokens that end a sample in every backend (stop sequences are applied after decoding too).
+CONTROL_STOPS: tuple[str, ...] = (
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|fim_pad|>",
+    "<|file_sep|>",
+    "<|im_start|>",
+)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One model input: chat messages, plus a raw completion prompt for FIM on local backends."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, content)
+    raw: str | None = None
+
+    def chat(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in self.messages]
+
+
+def case_prompt(case: Case) -> Prompt:
+    """The model input for a suite case."""
+    if not case.is_fim:
+        return Prompt((("system", SYSTEM_PROMPT), ("user", case.prompt)))
+    prefix, suffix = case.prefix or "", case.suffix or ""
+    user = (
+        f"{case.prompt}\n\nFill in the missing BBj code between the prefix and the suffix. "
+        "Answer with only the missing code in one ```bbj block.\n\n"
+        f"Prefix:\n```bbj\n{prefix}\n```\n\nSuffix:\n```bbj\n{suffix}\n```"
+    )
+    raw = f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
+    return Prompt((("system", SYSTEM_PROMPT), ("user", user)), raw=raw)
+
+
+def general_prompt(python_prompt: str) -> Prompt:
+    """The model input for a forgetting-check problem (signature + docstring)."""
+    user = (
+        "Complete this Python function. Answer with the whole function in one ```python block.\n\n"
+        f"```python\n{python_prompt}```"
+    )
+    return Prompt((("system", GENERAL_SYSTEM_PROMPT), ("user", user)))
