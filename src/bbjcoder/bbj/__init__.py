@@ -6,6 +6,8 @@ Public API (relied on by data, evaluate, serve and outside checks):
     check_source(text: str, *, strict: bool = False) -> list[Diagnostic]
     Diagnostic(line: int, column: int, message: str)   # 1-based physical line and column
     detect_generations(text: str) -> set[str]           # subset of GENERATIONS, or {"all"}
+    generation_mismatch(labels, text) -> str | None     # why a label contradicts the code
+    get_checker("auto" | "builtin" | "bbjcpl") -> Checker  # .check(text, strict=False)
 """
 
 from __future__ import annotations
@@ -25,3 +27,22 @@ class Diagnostic:
 
     def to_dict(self) -> dict[str, object]:
         return {"line": self.line, "column": self.column, "message": self.message}
+
+
+# The implementation modules import Diagnostic from here, so they come after its definition.
+from bbjcoder.bbj.backends import BACKENDS, Checker, CheckerUnavailable, get_checker, parse_bbjcpl_output  # noqa: E402
+from bbjcoder.bbj.generations import detect_generations, generation_mismatch  # noqa: E402
+from bbjcoder.bbj.parser import check_source  # noqa: E402
+
+__all__ = [
+    "BACKENDS",
+    "GENERATIONS",
+    "Checker",
+    "CheckerUnavailable",
+    "Diagnostic",
+    "check_source",
+    "detect_generations",
+    "generation_mismatch",
+    "get_checker",
+    "parse_bbjcpl_output",
+]
