@@ -21,7 +21,7 @@ _WORD_BINOPS = frozenset({"AND", "OR"})
 _NOT_OPERANDS = frozenset({"THEN", "ELSE", "TO", "STEP", "GOTO", "GOSUB", "AND", "OR"})
 _LABEL_OPTIONS = frozenset({"ERR", "DOM", "END", "TBL"})
 _EXPR_OPTIONS = frozenset(
-    {"KEY", "KNUM", "IND", "TIM", "MODE", "SIZ", "LEN", "ISZ", "BSZ", "REC", "SEP", "ATR", "NUM"}
+    {"KEY", "KNUM", "IND", "TIM", "MODE", "SIZ", "LEN", "ISZ", "BSZ", "REC", "SEP", "ATR", "NUM", "DIR"}
 )
 _OPTIONS = _LABEL_OPTIONS | _EXPR_OPTIONS | {"IOL"}
 _VISIBILITY = frozenset({"PUBLIC", "PRIVATE", "PROTECTED"})
@@ -114,6 +114,7 @@ class Parser:
         self.line = 1
         self.in_if = False
         self.stmt_start = 0
+        self.key_segments = False
 
     # --- driver ---------------------------------------------------------------------------------
 
@@ -336,6 +337,9 @@ class Parser:
             return
         if tok == "@(":
             self._args(")", "@( position")
+            return
+        if c == "[" and self.key_segments:  # MKEYED "f",[1:6],[7:10:"N"],0,16
+            self._args("]", "key segment")
             return
         if c == "$" and len(tok) > 1:
             self.i = i + 1
@@ -652,6 +656,8 @@ class Parser:
             self.i += 1
         self._channel()
         t = self.t
+        if t[self.i].upper() == "EXCEPT":  # BEGIN EXCEPT a$, b[ALL]
+            self.i += 1
         while not self._end_of_statement():
             tok = t[self.i]
             if t[self.i + 1] == "=" and tok.upper() in _OPTIONS:
@@ -665,6 +671,13 @@ class Parser:
             if not self._end_of_statement():
                 raise ParseError(self._unexpected(tok, "expected ',' or end of statement"), self.i)
 
+    def s_keyed(self) -> None:  # MKEYED/VKEYED/XKEYED accept [offset:len:flags] key segments
+        self.key_segments = True
+        try:
+            self.s_generic()
+        finally:
+            self.key_segments = False
+
     def s_bare(self) -> None:  # verbs that take nothing: RETURN, RETRY, STOP, WEND, SWEND ...
         verb = self.t[self.i].upper()
         self.i += 1
@@ -677,13 +690,9 @@ class Parser:
                 f"`end {tok.lower()}` is not BBj: use {_END_FIX.get(tok.upper(), 'the matching BBj keyword')}",
                 self.stmt_start,
             )
-        if verb == "RETURN":
-            if self._in_frame("DEF"):
-                self.expr()
-                return
-            raise ParseError(
-                "RETURN takes no value here: use METHODRET in a METHOD or RETURN inside DEF FN", self.i
-            )
+        if verb == "RETURN":  # a value belongs in DEF FN; bbjcpl -N accepts it anywhere
+            self.expr()
+            return
         raise ParseError(
             self._unexpected(tok, f"{verb} takes no arguments: expected ';' or end of line"), self.i
         )
@@ -1251,7 +1260,6 @@ _register(
     "LOAD",
     "MERGE",
     "MKDIR",
-    "MKEYED",
     "PRECISION",
     "PREFIX",
     "PROCESS_EVENTS",
@@ -1272,11 +1280,9 @@ _register(
     "STRING",
     "THROW",
     "UPDATELIC",
-    "VKEYED",
     "WAIT",
     "XCALL",
     "XFILE",
-    "XKEYED",
     "BEGIN",
     "CLEAR",
 )
@@ -1296,6 +1302,7 @@ _register(
     "DENUM",
     "FLOATINGPOINT",
 )
+_register(Parser.s_keyed, "MKEYED", "VKEYED", "XKEYED")
 _register(Parser.s_exit, "EXIT", "RELEASE", "STOP")
 _register(Parser.s_let, "LET")
 _register(Parser.s_dim, "DIM")
