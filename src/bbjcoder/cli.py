@@ -32,6 +32,46 @@ err_console = Console(stderr=True)
 
 # --- check (bbj/) -------------------------------------------------------------------------------
 
+
+@app.command("check")
+def check_cmd(
+    paths: list[str] = typer.Argument(
+        ..., help="BBj files, directories (searched recursively) or `-` for standard input."
+    ),
+    backend: str = typer.Option(
+        "auto", "--backend", "-b", help="auto (bbjcpl when installed, else builtin), builtin or bbjcpl."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON list of {path, ok, diagnostics}."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Also check FOR/NEXT, WHILE/WEND, REPEAT/UNTIL, IF/FI, SWITCH/SWEND nesting."
+    ),
+    ext: list[str] = typer.Option(
+        [], "--ext", help="File extension to search in directories (repeatable; default .bbj .src .bbl .bbx .txt)."
+    ),
+) -> None:
+    """Syntax-check BBj source like `bbjcpl -N`. Exit 0: all clean, 1: syntax errors, 2: usage or I/O error."""
+    from bbjcoder.bbj import BACKENDS, CheckerUnavailable, get_checker, runner
+
+    if backend.lower() not in BACKENDS:
+        raise UserError(f"unknown --backend {backend!r}", hint=f"use one of: {', '.join(BACKENDS)}")
+    try:
+        checker = get_checker(backend)
+        sources = runner.collect_sources(paths, ext or runner.DEFAULT_EXTENSIONS)
+        results = runner.check_paths(sources, checker, strict=strict)
+    except CheckerUnavailable as exc:
+        raise UserError(exc.message, hint=exc.hint) from exc
+    except runner.SourceError as exc:
+        raise UserError(exc.message, path=exc.path) from exc
+    if json_output:
+        runner.render_json(results, sys.stdout)
+    else:
+        runner.render_human(results, sys.stdout)
+    err_console.print(runner.summary(results, checker.name), highlight=False)
+    # sys.exit, not typer.Exit: main() runs click with standalone_mode=False, where a typer.Exit
+    # code is returned from app() and dropped instead of becoming the process exit status.
+    sys.exit(runner.exit_code(results))
+
+
 # --- data (data/) -------------------------------------------------------------------------------
 
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------
