@@ -1,0 +1,393 @@
+"""The `bbjcoder data ...` commands: run a data-stage step, print Rich summaries, return the exit code.
+
+cli.py holds only the Typer signatures and calls these; tests call them directly too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bbjcoder.data.records import Record
+from bbjcoder.errors import DataError
+from bbjcoder.fileio import atomic_write_json, atomic_write_jsonl
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DATASET_DIR = Path("dataset")
+TRAINING_DATA = Path("training-data")
+
+
+def rejected_path_for(out: Path) -> Path:
+    """Where a step writing `X.jsonl` puts the entries it left out: `X.rejected.jsonl`."""
+    return out.with_name(out.stem + ".rejected.jsonl")
+
+
+def _print_problems(problems: Sequence[Any], notes: Sequence[str]) -> None:
+    for note in notes:
+        err.print(f"[yellow]warning:[/] {note}")
+    for p in problems:
+        colour = "red" if p.is_error else "yellow"
+        err.print(
+            f"{p.path}:{p.line}: [{colour}]{p.severity}:[/] {p.message}"
+            if p.line
+            else f"{p.path}: [{colour}]{p.severity}:[/] {p.message}"
+        )
+
+
+# --- validate / convert -------------------------------------------------------------------------
+
+
+def validate(
+    paths: Sequence[Path], *, strict: bool = False, check: bool = True, as_json: bool = False
+) -> int:
+    from bbjcoder.data.validate import validate_paths
+
+    result = validate_paths(paths or [TRAINING_DATA], check_code=check, progress=not as_json)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "files": len(result.files),
+                    "errors": result.errors,
+                    "warnings": result.warnings,
+                    "checker": result.checker_available,
+                    "notes": result.notes,
+                    "problems": [p.to_dict() for p in result.problems],
+                },
+                indent=2,
+            )
+        )
+    else:
+        _print_problems(result.problems, result.notes)
+        bad = sum(1 for f in result.files if not f.ok)
+        status = "[green]ok[/]" if result.errors == 0 else "[red]failed[/]"
+        console.print(
+            f"validate: {len(result.files)} examples, {bad} with errors, "
+            f"{result.errors} errors, {result.warnings} warnings, "
+            f"checker {'on' if result.checker_available else 'off'} — {status}"
+        )
+    if not result.files:
+        err.print("[red]error:[/] no examples found")
+        return 1
+    return 1 if result.errors or (strict and result.warnings) else 0
+
+
+def convert(paths: Sequence[Path], out: Path, *, check: bool = True, quiet: bool = False) -> int:
+    """Validate and convert examples to ChatML; invalid ones go to `<out>.rejected.jsonl`."""
+    from bbjcoder.data.convert import example_to_record
+    from bbjcoder.data.records import rejected
+    from bbjcoder.data.validate import validate_paths
+
+    result = validate_paths(paths or [TRAINING_DATA], check_code=check, progress=not quiet)
+    errors = [p for p in result.problems if p.is_error]
+    if not quiet:
+        _print_problems(errors, result.notes)
+    records = [example_to_record(f.example).to_json() for f in result.files if f.ok]
+    left_out = [
+        rejected(
+            f.example.id,
+            f.example.path,
+            "invalid example: " + "; ".join(f"line {p.line}: {p.message}" for p in f.problems if p.is_error),
+            "convert",
+        )
+        for f in result.files
+        if not f.ok
+    ]
+    atomic_write_jsonl(out, records)
+    atomic_write_jsonl(rejected_path_for(out), left_out)
+    console.print(
+        f"convert: {len(records)} records -> {out}"
+        + (f", {len(left_out)} invalid examples -> {rejected_path_for(out)}" if left_out else "")
+    )
+    if not result.files:
+        err.print("[red]error:[/] no examples found")
+        return 1
+    return 1 if left_out else 0
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+def import_file(path: Path, out: Path, *, keep_system: bool = False) -> int:
+    from bbjcoder.data.importer import import_jsonl
+
+    result = import_jsonl(path, keep_system=keep_system)
+    atomic_write_jsonl(out, (r.to_json() for r in result.records))
+    atomic_write_jsonl(rejected_path_for(out), result.rejected)
+    for entry in result.rejected[:20]:
+        err.print(f"{entry['source']}: [yellow]rejected:[/] {entry['reason']}")
+    if len(result.rejected) > 20:
+        err.print(f"... and {len(result.rejected) - 20} more in {rejected_path_for(out)}")
+    console.print(
+        f"import: {result.lines} lines, {len(result.records)} records -> {out}, {len(result.rejected)} rejected "
+        f"-> {rejected_path_for(out)} (type inferred for {result.inferred_type}, generation for "
+        f"{result.inferred_generation})"
+    )
+    return 1 if result.lines and not result.records else 0
+
+
+# --- split --------------------------------------------------------------------------------------
+
+
+def read_records(path: Path) -> list[Record]:
+    from bbjcoder.fileio import read_jsonl
+
+    out = []
+    for lineno, obj in enumerate(read_jsonl(path), start=1):
+        try:
+            out.append(Record.from_json(obj))
+        except ValueError as exc:
+            raise DataError(f"bad record: {exc}", path=path, line=lineno) from exc
+    return out
+
+
+def default_inputs(dataset: Path) -> list[Path]:
+    found = [p for p in (dataset / "converted.jsonl", dataset / "imported.jsonl") if p.is_file()]
+    if not found:
+        raise DataError(
+            "nothing to split: no converted.jsonl or imported.jsonl",
+            path=dataset,
+            hint="run `bbjcoder data convert` first",
+        )
+    return found
+
+
+def split(
+    inputs: Sequence[Path],
+    out_dir: Path,
+    *,
+    test_share: float = 0.05,
+    val_share: float = 0.10,
+    salt: str = "bbjcoder-split-v1",
+    threshold: float = 0.85,
+    shingle: int = 5,
+    num_perm: int = 128,
+    dedup: bool = True,
+) -> int:
+    from bbjcoder.data.quality import DedupConfig, clean_records
+    from bbjcoder.data.split import SplitConfig, write_split
+    from bbjcoder.fileio import read_jsonl
+
+    config = SplitConfig(test_share=test_share, val_share=val_share, salt=salt)
+    if not 0.0 < threshold <= 1.0:
+        raise DataError(f"--threshold must be in (0, 1], got {threshold}")
+    files = list(inputs) or default_inputs(out_dir)
+    records: list[Record] = []
+    earlier_rejects: list[dict[str, Any]] = []
+    for f in files:
+        records.extend(read_records(f))
+        rej = rejected_path_for(f)
+        if rej.is_file():
+            earlier_rejects.extend(read_jsonl(rej))
+    dedup_cfg = DedupConfig(threshold=threshold, shingle=shingle, num_perm=num_perm, exact=dedup, near=dedup)
+    report = clean_records(records, dedup_cfg)
+    for rid, warning in report.warnings[:20]:
+        err.print(f"{rid}: [yellow]lint warning:[/] {warning}")
+    if len(report.warnings) > 20:
+        err.print(f"... and {len(report.warnings) - 20} more lint warnings")
+    quality = {
+        **report.counts,
+        "lint_warnings": len(report.warnings),
+        "dedup": {"threshold": threshold, "shingle": shingle, "num_perm": num_perm, "enabled": dedup},
+    }
+    manifest = write_split(
+        report.kept,
+        out_dir,
+        config,
+        rejected=earlier_rejects + report.rejected,
+        inputs=files,
+        quality=quality,
+    )
+    table = Table(title=f"split -> {out_dir}")
+    for col in ("split", "records", "sha256"):
+        table.add_column(col)
+    for name in ("train", "val", "test", "rejected"):
+        entry = manifest["files"][name]
+        table.add_row(name, str(entry["records"]), entry["sha256"][:16])
+    console.print(table)
+    console.print(
+        f"quality: {report.counts['input']} in, {report.counts['lint']} lint, {report.counts['exact_duplicate']} exact dup, "
+        f"{report.counts['near_duplicate']} near dup, {report.counts['duplicate_id']} duplicate id, {report.counts['kept']} kept"
+    )
+    empty = [s for s, n in _train_per_stratum(manifest).items() if n == 0]
+    if empty:
+        err.print(f"[yellow]warning:[/] strata with no training record: {', '.join(empty)}")
+    return 0
+
+
+def _train_per_stratum(manifest: dict[str, Any]) -> dict[str, int]:
+    return {k: v["train"] for k, v in manifest["strata"].items()}
+
+
+# --- stats --------------------------------------------------------------------------------------
+
+
+def load_splits(inputs: Sequence[Path]) -> dict[str, list[Record]]:
+    """Records per split name from dataset directories (train/val/test.jsonl) or JSONL files."""
+    splits: dict[str, list[Record]] = {}
+    for p in inputs or [DATASET_DIR]:
+        if p.is_dir():
+            found = [p / f"{s}.jsonl" for s in ("train", "val", "test") if (p / f"{s}.jsonl").is_file()]
+            if not found:
+                raise DataError(
+                    "no train/val/test.jsonl here", path=p, hint="run `bbjcoder data split` first"
+                )
+            for f in found:
+                splits.setdefault(f.stem, []).extend(read_records(f))
+        elif p.is_file():
+            splits.setdefault(p.stem, []).extend(read_records(p))
+        else:
+            raise DataError("no such file or directory", path=p)
+    return splits
+
+
+def stats(
+    inputs: Sequence[Path],
+    *,
+    out_json: Path | None = None,
+    png: Path | None = None,
+    tokenizer: Path | None = None,
+    quiet: bool = False,
+) -> int:
+    from bbjcoder.data.stats import (
+        compute_stats,
+        public_stats,
+        render_tables,
+        tokenizer_counter,
+        write_histogram,
+    )
+
+    splits = load_splits(inputs)
+    if tokenizer is not None:
+        result = compute_stats(splits, count_tokens=tokenizer_counter(tokenizer), tokenizer=str(tokenizer))
+    else:
+        result = compute_stats(splits)
+    base = inputs[0] if inputs and inputs[0].is_dir() else (inputs[0].parent if inputs else DATASET_DIR)
+    out_json = out_json or base / "stats.json"
+    png = png or base / "token_lengths.png"
+    atomic_write_json(out_json, public_stats(result))
+    write_histogram(result, png)
+    if not quiet:
+        for table in render_tables(result):
+            console.print(table)
+    console.print(f"stats: {result['records']} records -> {out_json}, {png}")
+    return 0
+
+
+# --- corpus -------------------------------------------------------------------------------------
+
+
+def corpus(
+    dirs: Sequence[Path],
+    out: Path,
+    *,
+    extensions: Sequence[str],
+    fallbacks: Sequence[str],
+    check: bool = False,
+) -> int:
+    from bbjcoder.data.corpus import build_corpus, write_corpus
+
+    result = build_corpus(
+        dirs or [Path("corpus")], extensions=extensions, fallbacks=fallbacks, check=check, progress=True
+    )
+    write_corpus(result, out)
+    for note in result.notes:
+        err.print(f"[yellow]warning:[/] {note}")
+    for line in result.errors:
+        err.print(f"[red]error:[/] {line}")
+    dups = [r for r in result.rejected if r["reason"] == "identical file"]
+    for r in dups:
+        err.print(f"{r['source']}: identical to {r['duplicate_of']}, skipped")
+    table = Table(title=f"corpus -> {out}")
+    for col in ("files found", "kept", "lines", "identical", "rejected (other)"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        str(result.files_seen),
+        str(len(result.records)),
+        str(result.lines),
+        str(len(dups)),
+        str(len(result.rejected) - len(dups)),
+    )
+    console.print(table)
+    return 1 if result.errors else 0
+
+
+# --- new ----------------------------------------------------------------------------------------
+
+
+def new(
+    *,
+    root: Path,
+    topic: str,
+    title: str,
+    type: str,
+    generation: Sequence[str],
+    difficulty: str | None,
+    tags: Sequence[str],
+    description: str | None,
+    from_generation: str | None,
+    to_generation: Sequence[str],
+    slug: str | None,
+    force: bool,
+) -> int:
+    from bbjcoder.data.new import render_example, slugify, write_new_example
+
+    text = render_example(
+        title=title,
+        type=type,
+        generation=generation,
+        difficulty=difficulty,
+        tags=tags,
+        description=description,
+        from_generation=from_generation,
+        to_generation=to_generation,
+    )
+    path = write_new_example(root, topic, text, slug or slugify(title), force=force)
+    console.print(f"new: wrote {path}; fill in the TODOs, then run `bbjcoder data validate {path}`")
+    return 0
+
+
+# --- build (everything) -------------------------------------------------------------------------
+
+
+def build(
+    training_data: Sequence[Path],
+    corpus_dirs: Sequence[Path],
+    out_dir: Path,
+    *,
+    imports: Sequence[Path] = (),
+    check: bool = True,
+    test_share: float = 0.05,
+    val_share: float = 0.10,
+) -> int:
+    """validate + convert -> import -> quality + split -> corpus -> stats, all into `out_dir`."""
+    console.rule("data: validate + convert")
+    status = convert(list(training_data), out_dir / "converted.jsonl", check=check)
+    inputs = [out_dir / "converted.jsonl"]
+    for k, f in enumerate(imports):
+        console.rule(f"data: import {f}")
+        target = out_dir / ("imported.jsonl" if k == 0 else f"imported-{k + 1}.jsonl")
+        import_file(f, target)
+        inputs.append(target)
+    console.rule("data: quality + split")
+    split(inputs, out_dir, test_share=test_share, val_share=val_share)
+    if corpus_dirs:
+        console.rule("data: corpus")
+        from bbjcoder.data.corpus import DEFAULT_EXTENSIONS, DEFAULT_FALLBACKS
+
+        status |= corpus(
+            list(corpus_dirs),
+            out_dir / "corpus.jsonl",
+            extensions=DEFAULT_EXTENSIONS,
+            fallbacks=DEFAULT_FALLBACKS,
+        )
+    console.rule("data: stats")
+    stats([out_dir])
+    return status

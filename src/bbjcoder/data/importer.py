@@ -1,0 +1,158 @@
+"""Import existing ChatML JSONL (`{"messages": [...]}` with optional `meta`) as dataset records.
+
+Malformed lines are rejected with their line number; the rest is normalised: our system prompt
+naming the generation, a content-derived id, and a type and generation inferred when absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bbjcoder.data.checker import get_detector
+from bbjcoder.data.convert import system_prompt
+from bbjcoder.data.quality import code_blocks
+from bbjcoder.data.records import Record, normalise_generation, parse_messages, rejected
+from bbjcoder.data.schema import DIFFICULTIES, TYPES
+from bbjcoder.errors import DataError
+
+
+@dataclass
+class ImportResult:
+    records: list[Record] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    inferred_generation: int = 0
+    inferred_type: int = 0
+    lines: int = 0
+
+
+def infer_type(user: str, answer: str) -> str:
+    """Type from the shape of a conversation: who shows code.
+
+    Code only in the answer: completion. Code on both sides: migration when the request talks of
+    converting, else completion. Code only in the request: comprehension. No code: explanation.
+    """
+    user_code = bool(code_blocks(user))
+    answer_code = bool(code_blocks(answer))
+    if user_code and answer_code:
+        words = user.lower()
+        convert = ("migrat", "convert", "port ", "rewrite", "translate")
+        return "migration" if any(w in words for w in convert) else "completion"
+    if answer_code:
+        return "completion"
+    if user_code:
+        return "comprehension"
+    return "explanation"
+
+
+def import_jsonl(
+    path: str | Path,
+    *,
+    keep_system: bool = False,
+    detect: Callable[[str], set[str]] | None = None,
+) -> ImportResult:
+    """Read ChatML JSONL at `path` into records; bad lines become rejected entries with line numbers."""
+    p = Path(path)
+    if detect is None:
+        detect = get_detector()
+    try:
+        raw_lines = p.read_bytes().split(b"\n")
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror}", path=p) from exc
+    result = ImportResult()
+    stem = p.stem
+    for lineno, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        result.lines += 1
+        source = f"{p.as_posix()}:{lineno}"
+        try:
+            record = _import_line(raw, stem, source, keep_system, detect, result)
+        except ValueError as exc:
+            result.rejected.append(
+                rejected(f"import/{stem}/line-{lineno}", source, f"malformed: {exc}", "import", line=lineno)
+            )
+            continue
+        result.records.append(record)
+    return result
+
+
+def _import_line(
+    raw: bytes,
+    stem: str,
+    source: str,
+    keep_system: bool,
+    detect: Callable[[str], set[str]] | None,
+    result: ImportResult,
+) -> Record:
+    try:
+        obj = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 at byte {exc.start}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
+    if not isinstance(obj, dict):
+        raise ValueError("expected a JSON object with `messages`")
+    messages = parse_messages(obj.get("messages"))
+    systems = [c for r, c in messages if r == "system"]
+    turns = [(r, c) for r, c in messages if r != "system"]
+    if any(r == "system" for r, _ in messages[1:]):
+        raise ValueError("a system message may only come first")
+    if [r for r, _ in turns] != ["user", "assistant"]:
+        roles = ", ".join(r for r, _ in turns) or "none"
+        raise ValueError(f"expected one user message then one assistant message (got: {roles})")
+    user, answer = turns[0][1], turns[1][1]
+    if not user.strip() or not answer.strip():
+        raise ValueError("empty user or assistant message")
+    meta = obj.get("meta") or {}
+    if not isinstance(meta, dict):
+        raise ValueError("`meta` must be an object")
+
+    ex_type = meta.get("type")
+    if ex_type is None:
+        ex_type = infer_type(user, answer)
+        result.inferred_type += 1
+    elif ex_type not in TYPES:
+        raise ValueError(f"meta.type {ex_type!r} is not one of {', '.join(TYPES)}")
+    if meta.get("generation") is not None:
+        generation = normalise_generation(meta["generation"])
+    else:
+        generation = _detect(user, answer, detect)
+        result.inferred_generation += 1
+    difficulty = meta.get("difficulty")
+    if difficulty is not None and difficulty not in DIFFICULTIES:
+        raise ValueError(f"meta.difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
+    tags = meta.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("meta.tags must be a list of strings")
+    record_id = meta.get("id")
+    if not isinstance(record_id, str) or not record_id:
+        # Content-derived, so the id (and with it the split) survives reordering the file.
+        digest = hashlib.sha256(f"{user}\x00{answer}".encode()).hexdigest()[:16]
+        record_id = f"import/{stem}/{digest}"
+    system = systems[0] if keep_system and systems else system_prompt(generation)
+    return Record(
+        id=record_id,
+        source=str(meta.get("source") or source),
+        type=ex_type,
+        generation=generation,
+        messages=(("system", system), ("user", user), ("assistant", answer)),
+        difficulty=difficulty,
+        tags=tuple(tags),
+    )
+
+
+def _detect(user: str, answer: str, detect: Callable[[str], set[str]] | None) -> tuple[str, ...]:
+    if detect is None:
+        return ("all",)
+    code = "\n".join(code_blocks(answer) or code_blocks(user))
+    if not code.strip():
+        return ("all",)
+    found = set(detect(code))
+    if not found or "all" in found:
+        return ("all",)
+    return normalise_generation(sorted(found))

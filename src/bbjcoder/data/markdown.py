@@ -1,0 +1,450 @@
+"""Read one training example (Markdown + YAML front matter) into an `Example`, with line numbers.
+
+Every problem found is a `Problem` pointing at the real line of the Markdown file; the rules are
+documented in training-data/FORMAT.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bbjcoder.data.problems import Problem, Severity
+from bbjcoder.data.schema import DIFFICULTIES, TYPES, FrontMatter
+
+try:  # the C loader is ~10x faster; PyYAML wheels ship it, source builds may not
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+FIELDS: tuple[str, ...] = tuple(FrontMatter.model_fields)
+SECTION_CODE = "code"
+SECTION_EXPECTED = ("expected behavior", "expected output")
+SECTION_EXPLANATION = "explanation"
+KNOWN_SECTIONS = (SECTION_CODE, *SECTION_EXPECTED, SECTION_EXPLANATION)
+FIM_PARTS = ("prefix", "completion", "suffix")
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)")
+_FILENAME = re.compile(r"^\s*<!--\s*filename:\s*(\S+?)\s*-->\s*$", re.IGNORECASE)
+_KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
+_MIGRATION_SUB = re.compile(r"^(before|after)\b\s*(?:\((.*)\))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    """A fenced code block; `line` is the file line of its first code line (fence line + 1)."""
+
+    code: str
+    line: int
+    lang: str
+    filename: str | None = None
+
+    @property
+    def fence_line(self) -> int:
+        return self.line - 1
+
+
+@dataclass
+class Section:
+    """A `##` section (or `###` subsection): heading line, Markdown body, code blocks, subsections."""
+
+    title: str
+    line: int
+    body: list[str] = field(default_factory=list)  # Markdown lines, fenced blocks included
+    prose: list[tuple[int, str]] = field(default_factory=list)  # (file line, text) outside blocks
+    blocks: list[CodeBlock] = field(default_factory=list)
+    subsections: list[Section] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return " ".join(self.title.lower().split())
+
+    def text(self) -> str:
+        return "\n".join(self.body).strip()
+
+
+@dataclass(frozen=True)
+class Example:
+    """A parsed training example. `front` is None when the front matter is invalid."""
+
+    id: str
+    path: str
+    front: FrontMatter | None
+    front_lines: dict[str, int]
+    code: tuple[CodeBlock, ...] = ()
+    prefix: CodeBlock | None = None
+    completion: CodeBlock | None = None
+    suffix: CodeBlock | None = None
+    before: tuple[CodeBlock, ...] = ()
+    after: tuple[CodeBlock, ...] = ()
+    before_label: str = ""
+    after_label: str = ""
+    expected: str = ""
+    expected_kind: str = ""  # "behavior" | "output" | ""
+    explanation: str = ""
+
+    @property
+    def is_fim(self) -> bool:
+        return self.completion is not None
+
+    def all_blocks(self) -> tuple[CodeBlock, ...]:
+        fim = tuple(b for b in (self.prefix, self.completion, self.suffix) if b is not None)
+        return self.code + fim + self.before + self.after
+
+    def checker_units(self) -> list[list[CodeBlock]]:
+        """Groups of blocks that form one program each: FIM parts join, other blocks stand alone."""
+        if self.is_fim:
+            return [[b for b in (self.prefix, self.completion, self.suffix) if b is not None]]
+        return [[b] for b in self.code + self.before + self.after]
+
+
+class _Collector:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def add(self, line: int, severity: Severity, message: str) -> None:
+        self.problems.append(Problem(self.path, line, severity, message))
+
+    def error(self, line: int, message: str) -> None:
+        self.add(line, "error", message)
+
+    def warning(self, line: int, message: str) -> None:
+        self.add(line, "warning", message)
+
+
+def parse_example(text: str, *, path: str, example_id: str) -> tuple[Example, list[Problem]]:
+    """Parse one example file's text; return the example and every problem with its file line."""
+    out = _Collector(path)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if "\r" in text:
+        _line_endings(lines, out)
+        lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+
+    front, front_lines, body_start = _front_matter(lines, out)
+    sections = _sections(lines, body_start, out)
+    example = _assemble(example_id, path, front, front_lines, sections, out)
+    _lint_blocks(example, out)
+    return example, sorted(out.problems, key=lambda p: (p.line, p.severity != "error"))
+
+
+# --- front matter -------------------------------------------------------------------------------
+
+
+def _front_matter(lines: list[str], out: _Collector) -> tuple[FrontMatter | None, dict[str, int], int]:
+    if not lines or lines[0].rstrip() != "---":
+        out.error(1, "missing YAML front matter: the file must start with a line `---`")
+        return None, {}, 0
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        out.error(1, "YAML front matter is never closed: add a line `---` after the last field")
+        return None, {}, len(lines)
+    key_lines: dict[str, int] = {}
+    for i in range(1, end):
+        m = _KEY.match(lines[i])
+        if m:
+            key_lines.setdefault(m.group(1), i + 1)
+    try:
+        data = yaml.load("\n".join(lines[1:end]), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 2 if mark is not None else 2
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        out.error(line, f"bad YAML in front matter: {problem}")
+        return None, key_lines, end + 1
+    if not isinstance(data, dict):
+        out.error(2, "front matter must be a YAML mapping of `field: value` lines")
+        return None, key_lines, end + 1
+    try:
+        return FrontMatter.model_validate(data), key_lines, end + 1
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            _front_error(err, data, key_lines, out)
+        return None, key_lines, end + 1
+
+
+def _front_error(err: Any, data: dict[str, Any], key_lines: dict[str, int], out: _Collector) -> None:
+    loc = err["loc"]
+    name = str(loc[0]) if loc else ""
+    line = key_lines.get(name, key_lines.get("type", 1))
+    kind = err["type"]
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        msg = f"unknown field {name!r}; allowed fields: {', '.join(FIELDS)}"
+    elif kind == "missing":
+        msg = f"missing required field {name!r}"
+        line = 1
+    elif kind == "literal_error":
+        allowed = {"type": TYPES, "difficulty": DIFFICULTIES}.get(name)
+        got = data.get(name)
+        if allowed:
+            msg = f"wrong label {got!r} for {name}; expected one of: {', '.join(allowed)}"
+        else:
+            msg = f"wrong value {got!r} for {name}: {msg}"
+    elif name:
+        msg = f"{name}: {msg}" if not msg.startswith(name) and name not in msg else msg
+    out.error(line, msg)
+
+
+# --- body ---------------------------------------------------------------------------------------
+
+
+def _sections(lines: list[str], start: int, out: _Collector) -> list[Section]:
+    """Split the body into `##` sections with `###` subsections, tracking fenced blocks."""
+    sections: list[Section] = []
+    current: Section | None = None  # the innermost open section (## or ###)
+    parent: Section | None = None
+    preamble: list[tuple[int, str]] = []
+    pending_filename: str | None = None
+    i = start
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        m = _FENCE.match(line)
+        if m:
+            fence, lang = m.group(1), m.group(2)
+            close = None
+            for j in range(i + 1, n):
+                s = lines[j].strip()
+                if s.startswith(fence[0] * len(fence)) and not s.strip(fence[0]):
+                    close = j
+                    break
+            if close is None:
+                out.error(i + 1, f"code fence {fence} opened here is never closed")
+                close = n
+            block = CodeBlock("\n".join(lines[i + 1 : close]), i + 2, lang.lower(), pending_filename)
+            pending_filename = None
+            if current is None:
+                preamble.append((i + 1, line))
+            else:
+                current.blocks.append(block)
+                current.body.extend(lines[i : close + 1])
+            i = close + 1
+            continue
+        if line.startswith("## "):
+            current = parent = Section(line[3:].strip(), i + 1)
+            sections.append(current)
+        elif line.startswith("### "):
+            sub = Section(line[4:].strip(), i + 1)
+            if parent is None:
+                out.error(i + 1, "### subsection outside any ## section")
+                parent = Section("", i + 1)
+            parent.subsections.append(sub)
+            current = sub
+        elif line.startswith("# ") and current is None:
+            pass  # an H1 title before the first section is allowed and unused
+        else:
+            fm = _FILENAME.match(line)
+            if fm:
+                pending_filename = fm.group(1)
+            elif current is None:
+                if line.strip():
+                    preamble.append((i + 1, line))
+            else:
+                current.body.append(line)
+                if line.strip():
+                    current.prose.append((i + 1, line))
+        i += 1
+    if preamble:
+        out.warning(preamble[0][0], "text before the first ## section is not used; move it into a section")
+    return sections
+
+
+def _assemble(
+    example_id: str,
+    path: str,
+    front: FrontMatter | None,
+    front_lines: dict[str, int],
+    sections: list[Section],
+    out: _Collector,
+) -> Example:
+    found: dict[str, Section] = {}
+    for sec in sections:
+        key = sec.key
+        if key not in KNOWN_SECTIONS:
+            out.error(
+                sec.line,
+                f"unknown section '## {sec.title}'; allowed: ## Code, ## Expected Behavior "
+                "(or ## Expected Output), ## Explanation",
+            )
+            continue
+        slot = "expected" if key in SECTION_EXPECTED else key
+        if slot in found:
+            prev = found[slot]
+            out.error(sec.line, f"duplicated section '## {sec.title}' (first at line {prev.line})")
+            continue
+        found[slot] = sec
+    order = [s.key for s in sections if s.key in KNOWN_SECTIONS]
+    ranks = [0 if k == SECTION_CODE else 1 if k in SECTION_EXPECTED else 2 for k in order]
+    if ranks != sorted(ranks):
+        out.warning(
+            sections[0].line if sections else 1, "sections out of order; use Code, Expected, Explanation"
+        )
+
+    ex_type = front.type if front is not None else None
+    heading_line = sections[0].line if sections else max(front_lines.values(), default=1)
+    fields: dict[str, Any] = {}
+
+    code = found.get(SECTION_CODE)
+    if code is None:
+        out.error(heading_line, "missing section '## Code'")
+    else:
+        fields.update(_code_section(code, ex_type, out))
+
+    expected = found.get("expected")
+    if expected is None:
+        if ex_type != "migration":
+            out.error(heading_line, "missing section '## Expected Behavior' (or '## Expected Output')")
+    else:
+        fields["expected"] = _prose_section(expected, out)
+        fields["expected_kind"] = expected.key.split()[-1]
+
+    explanation = found.get(SECTION_EXPLANATION)
+    if explanation is None:
+        out.error(heading_line, "missing section '## Explanation'")
+    else:
+        fields["explanation"] = _prose_section(explanation, out)
+
+    return Example(id=example_id, path=path, front=front, front_lines=front_lines, **fields)
+
+
+def _prose_section(sec: Section, out: _Collector) -> str:
+    for sub in sec.subsections:
+        sec.body.append(f"### {sub.title}")
+        sec.body.extend(sub.body)
+    text = sec.text()
+    if not text:
+        out.error(sec.line, f"section '## {sec.title}' is empty")
+    return text
+
+
+def _bbj_blocks(sec: Section, out: _Collector) -> list[CodeBlock]:
+    """The section's code blocks, checking their fences; prose beside them is reported unused."""
+    blocks: list[CodeBlock] = []
+    for b in sec.blocks:
+        if b.lang in ("bbj", ""):
+            if b.lang == "":
+                out.warning(b.fence_line, "code fence has no language; write ```bbj")
+            if not b.code.strip():
+                out.error(b.fence_line, "empty code block")
+            blocks.append(b)
+        else:
+            out.error(b.fence_line, f"code block must be fenced ```bbj, not ```{b.lang}")
+    if sec.prose:
+        line, _ = sec.prose[0]
+        out.warning(
+            line, f"text beside the code in '{sec.title}' is not used in training; keep ## Code to code"
+        )
+    return blocks
+
+
+def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[str, Any]:
+    subs = {s.key: s for s in sec.subsections}
+    fim = [k for k in subs if k in FIM_PARTS]
+    migration = [s for s in sec.subsections if _MIGRATION_SUB.match(s.title)]
+    fields: dict[str, Any] = {}
+
+    if ex_type == "migration" or (ex_type is None and migration):
+        for sub in sec.subsections:
+            if not _MIGRATION_SUB.match(sub.title):
+                out.error(
+                    sub.line,
+                    f"unexpected subsection '### {sub.title}' in a migration; use ### Before / ### After",
+                )
+        if sec.blocks:
+            out.error(
+                sec.blocks[0].fence_line, "a migration's code goes under ### Before (...) and ### After (...)"
+            )
+        for side in ("before", "after"):
+            subs_side = [s for s in migration if s.title.lower().startswith(side)]
+            if not subs_side:
+                out.error(sec.line, f"missing subsection '### {side.capitalize()} (...)' in ## Code")
+                continue
+            if len(subs_side) > 1:
+                out.error(subs_side[1].line, f"duplicated subsection '### {subs_side[1].title}'")
+            sub = subs_side[0]
+            blocks = _bbj_blocks(sub, out)
+            if not sub.blocks:
+                out.error(sub.line, f"'### {sub.title}' has no ```bbj block")
+            fields[side] = tuple(blocks)
+            m = _MIGRATION_SUB.match(sub.title)
+            fields[f"{side}_label"] = (m.group(2) or "").strip() if m else ""
+        return fields
+
+    if fim or (ex_type == "completion" and sec.subsections):
+        if ex_type not in (None, "completion"):
+            out.error(
+                sec.subsections[0].line,
+                f"### Prefix/Completion/Suffix belong to completion examples, not {ex_type}",
+            )
+        for sub in sec.subsections:
+            if sub.key not in FIM_PARTS:
+                out.error(
+                    sub.line,
+                    f"unexpected subsection '### {sub.title}'; use ### Prefix, ### Completion, ### Suffix",
+                )
+        if sec.blocks:
+            out.error(
+                sec.blocks[0].fence_line,
+                "with ### Prefix/### Completion, all code goes inside those subsections",
+            )
+        for part in FIM_PARTS:
+            part_sec = subs.get(part)
+            if part_sec is None:
+                if part != "suffix":
+                    out.error(sec.line, f"missing subsection '### {part.capitalize()}' in ## Code")
+                continue
+            blocks = _bbj_blocks(part_sec, out)
+            if len(part_sec.blocks) != 1:
+                out.error(
+                    part_sec.line,
+                    f"'### {part_sec.title}' must hold exactly one ```bbj block (found {len(part_sec.blocks)})",
+                )
+            if blocks:
+                fields[part] = blocks[0]
+        return fields
+
+    for sub in sec.subsections:
+        out.error(
+            sub.line, f"unexpected subsection '### {sub.title}' in ## Code of a {ex_type or 'plain'} example"
+        )
+    blocks = _bbj_blocks(sec, out)
+    if not sec.blocks:
+        out.error(sec.line, "## Code has no ```bbj block")
+    fields["code"] = tuple(blocks)
+    return fields
+
+
+# --- formatting lint ----------------------------------------------------------------------------
+
+
+def _line_endings(lines: list[str], out: _Collector) -> None:
+    crlf = [i for i, ln in enumerate(lines[:-1]) if ln.endswith("\r")]
+    if crlf and len(crlf) != len(lines) - 1:
+        lf = next(i for i, ln in enumerate(lines[:-1]) if not ln.endswith("\r"))
+        odd = lf if len(crlf) > (len(lines) - 1) / 2 else crlf[0]
+        out.warning(odd + 1, "mixed line endings (CRLF and LF); save the file with LF endings")
+
+
+def _lint_blocks(example: Example, out: _Collector) -> None:
+    for block in example.all_blocks():
+        indents: set[str] = set()
+        first_kind: dict[str, int] = {}
+        for k, ln in enumerate(block.code.split("\n")):
+            if ln != ln.rstrip():
+                out.warning(block.line + k, "trailing whitespace in code")
+            ws = ln[: len(ln) - len(ln.lstrip(" \t"))]
+            for kind, ch in (("tabs", "\t"), ("spaces", " ")):
+                if ch in ws and ln.strip():
+                    indents.add(kind)
+                    first_kind.setdefault(kind, block.line + k)
+        if len(indents) > 1:
+            out.warning(max(first_kind.values()), "code indents with both tabs and spaces; use spaces")
+        if "TODO" in block.code:
+            out.warning(block.line, "code still contains a TODO placeholder")

@@ -1,0 +1,123 @@
+"""The dataset record (ChatML + meta) of docs/formats.md, and the rejected-record entries.
+
+Every stage that writes `dataset/*.jsonl` builds `Record`s and writes `Record.to_json()`; readers
+use `Record.from_json`, which explains what is wrong with a malformed line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass(frozen=True)
+class Fim:
+    """Fill-in-the-middle parts of a completion example (suffix is "" when there is none)."""
+
+    prefix: str
+    middle: str
+    suffix: str
+
+
+@dataclass(frozen=True)
+class Record:
+    """One training conversation: system, user, assistant messages and provenance."""
+
+    id: str
+    source: str
+    type: str
+    generation: tuple[str, ...]
+    messages: tuple[tuple[str, str], ...]  # (role, content)
+    difficulty: str | None = None
+    tags: tuple[str, ...] = ()
+    fim: Fim | None = None
+
+    def content(self, role: str) -> str:
+        return "\n\n".join(c for r, c in self.messages if r == role)
+
+    def to_json(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "id": self.id,
+            "source": self.source,
+            "type": self.type,
+            "generation": list(self.generation),
+            "difficulty": self.difficulty,
+            "tags": list(self.tags),
+        }
+        if self.fim is not None:
+            meta["fim"] = {"prefix": self.fim.prefix, "middle": self.fim.middle, "suffix": self.fim.suffix}
+        return {"messages": [{"role": r, "content": c} for r, c in self.messages], "meta": meta}
+
+    @classmethod
+    def from_json(cls, obj: Any) -> Record:
+        """Read a record written by `to_json`; a ValueError says what is wrong."""
+        if not isinstance(obj, dict):
+            raise ValueError("expected a JSON object")
+        messages = parse_messages(obj.get("messages"))
+        meta = obj.get("meta")
+        if not isinstance(meta, dict):
+            raise ValueError("missing `meta` object")
+        for key in ("id", "source", "type"):
+            if not isinstance(meta.get(key), str) or not meta[key]:
+                raise ValueError(f"meta.{key} must be a non-empty string")
+        if meta["type"] not in TYPES:
+            raise ValueError(f"meta.type {meta['type']!r} is not one of {', '.join(TYPES)}")
+        generation = normalise_generation(meta.get("generation"))
+        difficulty = meta.get("difficulty")
+        if difficulty is not None and difficulty not in DIFFICULTIES:
+            raise ValueError(f"meta.difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
+        tags = meta.get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ValueError("meta.tags must be a list of strings")
+        fim = None
+        raw_fim = meta.get("fim")
+        if raw_fim is not None:
+            if not isinstance(raw_fim, dict) or not all(
+                isinstance(raw_fim.get(k), str) for k in ("prefix", "middle", "suffix")
+            ):
+                raise ValueError("meta.fim must be {prefix, middle, suffix} strings")
+            fim = Fim(raw_fim["prefix"], raw_fim["middle"], raw_fim["suffix"])
+        return cls(
+            meta["id"], meta["source"], meta["type"], generation, messages, difficulty, tuple(tags), fim
+        )
+
+
+def parse_messages(raw: Any) -> tuple[tuple[str, str], ...]:
+    """Check a ChatML message list: roles, string contents, a user turn and a final assistant turn."""
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("`messages` must be a non-empty list")
+    out: list[tuple[str, str]] = []
+    for k, m in enumerate(raw):
+        if not isinstance(m, dict):
+            raise ValueError(f"messages[{k}] is not an object")
+        role, content = m.get("role"), m.get("content")
+        if role not in ROLES:
+            raise ValueError(f"messages[{k}].role {role!r} is not one of system, user, assistant")
+        if not isinstance(content, str):
+            raise ValueError(f"messages[{k}].content must be a string")
+        out.append((role, content))
+    return tuple(out)
+
+
+def normalise_generation(raw: Any) -> tuple[str, ...]:
+    """A generation value (label, `all`, or list of labels) as a tuple; ValueError if malformed."""
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not raw or not all(isinstance(g, str) for g in raw):
+        raise ValueError("generation must be a label or a non-empty list of labels")
+    if raw == ["all"]:
+        return ("all",)
+    bad = [g for g in raw if g not in GENERATIONS]
+    if bad:
+        hint = " (`all` must stand alone)" if "all" in bad else ""
+        raise ValueError(f"unknown generation label(s) {', '.join(map(repr, bad))}{hint}")
+    return tuple(g for g in GENERATIONS if g in raw)
+
+
+def rejected(record_id: str, source: str, reason: str, stage: str, **extra: Any) -> dict[str, Any]:
+    """An entry of `rejected.jsonl`: what was left out, where it came from, and why."""
+    return {"id": record_id, "source": source, "reason": reason, "stage": stage, **extra}

@@ -1,0 +1,180 @@
+"""Dataset statistics: counts by generation x type x difficulty, token lengths, a histogram PNG.
+
+Tokens are approximated by words and punctuation marks unless a Hugging Face tokenizer directory
+is given (then `tokenizers` is imported lazily, only for that).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bbjcoder.data.records import Record
+from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
+from bbjcoder.errors import DependencyError, ModelError
+
+_APPROX = re.compile(r"\w+|[^\w\s]")
+
+
+def approx_tokens(text: str) -> int:
+    """Cheap token count: words and single punctuation marks (close to BPE counts for code)."""
+    return len(_APPROX.findall(text))
+
+
+def tokenizer_counter(tokenizer_dir: str | Path) -> Callable[[str], int]:
+    """A token counter from a local HF tokenizer directory (its tokenizer.json)."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise DependencyError(
+            "--tokenizer needs the `tokenizers` package", hint="pip install tokenizers"
+        ) from exc
+    path = Path(tokenizer_dir)
+    file = path / "tokenizer.json" if path.is_dir() else path
+    if not file.is_file():
+        raise ModelError(
+            "no tokenizer.json found", path=path, hint="pass a Hugging Face model or tokenizer directory"
+        )
+    tok = Tokenizer.from_file(str(file))
+    return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
+
+
+def compute_stats(
+    splits: Mapping[str, Sequence[Record]],
+    *,
+    count_tokens: Callable[[str], int] = approx_tokens,
+    tokenizer: str = "approx (words + punctuation)",
+) -> dict[str, Any]:
+    """Counts and token lengths over all splits. A record with several generations counts once
+    under each of its labels in `by_generation`; `records` counts each record once."""
+    by_gen: dict[str, dict[str, dict[str, int]]] = {}
+    table: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    per_split: dict[str, int] = {}
+    by_type: Counter[str] = Counter()
+    by_difficulty: Counter[str] = Counter()
+    lengths: dict[str, list[int]] = {}
+    for name, records in splits.items():
+        per_split[name] = len(records)
+        lens = []
+        for r in records:
+            diff = r.difficulty or "unset"
+            for g in r.generation:
+                table[g][r.type][diff] += 1
+            by_type[r.type] += 1
+            by_difficulty[diff] += 1
+            lens.append(sum(count_tokens(c) for _, c in r.messages))
+        lengths[name] = lens
+    gen_order = ["all", *GENERATIONS]
+    diff_order = [*DIFFICULTIES, "unset"]
+    for g in gen_order:
+        if g in table:
+            by_gen[g] = {
+                t: {d: table[g][t][d] for d in diff_order if table[g][t][d]}
+                for t in TYPES
+                if sum(table[g][t].values())
+            }
+    all_lengths = sorted(n for lens in lengths.values() for n in lens)
+    return {
+        "records": sum(per_split.values()),
+        "per_split": per_split,
+        "by_type": {t: by_type[t] for t in TYPES if by_type[t]},
+        "by_difficulty": {d: by_difficulty[d] for d in diff_order if by_difficulty[d]},
+        "by_generation": by_gen,
+        "tokens": {
+            "tokenizer": tokenizer,
+            "total": sum(all_lengths),
+            "min": all_lengths[0] if all_lengths else 0,
+            "median": all_lengths[len(all_lengths) // 2] if all_lengths else 0,
+            "p95": all_lengths[min(len(all_lengths) - 1, int(len(all_lengths) * 0.95))] if all_lengths else 0,
+            "max": all_lengths[-1] if all_lengths else 0,
+        },
+        "_lengths": lengths,
+    }
+
+
+def write_histogram(stats: dict[str, Any], path: str | Path) -> Path:
+    """Token-length histogram per split as a PNG (matplotlib, Agg backend, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths: dict[str, list[int]] = stats["_lengths"]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    values = [v for v in lengths.values() if v]
+    if values:
+        top = max(max(v) for v in values)
+        bins = min(40, max(5, top // 20 + 1))
+        ax.hist(
+            [lengths[k] for k in lengths if lengths[k]],
+            bins=bins,
+            label=[f"{k} ({len(lengths[k])})" for k in lengths if lengths[k]],
+            stacked=True,
+        )
+        ax.legend()
+    ax.set_xlabel(f"tokens per record ({stats['tokens']['tokenizer']})")
+    ax.set_ylabel("records")
+    ax.set_title("Token length per record")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(out)
+    return out
+
+
+def public_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    """The stats without the raw per-record length lists."""
+    return {k: v for k, v in stats.items() if not k.startswith("_")}
+
+
+def render_tables(stats: dict[str, Any]) -> list[Any]:
+    """Rich tables: generation x type (with difficulty breakdown), and token lengths."""
+    from rich.table import Table
+
+    gen_table = Table(title=f"Records by generation x type ({stats['records']} records)")
+    gen_table.add_column("generation")
+    for t in TYPES:
+        gen_table.add_column(t, justify="right")
+    gen_table.add_column("total", justify="right")
+    for g, types in stats["by_generation"].items():
+        cells = []
+        total = 0
+        for t in TYPES:
+            diffs = types.get(t, {})
+            n = sum(diffs.values())
+            total += n
+            detail = "/".join(str(diffs.get(d, 0)) for d in DIFFICULTIES)
+            cells.append(f"{n} ({detail})" if n else "0")
+        gen_table.add_row(g, *cells, str(total))
+    gen_table.caption = (
+        "cells: count (basic/intermediate/advanced); multi-generation records count under each label"
+    )
+
+    tok = stats["tokens"]
+    tok_table = Table(title=f"Tokens per record ({tok['tokenizer']})")
+    for col in ("split", "records", "min", "median", "p95", "max", "total"):
+        tok_table.add_column(col, justify="right" if col != "split" else "left")
+    tok_table.add_row(
+        "all",
+        str(stats["records"]),
+        *(str(tok[k]) for k in ("min", "median", "p95", "max", "total")),
+    )
+    for name, n in stats["per_split"].items():
+        lens = sorted(stats["_lengths"].get(name, []))
+        if lens:
+            tok_table.add_row(
+                name,
+                str(n),
+                str(lens[0]),
+                str(lens[len(lens) // 2]),
+                str(lens[min(len(lens) - 1, int(len(lens) * 0.95))]),
+                str(lens[-1]),
+                str(sum(lens)),
+            )
+    return [gen_table, tok_table]
