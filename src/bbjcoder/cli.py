@@ -74,11 +74,302 @@ def check_cmd(
 
 # --- data (data/) -------------------------------------------------------------------------------
 
+
+def _paths(values: list[str] | None) -> list:  # list[Path]; pathlib is imported lazily
+    from pathlib import Path
+
+    return [Path(v) for v in values or []]
+
+
+@data_app.command("validate")
+def data_validate(
+    paths: list[str] = typer.Argument(None, help="Example files or directories (default: training-data)."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail too (exit 1)."),
+    no_check: bool = typer.Option(False, "--no-check", help="Skip the BBj checker (structure only)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the problems as JSON."),
+) -> None:
+    """Check every example: YAML, fields and labels, sections, code (BBj checker). Prints `file:line: ...`; exit 1 on errors."""
+    from bbjcoder.data import commands
+
+    raise typer.Exit(commands.validate(_paths(paths), strict=strict, check=not no_check, as_json=json_out))
+
+
+@data_app.command("convert")
+def data_convert(
+    paths: list[str] = typer.Argument(None, help="Example files or directories (default: training-data)."),
+    out: str = typer.Option("dataset/converted.jsonl", "--out", "-o", help="ChatML JSONL to write."),
+    no_check: bool = typer.Option(False, "--no-check", help="Skip the BBj checker."),
+) -> None:
+    """Convert valid examples to ChatML JSONL; invalid ones are listed in OUT's .rejected.jsonl (exit 1)."""
+    from pathlib import Path
+
+    from bbjcoder.data import commands
+
+    raise typer.Exit(commands.convert(_paths(paths), Path(out), check=not no_check))
+
+
+@data_app.command("import")
+def data_import(
+    file: str = typer.Argument(..., help='Existing ChatML JSONL ({"messages": [...]}, optional "meta").'),
+    out: str = typer.Option("dataset/imported.jsonl", "--out", "-o", help="Normalised records to write."),
+    keep_system: bool = typer.Option(
+        False, "--keep-system", help="Keep the file's system prompts instead of ours."
+    ),
+) -> None:
+    """Normalise existing ChatML JSONL into dataset records; malformed lines go to OUT's .rejected.jsonl."""
+    from pathlib import Path
+
+    from bbjcoder.data import commands
+
+    raise typer.Exit(commands.import_file(Path(file), Path(out), keep_system=keep_system))
+
+
+@data_app.command("split")
+def data_split(
+    inputs: list[str] = typer.Argument(
+        None, help="Record JSONL files (default: dataset/converted.jsonl, imported.jsonl)."
+    ),
+    out_dir: str = typer.Option(
+        "dataset", "--out-dir", "-o", help="Where train/val/test.jsonl and manifest.json go."
+    ),
+    test_share: float = typer.Option(0.05, "--test-share", help="Share of all records held out as test."),
+    val_share: float = typer.Option(0.10, "--val-share", help="Share of the rest used for validation."),
+    salt: str = typer.Option(
+        "bbjcoder-split-v1", "--salt", help="Hash salt; change it to draw a different split."
+    ),
+    threshold: float = typer.Option(0.85, "--threshold", help="Near-duplicate Jaccard threshold."),
+    shingle: int = typer.Option(5, "--shingle", help="Tokens per shingle for near-duplicates."),
+    num_perm: int = typer.Option(128, "--num-perm", help="MinHash permutations."),
+    no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep duplicates (lint still runs)."),
+) -> None:
+    """Lint, drop duplicates, and split by a hash of each id (stable) into train/val/test + manifest."""
+    from pathlib import Path
+
+    from bbjcoder.data import commands
+
+    code = commands.split(
+        _paths(inputs),
+        Path(out_dir),
+        test_share=test_share,
+        val_share=val_share,
+        salt=salt,
+        threshold=threshold,
+        shingle=shingle,
+        num_perm=num_perm,
+        dedup=not no_dedup,
+    )
+    raise typer.Exit(code)
+
+
+@data_app.command("stats")
+def data_stats(
+    inputs: list[str] = typer.Argument(
+        None, help="Dataset directories or record JSONL files (default: dataset)."
+    ),
+    out: str | None = typer.Option(None, "--out", help="Stats JSON (default: <dataset>/stats.json)."),
+    png: str | None = typer.Option(
+        None, "--png", help="Histogram PNG (default: <dataset>/token_lengths.png)."
+    ),
+    tokenizer: str | None = typer.Option(
+        None, "--tokenizer", help="HF tokenizer directory for exact token counts."
+    ),
+) -> None:
+    """Counts by generation x type x difficulty and a token-length histogram."""
+    from pathlib import Path
+
+    from bbjcoder.data import commands
+
+    code = commands.stats(
+        _paths(inputs),
+        out_json=Path(out) if out else None,
+        png=Path(png) if png else None,
+        tokenizer=Path(tokenizer) if tokenizer else None,
+    )
+    raise typer.Exit(code)
+
+
+@data_app.command("corpus")
+def data_corpus(
+    dirs: list[str] = typer.Argument(None, help="Directories of BBj sources (default: corpus)."),
+    out: str = typer.Option("dataset/corpus.jsonl", "--out", "-o", help="Corpus JSONL to write."),
+    ext: list[str] = typer.Option(
+        None, "--ext", help="File extension to collect (repeat); default .bbj .src .bbl .bbx .txt."
+    ),
+    fallback: list[str] = typer.Option(
+        None, "--fallback-encoding", help="Encodings tried after UTF-8 (repeat); default cp1252."
+    ),
+    check: bool = typer.Option(False, "--check", help="Leave out files the BBj checker rejects."),
+) -> None:
+    """Build the stage-1 corpus: decode, dedup identical files, optionally check; exit 1 on undecodable files."""
+    from pathlib import Path
+
+    from bbjcoder.data import commands
+    from bbjcoder.data.corpus import DEFAULT_EXTENSIONS, DEFAULT_FALLBACKS
+
+    code = commands.corpus(
+        _paths(dirs),
+        Path(out),
+        extensions=ext or DEFAULT_EXTENSIONS,
+        fallbacks=fallback or DEFAULT_FALLBACKS,
+        check=check,
+    )
+    raise typer.Exit(code)
+
+
+@data_app.command("new")
+def data_new(
+    title: str | None = typer.Option(None, "--title", help="Example title."),
+    type_: str | None = typer.Option(
+        None, "--type", help="comprehension | completion | migration | explanation."
+    ),
+    generation: list[str] = typer.Option(
+        None, "--generation", "-g", help="all, or a label (repeat for a list)."
+    ),
+    topic: str | None = typer.Option(None, "--topic", help="Sub-directory of training-data."),
+    difficulty: str | None = typer.Option(None, "--difficulty", help="basic | intermediate | advanced."),
+    tag: list[str] = typer.Option(None, "--tag", help="Tag (repeat)."),
+    description: str | None = typer.Option(None, "--description", help="One sentence."),
+    from_generation: str | None = typer.Option(None, "--from", help="Migration: source generation."),
+    to_generation: list[str] = typer.Option(None, "--to", help="Migration: target generation (repeat)."),
+    slug: str | None = typer.Option(None, "--slug", help="File name without .md (default: from the title)."),
+    root: str = typer.Option("training-data", "--root", help="Training-data directory."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Scaffold a new example from flags; asks for missing ones when run in a terminal."""
+    from pathlib import Path
+
+    from bbjcoder.data import commands
+
+    interactive = sys.stdin.isatty()
+
+    def ask(value: str | None, label: str, default: str | None = None) -> str:
+        if value:
+            return value
+        if not interactive:
+            raise UserError(f"missing --{label}", hint="pass it as a flag, or run in a terminal to be asked")
+        return str(typer.prompt(label, default=default))
+
+    title = ask(title, "title")
+    type_ = ask(type_, "type", "completion")
+    gens = list(generation or []) or ask(None, "generation", "all").replace(",", " ").split()
+    if type_ == "migration":
+        from_generation = ask(from_generation, "from", "character")
+        to_generation = list(to_generation or []) or ask(None, "to", gens[0]).replace(",", " ").split()
+    code = commands.new(
+        root=Path(root),
+        topic=ask(topic, "topic", "misc"),
+        title=title,
+        type=type_,
+        generation=gens,
+        difficulty=difficulty,
+        tags=tag or [],
+        description=description,
+        from_generation=from_generation,
+        to_generation=to_generation or [],
+        slug=slug,
+        force=force,
+    )
+    raise typer.Exit(code)
+
+
+@data_app.command("schema")
+def data_schema(
+    check: bool = typer.Option(
+        False, "--check", help="Only check that the file is up to date (exit 1 if not)."
+    ),
+    path: str = typer.Option("training-data/schema/example.schema.json", "--path", help="Schema file."),
+) -> None:
+    """Regenerate the example JSON Schema from the pydantic model (or --check it)."""
+    from bbjcoder.data.schema import main as schema_main
+
+    raise typer.Exit(schema_main([path, *(["--check"] if check else [])]))
+
+
+@data_app.command("build")
+def data_build(
+    training_data: list[str] = typer.Option(
+        None, "--training-data", help="Example directories (default: training-data)."
+    ),
+    corpus_dir: list[str] = typer.Option(None, "--corpus", help="Corpus directories (default: corpus)."),
+    import_file: list[str] = typer.Option(None, "--import", help="ChatML JSONL to import too (repeat)."),
+    out_dir: str = typer.Option("dataset", "--out-dir", "-o", help="Output directory."),
+    no_check: bool = typer.Option(False, "--no-check", help="Skip the BBj checker."),
+    test_share: float = typer.Option(0.05, "--test-share", help="Share of all records held out as test."),
+    val_share: float = typer.Option(0.10, "--val-share", help="Share of the rest used for validation."),
+) -> None:
+    """The whole data stage: validate + convert, import, quality + split, corpus, stats -> OUT_DIR."""
+    from pathlib import Path
+
+    from bbjcoder.data import commands
+
+    code = commands.build(
+        _paths(training_data) or [Path("training-data")],
+        _paths(corpus_dir) or [Path("corpus")],
+        Path(out_dir),
+        imports=_paths(import_file),
+        check=not no_check,
+        test_share=test_share,
+        val_share=val_share,
+    )
+    raise typer.Exit(code)
+
+
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------
 
 # --- eval and review (evaluate/) ----------------------------------------------------------------
 
 # --- export, serve, mcp (export/, serve/) -------------------------------------------------------
+
+
+@app.command("export")
+def export_cmd(
+    run: str = typer.Argument(..., help="Run id (under --runs-dir) or run directory."),
+    quant: str = typer.Option("q4_k_m", "--quant", help="q4_k_m (default), q8_0 or f16; F16 is always kept."),
+    name: str = typer.Option("bbj-coder", "--name", help="Model name: file names and `ollama create` name."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
+) -> None:
+    """Merge the run's adapter and write GGUF (F16 + quant), Modelfile and README to runs/ID/export/."""
+    from bbjcoder.export import QUANTS, export_run
+
+    if quant not in QUANTS:
+        raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of {', '.join(QUANTS)}")
+    result = export_run(run, quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]
+    for fname, size in result.sizes.items():
+        print(f"{result.export_dir / fname}  {size / 1024**2:.1f} MiB")
+    print(f"{result.modelfile}\nexport took {result.timings['total_s']:.1f} s")
+    print(f"next: cd {result.export_dir} && ollama create {name} -f Modelfile")
+
+
+@app.command("serve")
+def serve_cmd(
+    model: str = typer.Option(..., "--model", help="gguf:PATH, or run:ID (its exported Q4_K_M GGUF)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Listen address; non-loopback needs --api-key."),
+    port: int = typer.Option(8000, "--port"),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="BBJCODER_API_KEY", help="Require this key (Bearer) on every request."
+    ),
+    n_ctx: int = typer.Option(4096, "--n-ctx", help="Context length in tokens."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live (for run:ID)."),
+) -> None:
+    """Serve a model over an OpenAI-compatible API (llama-cpp-python) at http://HOST:PORT/v1."""
+    from bbjcoder.serve.server import check_bind, resolve_target, serve
+
+    check_bind(host, api_key)  # before any slow work (an export) happens
+    serve(resolve_target(model, runs_dir=runs_dir), host=host, port=port, api_key=api_key, n_ctx=n_ctx)
+
+
+@app.command("mcp")
+def mcp_cmd(
+    model: str | None = typer.Option(
+        None, "--model", help="openai:MODEL@BASE_URL of the model to ask (default: $BBJCODER_MCP_MODEL)."
+    ),
+    max_repairs: int = typer.Option(2, "--max-repairs", min=0, help="Repair attempts after a failed check."),
+) -> None:
+    """MCP server over stdio: generate_bbj_code (checked, self-repairing) and validate_bbj_syntax."""
+    from bbjcoder.serve.mcp_server import run_stdio
+
+    run_stdio(model, max_repairs=max_repairs)
+
 
 # --- demo (pipeline.py) -------------------------------------------------------------------------
 
