@@ -112,28 +112,17 @@ class RunInfo:
 
 
 def resolve_run(run_id: str, runs_dir: Path = Path("runs")) -> RunInfo:
-    """Locate a run: its base model and final adapter. Uses the run registry when present."""
-    try:
-        from bbjcoder.runs import load_run  # type: ignore[attr-defined]
-    except ImportError:
-        load_run = None
-    if load_run is not None:
-        run = load_run(run_id)
-        run_dir = Path(getattr(run, "dir", None) or getattr(run, "path", None) or runs_dir / run_id)
-    else:
-        run_dir = Path(run_id) if Path(run_id, "run.json").exists() else runs_dir / run_id
-    meta_path = run_dir / "run.json"
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ModelError(f"no run {run_id!r}: cannot read run.json", path=meta_path) from exc
-    base = meta.get("base_model_path")
-    if not base:
-        raise ModelError("run.json has no base_model_path", path=meta_path)
-    base_path = Path(base) if Path(base).is_absolute() else run_dir / base
-    if not base_path.exists() and Path(base).exists():
-        base_path = Path(base)
-    return RunInfo(run_dir, run_dir.name, base_path, run_dir / "adapter")
+    """Locate a run through the run registry: its base model and final adapter."""
+    from bbjcoder.runs import load_run
+
+    run = load_run(run_id, runs_dir)
+    if not run.base_model_path:
+        raise ModelError("run.json has no base_model_path", path=run.path / "run.json")
+    base = Path(run.base_model_path)
+    if not base.is_absolute() and (run.path / base).exists():
+        base = run.path / base  # tiny runs keep their base model inside the run directory
+    adapter = run.adapter_path or run.path / "adapter"
+    return RunInfo(run.path, run.id, base, adapter)
 
 
 # --- hf -------------------------------------------------------------------------------------------
@@ -203,11 +192,17 @@ class HFBackend:
                 pad_token_id=self.tokenizer.pad_token_id,
             )
         new = out[:, enc["input_ids"].shape[1] :]
-        pad = self.tokenizer.pad_token or ""
+        specials = [t for t in self.tokenizer.all_special_tokens if t]
         results = []
         for row in new:
-            text = str(self.tokenizer.decode(row, skip_special_tokens=False))
-            results.append(truncate_at_stop(text, params.all_stops).replace(pad, ""))
+            # Decode with special tokens so stops like <|im_end|> cut the text where they occur,
+            # then drop any control token left inside the kept part (padding, stray FIM tokens).
+            text = truncate_at_stop(
+                str(self.tokenizer.decode(row, skip_special_tokens=False)), params.all_stops
+            )
+            for tok in specials:
+                text = text.replace(tok, "")
+            results.append(text)
         return results
 
     def close(self) -> None:

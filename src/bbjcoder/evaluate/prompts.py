@@ -8,18 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# One system prompt across data and eval, so a model is evaluated the way it was trained to be asked.
+from bbjcoder.data.convert import system_prompt
 from bbjcoder.evaluate.suite import Case
 
-try:  # one system prompt across data and eval, so training and evaluation ask the same way
-    from bbjcoder.data.chatml import SYSTEM_PROMPT as _DATA_SYSTEM_PROMPT  # type: ignore[import-not-found]
-except ImportError:  # the data stage does not define one: ours is the reference
-    _DATA_SYSTEM_PROMPT = None
-
-SYSTEM_PROMPT: str = _DATA_SYSTEM_PROMPT or (
-    "You are an expert BBj (BASIS Business BASIC) programmer. Write correct, idiomatic BBj for the "
-    "generation the user names (character UI, Visual PRO/5, BBj GUI or DWC). Put code in ```bbj "
-    "fenced blocks."
-)
 GENERAL_SYSTEM_PROMPT = "You are a careful Python programmer."
 
 # Qwen2.5-Coder's FIM tokens, in the PSM order the model was trained with.
@@ -48,7 +40,7 @@ class Prompt:
 def case_prompt(case: Case) -> Prompt:
     """The model input for a suite case."""
     if not case.is_fim:
-        return Prompt((("system", SYSTEM_PROMPT), ("user", case.prompt)))
+        return Prompt((("system", system_prompt(case.generation)), ("user", case.prompt)))
     prefix, suffix = case.prefix or "", case.suffix or ""
     user = (
         f"{case.prompt}\n\nFill in the missing BBj code between the prefix and the suffix. "
@@ -56,7 +48,7 @@ def case_prompt(case: Case) -> Prompt:
         f"Prefix:\n```bbj\n{prefix}\n```\n\nSuffix:\n```bbj\n{suffix}\n```"
     )
     raw = f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
-    return Prompt((("system", SYSTEM_PROMPT), ("user", user)), raw=raw)
+    return Prompt((("system", system_prompt(case.generation)), ("user", user)), raw=raw)
 
 
 def general_prompt(python_prompt: str) -> Prompt:

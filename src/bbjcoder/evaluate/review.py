@@ -1,0 +1,334 @@
+"""Human review: a local web page comparing two models' outputs per case, ratings kept in SQLite.
+
+Outputs are anonymised (shown as A and B) and their order is random per case (seeded); the
+reviewer picks A / B / tie and rates each output 1-5 on code quality, idiomatic use of the
+generation and explanation accuracy. `review_summary` turns ratings into a win-rate table.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from bbjcoder.errors import DataError, UserError
+from bbjcoder.evaluate.highlight import highlight_bbj
+from bbjcoder.evaluate.metrics import wilson_interval
+from bbjcoder.fileio import atomic_write_jsonl, read_jsonl
+
+SCALES = ("quality", "idiomatic", "explanation")
+_FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.MULTILINE)
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ratings (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    reviewer TEXT NOT NULL DEFAULT '',
+    case_id TEXT NOT NULL,
+    model_a TEXT NOT NULL,
+    model_b TEXT NOT NULL,
+    choice TEXT NOT NULL CHECK (choice IN ('a', 'b', 'tie')),
+    winner TEXT,
+    a_quality INTEGER, a_idiomatic INTEGER, a_explanation INTEGER,
+    b_quality INTEGER, b_idiomatic INTEGER, b_explanation INTEGER,
+    comment TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One review item: a case and the two models' first samples, in display order A, B."""
+
+    case_id: str
+    prompt: str
+    category: str
+    model_a: str
+    model_b: str
+    text_a: str
+    text_b: str
+
+
+def connect(db: Path) -> sqlite3.Connection:
+    db.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(db, check_same_thread=False)
+    con.row_factory = sqlite3.Row
+    con.executescript(_SCHEMA)
+    return con
+
+
+def load_pairs(eval_dir: Path, models: Sequence[str] | None = None, seed: int = 0) -> list[Pair]:
+    """Pairs for every case both models answered, in a seeded shuffled order with A/B sides
+    drawn at random per case (so position tells nothing about the model)."""
+    report_path = eval_dir / "report.json"
+    if not report_path.exists():
+        raise DataError("no report.json here: run `bbjcoder eval` first", path=eval_dir)
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    labels = list(models) if models else [m["label"] for m in report["models"]][:2]
+    if len(labels) != 2:
+        raise UserError(f"review needs exactly two models, got {labels}", hint="pass --models A,B")
+    texts: dict[tuple[str, str], str] = {}
+    for rec in read_jsonl(eval_dir / "samples.jsonl"):
+        if rec["model"] in labels and int(rec["sample"]) == 0:
+            texts[(rec["model"], rec["case_id"])] = rec["text"]
+    cases = {c["case_id"]: c for c in report["cases"]}
+    pairs = []
+    rng = random.Random(seed)
+    for case_id in sorted(cases):
+        if (labels[0], case_id) in texts and (labels[1], case_id) in texts:
+            a, b = (labels[0], labels[1]) if rng.random() < 0.5 else (labels[1], labels[0])
+            c = cases[case_id]
+            cat = f"{'/'.join(c['generation'])} · {c['type']} · {c['difficulty']}"
+            pairs.append(Pair(case_id, c["prompt"], cat, a, b, texts[(a, case_id)], texts[(b, case_id)]))
+    rng.shuffle(pairs)
+    if not pairs:
+        raise DataError(f"no case has samples from both {labels[0]} and {labels[1]}", path=eval_dir)
+    return pairs
+
+
+def render_output(text: str) -> str:
+    """Model output as HTML: fenced blocks highlighted as BBj, the prose around them escaped.
+    Output without any fence is shown as code (that is how the extraction rule reads it too)."""
+    if not _FENCE_LINE.search(text):
+        return f'<pre class="code">{highlight_bbj(text)}</pre>'
+    parts: list[str] = []
+    chunk: list[str] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        m = _FENCE_LINE.match(line)
+        if m and (fence is None or (m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence))):
+            body = "\n".join(chunk)
+            if fence is None:
+                parts.append(f'<div class="prose">{html.escape(body.strip())}</div>')
+            else:
+                parts.append(f'<pre class="code">{highlight_bbj(body)}</pre>')
+            fence, chunk = (m.group(1) if fence is None else None), []
+            continue
+        chunk.append(line)
+    body = "\n".join(chunk)
+    if fence is None:
+        parts.append(f'<div class="prose">{html.escape(body.strip())}</div>')
+    else:
+        parts.append(f'<pre class="code">{highlight_bbj(body)}</pre>')
+    return "".join(parts)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5rem;background:#fafafa;color:#222}
+.prompt{background:#fff;border:1px solid #ddd;padding:.8rem;white-space:pre-wrap}
+.cols{display:flex;gap:1rem;margin-top:1rem}.col{flex:1;min-width:0;background:#fff;border:1px solid #ddd;padding:.8rem}
+pre.code{background:#1e1e1e;color:#ddd;padding:.6rem;overflow-x:auto;font-size:13px}
+.prose{white-space:pre-wrap;margin:.4rem 0}
+.kw{color:#569cd6;font-weight:bold}.str{color:#ce9178}.com{color:#6a9955;font-style:italic}
+.num{color:#b5cea8}.ln{color:#888}.var{color:#9cdcfe}.call{color:#dcdcaa}
+fieldset{border:1px solid #ccc;margin-top:.6rem}.choice{margin-top:1rem;font-size:1.1rem}
+button{font-size:1rem;padding:.4rem 1.2rem;margin-top:1rem}
+"""
+
+
+def _scale_inputs(side: str) -> str:
+    rows = []
+    for scale, title in zip(
+        SCALES, ("Code quality", "Idiomatic for the generation", "Explanation accuracy"), strict=True
+    ):
+        opts = "".join(
+            f'<option value="{v}"{" selected" if v == 3 else ""}>{v}</option>' for v in range(1, 6)
+        )
+        rows.append(
+            f'<label>{title}: <select name="{side}_{scale}" id="{side}_{scale}">{opts}</select></label><br>'
+        )
+    return f"<fieldset><legend>Rate {side.upper()} (1-5)</legend>{''.join(rows)}</fieldset>"
+
+
+def render_page(pair: Pair | None, done: int, total: int) -> str:
+    head = f"<!doctype html><html><head><meta charset='utf-8'><title>bbjcoder review</title><style>{_CSS}</style></head><body>"
+    if pair is None:
+        return head + f"<h1>All done</h1><p id='progress'>{done} of {total} rated.</p></body></html>"
+    return (
+        head
+        + f"<h1>Review <span id='progress'>{done + 1} of {total}</span></h1>"
+        + f"<p>Case <code id='case-id'>{html.escape(pair.case_id)}</code> ({html.escape(pair.category)})</p>"
+        + f"<div class='prompt' id='prompt'>{html.escape(pair.prompt)}</div>"
+        + "<form method='post' action='/rate' id='rating'>"
+        + f"<input type='hidden' name='case_id' value='{html.escape(pair.case_id, quote=True)}'>"
+        + "<div class='cols'>"
+        + f"<div class='col' id='output-a'><h2>A</h2>{render_output(pair.text_a)}{_scale_inputs('a')}</div>"
+        + f"<div class='col' id='output-b'><h2>B</h2>{render_output(pair.text_b)}{_scale_inputs('b')}</div>"
+        + "</div><div class='choice'>Which is better? "
+        + "<label><input type='radio' name='choice' value='a' id='choice-a' required> A better</label> "
+        + "<label><input type='radio' name='choice' value='b' id='choice-b'> B better</label> "
+        + "<label><input type='radio' name='choice' value='tie' id='choice-tie'> Tie</label></div>"
+        + "<p><label>Comment<br><textarea name='comment' id='comment' rows='3' cols='80'></textarea></label></p>"
+        + "<p><label>Reviewer <input name='reviewer' id='reviewer'></label></p>"
+        + "<button type='submit' id='submit'>Submit rating</button></form></body></html>"
+    )
+
+
+class ReviewState:
+    """The pairs to review and the ratings database."""
+
+    def __init__(self, eval_dir: Path, db: Path, models: Sequence[str] | None = None, seed: int = 0) -> None:
+        self.pairs = load_pairs(eval_dir, models, seed)
+        self.by_id = {p.case_id: p for p in self.pairs}
+        self.con = connect(db)
+
+    def rated(self) -> set[str]:
+        pair_models = {frozenset((p.model_a, p.model_b)) for p in self.pairs}
+        rows = self.con.execute("SELECT case_id, model_a, model_b FROM ratings").fetchall()
+        return {r["case_id"] for r in rows if frozenset((r["model_a"], r["model_b"])) in pair_models}
+
+    def next_pair(self) -> Pair | None:
+        rated = self.rated()
+        return next((p for p in self.pairs if p.case_id not in rated), None)
+
+    def add(self, form: dict[str, str]) -> None:
+        pair = self.by_id.get(form.get("case_id", ""))
+        if pair is None:
+            raise ValueError("unknown case")
+        choice = form.get("choice")
+        if choice not in ("a", "b", "tie"):
+            raise ValueError("choice must be a, b or tie")
+        scores: dict[str, int] = {}
+        for side in ("a", "b"):
+            for scale in SCALES:
+                v = int(form.get(f"{side}_{scale}", "0"))
+                if not 1 <= v <= 5:
+                    raise ValueError(f"{side}_{scale} must be 1-5")
+                scores[f"{side}_{scale}"] = v
+        winner = {"a": pair.model_a, "b": pair.model_b}.get(choice)
+        with self.con:
+            self.con.execute(
+                "INSERT INTO ratings (created, reviewer, case_id, model_a, model_b, choice, winner, a_quality, "
+                "a_idiomatic, a_explanation, b_quality, b_idiomatic, b_explanation, comment) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    form.get("reviewer", "")[:200],
+                    pair.case_id,
+                    pair.model_a,
+                    pair.model_b,
+                    choice,
+                    winner,
+                    *(scores[f"{s}_{k}"] for s in ("a", "b") for k in SCALES),
+                    form.get("comment", "")[:5000],
+                ),
+            )
+
+
+def create_app(
+    eval_dir: str | Path, db: str | Path | None = None, models: Sequence[str] | None = None, seed: int = 0
+) -> Any:
+    """The FastAPI app: GET / shows the next unrated pair, POST /rate stores a rating."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+    eval_dir = Path(eval_dir)
+    state = ReviewState(eval_dir, Path(db) if db else eval_dir / "review.sqlite", models, seed)
+    app = FastAPI(title="bbjcoder review", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return render_page(state.next_pair(), len(state.rated()), len(state.pairs))
+
+    @app.post("/rate")
+    async def rate(request: Request) -> Response:
+        # urlencoded form parsed here: no python-multipart dependency for one small form
+        body = (await request.body()).decode("utf-8")
+        form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+        try:
+            state.add(form)
+        except ValueError as exc:
+            return PlainTextResponse(f"bad rating: {exc}", status_code=400)
+        return RedirectResponse("/", status_code=303)
+
+    @app.get("/ratings.jsonl", response_class=PlainTextResponse)
+    def ratings() -> str:
+        return "".join(json.dumps(r) + "\n" for r in export_ratings(state.con))
+
+    app.state.review = state
+    return app
+
+
+def export_ratings(con: sqlite3.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in con.execute("SELECT * FROM ratings ORDER BY id").fetchall()]
+
+
+def _mean(values: list[int]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def review_summary(db: Path) -> dict[str, Any]:
+    """Win-rate table: per (model, opponent) wins/ties/losses, win rate (tie = half) with a 95%
+    Wilson interval, and the model's mean 1-5 scores."""
+    con = connect(db)
+    rows = export_ratings(con)
+    con.close()
+    table: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in rows:
+        for side, other in (("a", "b"), ("b", "a")):
+            model, opp = r[f"model_{side}"], r[f"model_{other}"]
+            e = table.setdefault(
+                (model, opp),
+                {
+                    "model": model,
+                    "opponent": opp,
+                    "wins": 0,
+                    "ties": 0,
+                    "losses": 0,
+                    **{s: [] for s in SCALES},
+                },
+            )
+            if r["choice"] == "tie":
+                e["ties"] += 1
+            elif r["choice"] == side:
+                e["wins"] += 1
+            else:
+                e["losses"] += 1
+            for s in SCALES:
+                if r[f"{side}_{s}"] is not None:
+                    e[s].append(r[f"{side}_{s}"])
+    out = []
+    for e in table.values():
+        n = e["wins"] + e["ties"] + e["losses"]
+        low, high = wilson_interval(e["wins"] + 0.5 * e["ties"], n)
+        out.append(
+            {
+                **e,
+                "n": n,
+                "win_rate": (e["wins"] + 0.5 * e["ties"]) / n,
+                "low": low,
+                "high": high,
+                **{s: _mean(e[s]) for s in SCALES},
+            }
+        )
+    return {"ratings": len(rows), "table": sorted(out, key=lambda e: (e["model"], e["opponent"]))}
+
+
+def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> tuple[Path, dict[str, Any]]:
+    """Write ratings.jsonl and put the win-rate table into report.json/report.md."""
+    from bbjcoder.evaluate.report import REPORT_JSON, REPORT_MD, render_markdown
+    from bbjcoder.fileio import atomic_write_json, atomic_write_text
+
+    db = db or eval_dir / "review.sqlite"
+    if not db.exists():
+        raise DataError("no ratings database", path=db, hint="run `bbjcoder review --eval DIR` first")
+    con = connect(db)
+    rows = export_ratings(con)
+    con.close()
+    out = out or eval_dir / "ratings.jsonl"
+    atomic_write_jsonl(out, rows)
+    summary = review_summary(db)
+    report_path = eval_dir / REPORT_JSON
+    if report_path.exists():
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        report["review"] = summary
+        atomic_write_json(report_path, report)
+        atomic_write_text(eval_dir / REPORT_MD, render_markdown(report))
+    return out, summary

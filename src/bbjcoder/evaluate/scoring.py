@@ -1,0 +1,203 @@
+"""Scoring samples: compile with the BBj checker, check idioms, run forgetting-check solutions.
+
+Turns samples.jsonl records into per-case results that metrics and report aggregate. BBj is only
+parsed, never executed; Python from the forgetting suite runs in the sandbox of forgetting.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bbjcoder.errors import DependencyError
+from bbjcoder.evaluate.extract import extract_code
+from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, check_solution
+from bbjcoder.evaluate.metrics import bootstrap_ci, pass_at_k
+from bbjcoder.evaluate.suite import Case, categories, check_idioms
+
+CheckFn = Callable[[str], list[Any]]
+
+
+def default_checker() -> CheckFn:
+    """`bbjcoder.bbj.check_source`, the ground truth of compile@k."""
+    try:
+        from bbjcoder.bbj import check_source  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise DependencyError("the BBj checker (bbjcoder.bbj.check_source) is not available") from exc
+    return check_source  # type: ignore[no-any-return]
+
+
+def sample_code(case: Case, text: str) -> str:
+    """The code a sample is judged by. FIM samples are the middle: extracted only when the model
+    fenced it, else taken verbatim (its leading/trailing newlines matter when joined)."""
+    if case.is_fim and "```" not in text and "~~~" not in text:
+        return text
+    return extract_code(text, "bbj")
+
+
+def program_for(case: Case, code: str) -> str:
+    """What the checker sees: FIM middles are joined with their prefix and suffix."""
+    if case.is_fim:
+        return f"{case.prefix or ''}{code}{case.suffix or ''}"
+    return code
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    sample: int
+    compiles: bool
+    diagnostics: tuple[dict[str, Any], ...]
+    idioms_ok: bool | None  # None when the case has no idioms
+    idiom_problems: tuple[str, ...]
+    code: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sample": self.sample,
+            "compiles": self.compiles,
+            "diagnostics": list(self.diagnostics),
+            "idioms_ok": self.idioms_ok,
+            "idiom_problems": list(self.idiom_problems),
+            "code": self.code,
+        }
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One model on one case: n samples, c of them compile, idiom passes among them."""
+
+    model: str
+    case: Case
+    samples: tuple[SampleResult, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.samples)
+
+    @property
+    def c(self) -> int:
+        return sum(s.compiles for s in self.samples)
+
+    @property
+    def idiom_rate(self) -> float | None:
+        marks = [s.idioms_ok for s in self.samples if s.idioms_ok is not None]
+        return sum(marks) / len(marks) if marks else None
+
+    @property
+    def solved(self) -> bool:
+        """The binary outcome paired tests use: at least half the samples compile."""
+        return self.n > 0 and 2 * self.c >= self.n
+
+    def compile_at(self, k: int) -> float | None:
+        return pass_at_k(self.n, self.c, k) if self.n >= k else None
+
+    def to_dict(self, ks: Sequence[int]) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "case_id": self.case.id,
+            "type": self.case.type,
+            "generation": list(self.case.generation),
+            "difficulty": self.case.difficulty,
+            "prompt": self.case.prompt,
+            "n": self.n,
+            "c": self.c,
+            "compile_at_k": {str(k): self.compile_at(k) for k in ks},
+            "idiom_rate": self.idiom_rate,
+            "solved": self.solved,
+            "samples": [s.to_dict() for s in self.samples],
+        }
+
+
+def score_sample(case: Case, index: int, text: str, check: CheckFn) -> SampleResult:
+    code = sample_code(case, text)
+    program = program_for(case, code)
+    if code.strip():
+        diags = tuple(_diag(d) for d in check(program))
+    else:
+        diags = ({"line": 0, "column": 0, "message": "no code in the output"},)
+    ok, problems = check_idioms(case.idioms, code) if case.idioms else (None, [])
+    return SampleResult(index, not diags, diags, ok, tuple(problems), code)
+
+
+def _diag(d: Any) -> dict[str, Any]:
+    if hasattr(d, "to_dict"):
+        return dict(d.to_dict())
+    return {
+        "line": getattr(d, "line", 0),
+        "column": getattr(d, "column", 0),
+        "message": str(getattr(d, "message", d)),
+    }
+
+
+def score_model(
+    model: str, cases: Sequence[Case], records: Iterable[dict[str, Any]], check: CheckFn, n: int
+) -> list[CaseResult]:
+    """Per-case results for one model from its sample records (the first n samples per case)."""
+    by_case: dict[str, dict[int, str]] = {}
+    for rec in records:
+        if rec["model"] == model and int(rec["sample"]) < n:
+            by_case.setdefault(rec["case_id"], {})[int(rec["sample"])] = rec["text"]
+    results = []
+    for case in cases:
+        texts = by_case.get(case.id, {})
+        samples = tuple(score_sample(case, i, texts[i], check) for i in sorted(texts))
+        results.append(CaseResult(model, case, samples))
+    return results
+
+
+def summarise(results: Sequence[CaseResult], ks: Sequence[int], seed: int = 0) -> dict[str, Any]:
+    """compile@k and idiom pass rate with bootstrap CIs: overall and per (axis, value) category."""
+    groups: dict[tuple[str, str], list[CaseResult]] = {("overall", "all"): [r for r in results if r.n]}
+    for r in results:
+        if r.n:
+            for cat in categories(r.case):
+                groups.setdefault(cat, []).append(r)
+    out: dict[str, Any] = {}
+    for (axis, value), rs in groups.items():
+        entry: dict[str, Any] = {
+            "axis": axis,
+            "value": value,
+            "cases": len(rs),
+            "failed_cases": sum(r.c == 0 for r in rs),
+        }
+        for k in ks:
+            scores = [s for r in rs if (s := r.compile_at(k)) is not None]
+            entry[f"compile@{k}"] = bootstrap_ci(scores, seed=seed).to_dict()
+        idiom = [s for r in rs if (s := r.idiom_rate) is not None]
+        entry["idioms"] = bootstrap_ci(idiom, seed=seed).to_dict()
+        out[f"{axis}:{value}"] = entry
+    return out
+
+
+@dataclass(frozen=True)
+class GeneralResult:
+    """Forgetting check: one model on one Python problem."""
+
+    model: str
+    problem_id: str
+    outcomes: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def pass_rate(self) -> float:
+        return (
+            sum(o["status"] == "passed" for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
+        )
+
+
+def score_general(
+    model: str,
+    problems: Sequence[Problem],
+    records: Iterable[dict[str, Any]],
+    limits: SandboxLimits = SandboxLimits(),
+) -> list[GeneralResult]:
+    """Execute every sample of `model` against its problem's tests in the sandbox."""
+    by_id = {p.id: p for p in problems}
+    outcomes: dict[str, list[dict[str, Any]]] = {}
+    for rec in sorted(records, key=lambda r: (r["case_id"], int(r["sample"]))):
+        problem = by_id.get(rec["case_id"])
+        if rec["model"] != model or problem is None:
+            continue
+        res = check_solution(problem, rec["code"], limits)
+        outcomes.setdefault(problem.id, []).append({"sample": rec["sample"], **res.to_dict()})
+    return [GeneralResult(model, p.id, tuple(outcomes.get(p.id, []))) for p in problems if p.id in outcomes]
