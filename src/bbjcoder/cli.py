@@ -75,6 +75,11 @@ def check_cmd(
 # --- data (data/) -------------------------------------------------------------------------------
 
 
+def _data_exit(code: int) -> None:
+    # sys.exit, not typer.Exit: under main()'s standalone_mode=False click swallows typer.Exit codes.
+    sys.exit(code)
+
+
 def _paths(values: list[str] | None) -> list:  # list[Path]; pathlib is imported lazily
     from pathlib import Path
 
@@ -91,7 +96,7 @@ def data_validate(
     """Check every example: YAML, fields and labels, sections, code (BBj checker). Prints `file:line: ...`; exit 1 on errors."""
     from bbjcoder.data import commands
 
-    raise typer.Exit(commands.validate(_paths(paths), strict=strict, check=not no_check, as_json=json_out))
+    _data_exit(commands.validate(_paths(paths), strict=strict, check=not no_check, as_json=json_out))
 
 
 @data_app.command("convert")
@@ -105,7 +110,7 @@ def data_convert(
 
     from bbjcoder.data import commands
 
-    raise typer.Exit(commands.convert(_paths(paths), Path(out), check=not no_check))
+    _data_exit(commands.convert(_paths(paths), Path(out), check=not no_check))
 
 
 @data_app.command("import")
@@ -121,7 +126,7 @@ def data_import(
 
     from bbjcoder.data import commands
 
-    raise typer.Exit(commands.import_file(Path(file), Path(out), keep_system=keep_system))
+    _data_exit(commands.import_file(Path(file), Path(out), keep_system=keep_system))
 
 
 @data_app.command("split")
@@ -158,7 +163,7 @@ def data_split(
         num_perm=num_perm,
         dedup=not no_dedup,
     )
-    raise typer.Exit(code)
+    _data_exit(code)
 
 
 @data_app.command("stats")
@@ -185,7 +190,7 @@ def data_stats(
         png=Path(png) if png else None,
         tokenizer=Path(tokenizer) if tokenizer else None,
     )
-    raise typer.Exit(code)
+    _data_exit(code)
 
 
 @data_app.command("corpus")
@@ -213,7 +218,7 @@ def data_corpus(
         fallbacks=fallback or DEFAULT_FALLBACKS,
         check=check,
     )
-    raise typer.Exit(code)
+    _data_exit(code)
 
 
 @data_app.command("new")
@@ -269,7 +274,7 @@ def data_new(
         slug=slug,
         force=force,
     )
-    raise typer.Exit(code)
+    _data_exit(code)
 
 
 @data_app.command("schema")
@@ -282,7 +287,7 @@ def data_schema(
     """Regenerate the example JSON Schema from the pydantic model (or --check it)."""
     from bbjcoder.data.schema import main as schema_main
 
-    raise typer.Exit(schema_main([path, *(["--check"] if check else [])]))
+    _data_exit(schema_main([path, *(["--check"] if check else [])]))
 
 
 @data_app.command("build")
@@ -311,7 +316,7 @@ def data_build(
         test_share=test_share,
         val_share=val_share,
     )
-    raise typer.Exit(code)
+    _data_exit(code)
 
 
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------

@@ -17,8 +17,8 @@ from bbjcoder.data.records import Record
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import atomic_write_json, atomic_write_jsonl
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DATASET_DIR = Path("dataset")
 TRAINING_DATA = Path("training-data")

@@ -127,9 +127,9 @@ def parse_example(text: str, *, path: str, example_id: str) -> tuple[Example, li
         _line_endings(lines, out)
         lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
 
-    front, front_lines, body_start = _front_matter(lines, out)
+    front, front_lines, body_start, raw_type = _front_matter(lines, out)
     sections = _sections(lines, body_start, out)
-    example = _assemble(example_id, path, front, front_lines, sections, out)
+    example = _assemble(example_id, path, front, front_lines, sections, out, raw_type)
     _lint_blocks(example, out)
     return example, sorted(out.problems, key=lambda p: (p.line, p.severity != "error"))
 
@@ -137,14 +137,17 @@ def parse_example(text: str, *, path: str, example_id: str) -> tuple[Example, li
 # --- front matter -------------------------------------------------------------------------------
 
 
-def _front_matter(lines: list[str], out: _Collector) -> tuple[FrontMatter | None, dict[str, int], int]:
+def _front_matter(
+    lines: list[str], out: _Collector
+) -> tuple[FrontMatter | None, dict[str, int], int, str | None]:
+    """(model or None, field -> file line, first body line index, the `type` value if it is valid)."""
     if not lines or lines[0].rstrip() != "---":
         out.error(1, "missing YAML front matter: the file must start with a line `---`")
-        return None, {}, 0
+        return None, {}, 0, None
     end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
     if end is None:
         out.error(1, "YAML front matter is never closed: add a line `---` after the last field")
-        return None, {}, len(lines)
+        return None, {}, len(lines), None
     key_lines: dict[str, int] = {}
     for i in range(1, end):
         m = _KEY.match(lines[i])
@@ -153,20 +156,34 @@ def _front_matter(lines: list[str], out: _Collector) -> tuple[FrontMatter | None
     try:
         data = yaml.load("\n".join(lines[1:end]), Loader=_Loader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 2 if mark is not None else 2
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        out.error(line, f"bad YAML in front matter: {problem}")
-        return None, key_lines, end + 1
+        out.error(*_yaml_problem(exc))
+        return None, key_lines, end + 1, None
     if not isinstance(data, dict):
         out.error(2, "front matter must be a YAML mapping of `field: value` lines")
-        return None, key_lines, end + 1
+        return None, key_lines, end + 1, None
+    raw_type = data.get("type") if data.get("type") in TYPES else None
     try:
-        return FrontMatter.model_validate(data), key_lines, end + 1
+        return FrontMatter.model_validate(data), key_lines, end + 1, raw_type
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             _front_error(err, data, key_lines, out)
-        return None, key_lines, end + 1
+        return None, key_lines, end + 1, raw_type
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> tuple[int, str]:
+    """(file line, message) of a YAML error. The context mark (where the construct the parser was
+    reading began, e.g. an unclosed `[`) is usually the author's mistake; the problem mark is
+    where the parser noticed, often a line later."""
+    problem_mark = getattr(exc, "problem_mark", None)
+    context_mark = getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    mark = context_mark or problem_mark
+    line = mark.line + 2 if mark is not None else 2  # YAML line 0 is file line 2
+    msg = f"bad YAML in front matter: {context + ': ' if context else ''}{problem}"
+    if context_mark is not None and problem_mark is not None and problem_mark.line != context_mark.line:
+        msg += f" (noticed at line {problem_mark.line + 2})"
+    return line, msg
 
 
 def _front_error(err: Any, data: dict[str, Any], key_lines: dict[str, int], out: _Collector) -> None:
@@ -263,6 +280,7 @@ def _assemble(
     front_lines: dict[str, int],
     sections: list[Section],
     out: _Collector,
+    raw_type: str | None = None,
 ) -> Example:
     found: dict[str, Section] = {}
     for sec in sections:
@@ -287,7 +305,7 @@ def _assemble(
             sections[0].line if sections else 1, "sections out of order; use Code, Expected, Explanation"
         )
 
-    ex_type = front.type if front is not None else None
+    ex_type = front.type if front is not None else raw_type
     heading_line = sections[0].line if sections else max(front_lines.values(), default=1)
     fields: dict[str, Any] = {}
 
