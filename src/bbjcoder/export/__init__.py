@@ -53,40 +53,31 @@ class ExportResult:
 
 
 def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> RunPaths:
-    """A run id (under `runs_dir`) or a run directory -> its base model and final adapter.
+    """A run id (under `runs_dir`), `run:ID` or a run directory -> its base model and final adapter.
 
-    `run.json` names the base model in `base_model_path` (relative to the run directory or absolute);
-    tiny runs keep theirs in `model/`. The final adapter is `adapter/`.
+    Read through the run registry: `base_model_path` (relative to the run directory, or absolute;
+    tiny runs keep their base in `model/`) and `adapter_path` (default `adapter/`).
     """
-    candidate = Path(run)
-    run_dir = candidate if (candidate / "run.json").exists() else Path(runs_dir) / str(run)
-    meta_path = run_dir / "run.json"
-    if not meta_path.exists():
-        raise ModelError(
-            f"no run {str(run)!r}: {meta_path} does not exist",
-            hint="list runs with `bbjcoder runs list`, or pass a run directory",
-        )
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"invalid JSON: {exc.msg}", path=meta_path, line=exc.lineno) from exc
-    base_value = meta.get("base_model_path") or (meta.get("model") or {}).get("path")
+    from bbjcoder.runs import load_run
+
+    rec = load_run(run, Path(runs_dir))
+    run_dir = rec.path
     base: Path | None = None
-    if isinstance(base_value, str) and base_value not in ("", "tiny"):
-        p = Path(base_value)
+    if rec.base_model_path and rec.base_model_path != "tiny":
+        p = Path(rec.base_model_path)
         base = p if p.is_absolute() or not (run_dir / p).exists() else run_dir / p
-    if base is None or not (base / "config.json").exists():
-        base = run_dir / "model" if (run_dir / "model" / "config.json").exists() else base
+    if (base is None or not (base / "config.json").exists()) and (run_dir / "model" / "config.json").exists():
+        base = run_dir / "model"
     if base is None or not (base / "config.json").exists():
         raise ModelError(
-            f"cannot find the base model of run {run_dir.name} (base_model_path={base_value!r})",
-            path=meta_path,
+            f"cannot find the base model of run {rec.id} (base_model_path={rec.base_model_path!r})",
+            path=run_dir / "run.json",
         )
-    adapter = run_dir / "adapter"
+    adapter = rec.adapter_path or run_dir / "adapter"
     if not (adapter / "adapter_config.json").exists():
         raise ModelError(
-            "the run has no final adapter (adapter/adapter_config.json); has training finished?",
-            path=run_dir,
+            "the run has no final adapter (adapter_config.json); has training finished?",
+            path=adapter,
         )
     return RunPaths(run_dir=run_dir, base_model=base, adapter=adapter)
 
@@ -145,11 +136,9 @@ def _steps(show: bool, total: int) -> Iterator[Callable[[str], None]]:
 
 
 def _record_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
-    try:
-        from bbjcoder.runs import update_run_metrics  # type: ignore[attr-defined]
-    except ImportError:
-        return  # the registry is optional here: the export directory is self-describing
-    update_run_metrics(run_dir, {"export": metrics})
+    from bbjcoder.runs import update_run_metrics
+
+    update_run_metrics(run_dir, "export", metrics)
 
 
 def export_run(

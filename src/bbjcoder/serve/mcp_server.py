@@ -1,0 +1,221 @@
+"""`bbjcoder mcp`: an MCP server (stdio) that writes BBj with a model and checks it with our checker.
+
+`generate_bbj_code` asks an OpenAI-compatible model, extracts the code, checks it, and feeds the
+checker's diagnostics back for up to N repairs; `validate_bbj_syntax` runs the checker alone.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from bbjcoder.errors import ModelError
+
+MAX_PROMPT_CHARS = 20_000
+MAX_CODE_CHARS = 200_000
+GENERATIONS: tuple[str, ...] = ("character", "vpro5", "bbj-gui", "dwc")
+MODEL_ENV = "BBJCODER_MCP_MODEL"  # model SPEC when --model is not given
+DEFAULT_MAX_REPAIRS = 2
+
+_GENERATION_NAMES = {
+    "character": "character-mode Business BASIC (line-numbered, terminal I/O)",
+    "vpro5": "Visual PRO/5 (SYSGUI channel and mnemonics)",
+    "bbj-gui": "BBj GUI (BBjAPI objects, BBjSysGui windows, callbacks)",
+    "dwc": "DWC, the browser-based Dynamic Web Client (BBjAPI controls in the browser)",
+}
+
+
+class DiagnosticOut(BaseModel):
+    line: int
+    column: int
+    message: str
+
+
+class ValidationResult(BaseModel):
+    """The checker's verdict: ok when there are no diagnostics."""
+
+    ok: bool
+    diagnostics: list[DiagnosticOut]
+
+
+class GenerationResult(BaseModel):
+    """Generated code, the checker's verdict on it, and how many model calls it took."""
+
+    code: str
+    ok: bool
+    diagnostics: list[DiagnosticOut]
+    attempts_used: int
+    generation: str
+
+
+@dataclass(frozen=True)
+class ModelEndpoint:
+    """An OpenAI-compatible chat endpoint."""
+
+    model: str
+    base_url: str
+    api_key: str
+    timeout_s: float = 120.0
+    max_tokens: int = 1024
+    temperature: float = 0.2
+
+
+def endpoint_from_spec(spec: str | None, *, timeout_s: float = 120.0) -> ModelEndpoint:
+    """`openai:MODEL@BASE_URL` (or $BBJCODER_MCP_MODEL); key from OPENAI_API_KEY or BBJCODER_API_KEY."""
+    from bbjcoder.evaluate.generate import parse_spec
+
+    spec = spec or os.environ.get(MODEL_ENV)
+    if not spec:
+        raise ModelError(
+            "no model configured for the MCP server",
+            hint=f"pass --model openai:MODEL@http://127.0.0.1:8000/v1 or set {MODEL_ENV}",
+        )
+    parsed = parse_spec(spec)
+    if parsed.kind != "openai" or parsed.base_url is None:
+        raise ModelError(
+            f"the MCP server talks to an OpenAI-compatible server: use openai:MODEL@BASE_URL, not {spec!r}",
+            hint="start one with `bbjcoder serve --model run:ID`, then --model openai:bbj-coder@http://127.0.0.1:8000/v1",
+        )
+    key = os.environ.get("OPENAI_API_KEY") or os.environ.get("BBJCODER_API_KEY") or "none"
+    return ModelEndpoint(parsed.target, parsed.base_url, key, timeout_s=timeout_s)
+
+
+def _diagnostics(code: str) -> list[DiagnosticOut]:
+    from bbjcoder.bbj import check_source  # type: ignore[attr-defined]
+
+    return [DiagnosticOut(line=d.line, column=d.column, message=d.message) for d in check_source(code)]
+
+
+def _user_message(prompt: str, generation: str | None, context_code: str | None) -> str:
+    parts = [prompt.strip()]
+    if generation:
+        parts.append(f"Target generation: {_GENERATION_NAMES[generation]}.")
+    if context_code:
+        parts.append(
+            "Surrounding code (match its generation and style):\n```bbj\n" + context_code.rstrip() + "\n```"
+        )
+    parts.append("Answer with the complete BBj code in one ```bbj fenced block.")
+    return "\n\n".join(parts)
+
+
+def _repair_message(diags: list[DiagnosticOut]) -> str:
+    listed = "\n".join(f"- line {d.line}, column {d.column}: {d.message}" for d in diags[:30])
+    more = f"\n(and {len(diags) - 30} more)" if len(diags) > 30 else ""
+    return (
+        "The BBj syntax checker rejected that code:\n"
+        f"{listed}{more}\n\n"
+        "Fix these errors and answer with the whole corrected program in one ```bbj fenced block."
+    )
+
+
+def _infer_generation(generation: str | None, context_code: str | None) -> str:
+    if generation:
+        return generation
+    if context_code:
+        try:
+            from bbjcoder.bbj import detect_generations  # type: ignore[attr-defined]
+
+            found = [g for g in GENERATIONS if g in detect_generations(context_code)]
+            if found:
+                return found[-1]  # the most modern generation the surrounding code uses
+        except ImportError:
+            pass
+    return "dwc"  # new code: modern DWC, as the system prompt says
+
+
+def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_MAX_REPAIRS) -> Any:
+    """The MCPServer with both tools; `endpoint=None` serves validation only (generation errors)."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from bbjcoder.evaluate.extract import extract_code
+    from bbjcoder.export.modelfile import system_prompt
+
+    server = MCPServer(
+        name="bbjcoder",
+        instructions="Write and check BBj (BASIS Business BASIC) code. generate_bbj_code returns code "
+        "that passed the BBj syntax checker when ok is true; validate_bbj_syntax checks code you have.",
+    )
+
+    @server.tool()
+    def validate_bbj_syntax(code: str) -> ValidationResult:
+        """Check BBj source with the BBj syntax checker; returns ok and diagnostics (1-based line/column)."""
+        if len(code) > MAX_CODE_CHARS:
+            raise ToolError(f"code is {len(code)} characters; the limit is {MAX_CODE_CHARS}")
+        diags = _diagnostics(code)
+        return ValidationResult(ok=not diags, diagnostics=diags)
+
+    @server.tool()
+    async def generate_bbj_code(
+        prompt: str, generation: str | None = None, context_code: str | None = None
+    ) -> GenerationResult:
+        """Write BBj code for `prompt` and check it, repairing syntax errors with the model.
+
+        generation: character | vpro5 | bbj-gui | dwc (default: that of context_code, else dwc).
+        context_code: surrounding code the answer must fit (its generation and style are matched).
+        """
+        if not prompt.strip():
+            raise ToolError("prompt is empty")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise ToolError(f"prompt is {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}")
+        if context_code is not None and len(context_code) > MAX_CODE_CHARS:
+            raise ToolError(f"context_code is {len(context_code)} characters; the limit is {MAX_CODE_CHARS}")
+        if generation is not None and generation not in GENERATIONS:
+            raise ToolError(f"unknown generation {generation!r}; use one of {', '.join(GENERATIONS)}")
+        if endpoint is None:
+            raise ToolError("no model configured: start bbjcoder mcp with --model openai:MODEL@BASE_URL")
+
+        import openai
+
+        chosen = _infer_generation(generation, context_code)
+        client = openai.AsyncOpenAI(
+            base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout_s, max_retries=1
+        )
+        messages: list[dict[str, str]] = [
+            {"role": "system", "content": system_prompt()},
+            {"role": "user", "content": _user_message(prompt, chosen, context_code)},
+        ]
+        code, diags, attempts = "", [DiagnosticOut(line=1, column=1, message="no code")], 0
+        try:
+            while attempts < max_repairs + 1:
+                attempts += 1
+                try:
+                    reply = await client.chat.completions.create(
+                        model=endpoint.model,
+                        messages=messages,  # type: ignore[arg-type]
+                        temperature=endpoint.temperature,
+                        max_tokens=endpoint.max_tokens,
+                    )
+                except openai.APIError as exc:
+                    raise ToolError(f"model server error ({endpoint.base_url}): {exc}") from exc
+                text = (reply.choices[0].message.content or "") if reply.choices else ""
+                code = extract_code(text, "bbj")
+                diags = (
+                    _diagnostics(code)
+                    if code.strip()
+                    else [DiagnosticOut(line=1, column=1, message="the reply contained no code")]
+                )
+                if not diags:
+                    break
+                messages += [
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": _repair_message(diags)},
+                ]
+        finally:
+            await client.close()
+        return GenerationResult(
+            code=code, ok=not diags, diagnostics=diags, attempts_used=attempts, generation=chosen
+        )
+
+    return server
+
+
+def run_stdio(spec: str | None, *, max_repairs: int = DEFAULT_MAX_REPAIRS) -> None:
+    """Serve MCP over stdin/stdout until the client disconnects (blocking)."""
+    if max_repairs < 0:
+        raise ModelError("--max-repairs must be 0 or more")
+    endpoint = endpoint_from_spec(spec)
+    build_server(endpoint, max_repairs=max_repairs).run("stdio")
