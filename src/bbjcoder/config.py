@@ -41,23 +41,25 @@ class DataSection(_Section):
     dataset_dir: Path = Path("dataset")
     # Extra ChatML JSONL mixed into stage 2 against catastrophic forgetting (general code).
     general_mix: Path | None = None
-    general_mix_share: float = Field(0.0, ge=0.0, le=0.5)
+    general_mix_share: float = Field(default=0.0, ge=0.0, le=0.5)
 
 
 class ModelSection(_Section):
     # Any local Hugging Face causal-LM directory. "tiny" builds the demo model under the run dir.
     path: str = "tiny"
+    # Hugging Face id of the base model for the model card (e.g. "Qwen/Qwen2.5-Coder-14B").
+    name: str | None = None
     quantization: Literal["none", "nf4"] = "none"
     dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     backend: Literal["hf", "unsloth"] = "hf"
     attn_implementation: str | None = None
     gradient_checkpointing: bool = False
     # Selective checkpointing: recompute every n-th decoder layer only (1 = all layers).
-    checkpoint_every: int = Field(1, ge=1)
+    checkpoint_every: int = Field(default=1, ge=1)
     # Loss: "chunked" never materialises full fp32 logits; "liger" uses Liger's fused linear CE
     # (CUDA, when installed); "auto" = liger when usable, else chunked; "plain" = model(labels=...).
     cross_entropy: Literal["auto", "plain", "chunked", "liger"] = "auto"
-    ce_chunk_size: int = Field(1024, ge=16)
+    ce_chunk_size: int = Field(default=1024, ge=16)
     # Liger's fused RMSNorm/SwiGLU/RoPE kernels: "auto" applies them on CUDA when importable.
     fused_kernels: Literal["auto", "on", "off"] = "auto"
     # Shape of the tiny demo model (used only when path == "tiny").
@@ -70,9 +72,9 @@ class ModelSection(_Section):
 
 
 class LoraSection(_Section):
-    r: int = Field(64, ge=1)
+    r: int = Field(default=64, ge=1)
     alpha: int | None = None  # None means 2 * r
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
 
     @property
@@ -82,46 +84,51 @@ class LoraSection(_Section):
 
 class StageSection(_Section):
     enabled: bool = True
-    learning_rate: float = Field(2e-4, gt=0)
-    epochs: float = Field(2.0, gt=0)
+    learning_rate: float = Field(default=2e-4, gt=0)
+    epochs: float = Field(default=2.0, gt=0)
     max_steps: int = -1  # > 0 overrides epochs
-    micro_batch_size: int = Field(1, ge=1)
-    gradient_accumulation: int = Field(32, ge=1)
-    max_length: int = Field(4096, ge=16)
-    warmup_ratio: float = Field(0.03, ge=0.0, lt=1.0)
+    micro_batch_size: int = Field(default=1, ge=1)
+    gradient_accumulation: int = Field(default=32, ge=1)
+    max_length: int = Field(default=4096, ge=16)
+    warmup_ratio: float = Field(default=0.03, ge=0.0, lt=1.0)
     lr_scheduler: str = "cosine"
     weight_decay: float = 0.0
     packing: bool = True
-    eval_steps: int = Field(50, ge=1)
-    save_steps: int = Field(50, ge=1)
-    logging_steps: int = Field(5, ge=1)
-    early_stopping_patience: int = Field(3, ge=0)  # 0 disables early stopping
+    eval_steps: int = Field(default=50, ge=1)
+    save_steps: int = Field(default=50, ge=1)
+    logging_steps: int = Field(default=5, ge=1)
+    early_stopping_patience: int = Field(default=3, ge=0)  # 0 disables early stopping
     max_grad_norm: float = 1.0
-    save_total_limit: int = Field(2, ge=1)  # the best checkpoint is always kept besides the last
-    eval_batch_size: int = Field(4, ge=1)
+    save_total_limit: int = Field(default=2, ge=1)  # the best checkpoint is always kept besides the last
+    eval_batch_size: int = Field(default=4, ge=1)
 
 
 class SftSection(StageSection):
-    fim_share: float = Field(0.0, ge=0.0, le=1.0)  # share of completion examples trained as FIM
+    fim_share: float = Field(default=0.0, ge=0.0, le=1.0)  # share of completion examples trained as FIM
 
 
 class CptSection(StageSection):
-    learning_rate: float = Field(5e-5, gt=0)
-    epochs: float = Field(1.0, gt=0)
-    val_share: float = Field(0.05, ge=0.0, lt=0.5)  # corpus documents held out for validation loss
+    learning_rate: float = Field(default=5e-5, gt=0)
+    epochs: float = Field(default=1.0, gt=0)
+    val_share: float = Field(default=0.05, ge=0.0, lt=0.5)  # corpus documents held out for validation loss
 
 
 class EvalSection(_Section):
     suite: Path = Path("evals/bbj-core")
-    n_samples: int = Field(5, ge=1)
+    n_samples: int = Field(default=5, ge=1)
     k: list[int] = [1, 5]
-    temperature: float = Field(0.2, ge=0.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    max_new_tokens: int = Field(512, ge=1)
-    batch_size: int = Field(8, ge=1)
+    temperature: float = Field(default=0.2, ge=0.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    max_new_tokens: int = Field(default=512, ge=1)
+    batch_size: int = Field(default=8, ge=1)
     baselines: list[str] = []  # model SPECs: hf:PATH, gguf:PATH, openai:MODEL@URL, run:ID, "base"
     forgetting_suite: Path | None = Path("evals/general-code")
-    max_cases: int | None = None  # a quick profile evaluates a subset
+    forgetting_samples: int = Field(default=1, ge=1)  # general pass@1 from this many samples per problem
+    forgetting_max_problems: int | None = Field(default=None, ge=1)
+    max_cases: int | None = Field(default=None, ge=1)  # a quick profile evaluates a subset
+    stop: list[str] = []  # extra stop sequences (the model's end-of-turn tokens always stop)
+    seed: int | None = None  # None: the run's seed
+    request_timeout_s: float = Field(default=120.0, gt=0)  # per request to an openai: server
 
     @model_validator(mode="after")
     def _k_within_n(self) -> EvalSection:

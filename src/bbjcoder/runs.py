@@ -1,0 +1,458 @@
+"""The run registry: `runs/<id>/run.json` files read, updated, listed and compared; model cards.
+
+A run directory is self-describing; this module is the only code that reads or writes run.json and
+MODEL_CARD.md, so train, eval and export share one definition of both. No torch imports here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import json
+import os
+import platform
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bbjcoder.errors import UserError
+from bbjcoder.fileio import atomic_write_json, atomic_write_text, sha256_file
+
+RUN_JSON = "run.json"
+MODEL_CARD = "MODEL_CARD.md"
+EVAL_START = "<!-- bbjcoder:eval-results:start -->"
+EVAL_END = "<!-- bbjcoder:eval-results:end -->"
+EVAL_PLACEHOLDER = "_Not evaluated yet: run `bbjcoder eval --model run:<id>` to fill this section._"
+_ID_TIME = "%Y%m%d-%H%M%S"
+_PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "accelerate",
+    "tokenizers",
+    "bitsandbytes",
+    "liger-kernel",
+)
+
+
+class RunError(UserError):
+    """A run id or directory that does not exist or whose run.json cannot be read."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run directory as recorded in its run.json."""
+
+    id: str
+    path: Path
+    config: dict[str, Any]
+    metrics: dict[str, Any]
+    base_model_path: str | None
+    adapter_path: Path | None
+    status: str
+    created: str
+    info: dict[str, Any] = field(repr=False, default_factory=dict)  # the whole run.json
+
+
+def new_run_id(name: str, now: _dt.datetime | None = None) -> str:
+    """`<name>-<YYYYmmdd-HHMMSS>` in local time."""
+    return f"{name}-{(now or _dt.datetime.now()).strftime(_ID_TIME)}"
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    out["bbjcoder"] = metadata.version("bbjcoder")
+    return out
+
+
+def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
+    """HEAD commit and whether the work tree had changes; None outside a git checkout."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head, "dirty": bool(dirty)}
+
+
+def hardware() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            info["cuda"] = torch.version.cuda
+            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        pass
+    return info
+
+
+def dataset_hashes(files: list[Path], manifest: Path | None) -> dict[str, Any]:
+    """sha256 of each data file used, plus `dataset/manifest.json` when present."""
+    out: dict[str, Any] = {"files": {str(f): sha256_file(f) for f in files if f.is_file()}}
+    if manifest is not None and manifest.is_file():
+        try:
+            out["manifest"] = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            out["manifest_sha256"] = sha256_file(manifest)
+    return out
+
+
+def create_run(runs_dir: Path, name: str, config: dict[str, Any], **extra: Any) -> Run:
+    """Make `runs_dir/<name>-<time>/` with an initial run.json (status "running")."""
+    runs_dir = Path(runs_dir)
+    now = _dt.datetime.now()
+    run_id = new_run_id(name, now)
+    path = runs_dir / run_id
+    n = 1
+    while path.exists():  # two runs in the same second: keep ids unique
+        n += 1
+        run_id = f"{new_run_id(name, now)}-{n}"
+        path = runs_dir / run_id
+    path.mkdir(parents=True)
+    info = {
+        "id": run_id,
+        "created": now.isoformat(timespec="seconds"),
+        "status": "running",
+        "config": config,
+        "versions": package_versions(),
+        "git": git_commit(),
+        "hardware": hardware(),
+        "base_model_path": None,
+        "adapter_path": None,
+        "stages": {},
+        "metrics": {},
+        **extra,
+    }
+    atomic_write_json(path / RUN_JSON, info)
+    return _from_info(path, info)
+
+
+def _from_info(path: Path, info: dict[str, Any]) -> Run:
+    adapter = info.get("adapter_path")
+    return Run(
+        id=str(info.get("id", path.name)),
+        path=path,
+        config=dict(info.get("config") or {}),
+        metrics=dict(info.get("metrics") or {}),
+        base_model_path=info.get("base_model_path"),
+        adapter_path=(path / adapter) if adapter else None,
+        status=str(info.get("status", "unknown")),
+        created=str(info.get("created", "")),
+        info=info,
+    )
+
+
+def resolve_run_dir(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Path:
+    text = str(id_or_path)
+    if text.startswith("run:"):
+        text = text[4:]
+    as_path = Path(text)
+    for cand in (as_path, Path(runs_dir) / text):
+        if (cand / RUN_JSON).is_file():
+            return cand
+    raise RunError(f"no run {text!r}", path=Path(runs_dir), hint="see `bbjcoder runs list`")
+
+
+def load_run(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Run:
+    """Load a run by id (under `runs_dir`), `run:ID`, or its directory path."""
+    path = resolve_run_dir(id_or_path, runs_dir)
+    try:
+        info = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"cannot read run.json: {exc}", path=path / RUN_JSON) from exc
+    return _from_info(path, info)
+
+
+def list_runs(runs_dir: Path = Path("runs")) -> list[Run]:
+    """Every readable run under `runs_dir`, oldest first."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        return []
+    out = []
+    for d in runs_dir.iterdir():
+        if (d / RUN_JSON).is_file():
+            with contextlib.suppress(RunError):
+                out.append(load_run(d))
+    return sorted(out, key=lambda r: (r.created, r.id))
+
+
+@contextlib.contextmanager
+def _locked(run_path: Path) -> Iterator[None]:
+    # train, eval and export may touch one run.json from different processes.
+    with (run_path / ".run.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def update_run(run: Run | Path, mutate: Callable[[dict[str, Any]], None]) -> Run:
+    """Read run.json, apply `mutate` to the dict, write it back atomically (under a file lock)."""
+    path = run.path if isinstance(run, Run) else Path(run)
+    with _locked(path):
+        info = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
+        mutate(info)
+        atomic_write_json(path / RUN_JSON, info)
+    return _from_info(path, info)
+
+
+def update_run_metrics(run: Run | Path, section: str, data: dict[str, Any]) -> Run:
+    """Merge `data` into `metrics[section]` of run.json (atomic)."""
+
+    def mutate(info: dict[str, Any]) -> None:
+        info.setdefault("metrics", {}).setdefault(section, {}).update(data)
+
+    return update_run(run, mutate)
+
+
+# --- model card -------------------------------------------------------------------------------
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "—" if v is None else str(v)
+
+
+def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
+    """MODEL_CARD.md text: HF YAML metadata and sections; eval results between fixed markers."""
+    cfg = run.config
+    model = cfg.get("model", {})
+    base = run.info.get("base_model_name") or model.get("path", "unknown")
+    lora = cfg.get("lora", {})
+    license_ = cfg.get("run", {}).get("license", "apache-2.0")
+    meta = {
+        "base_model": base,
+        "library_name": "peft",
+        "license": license_,
+        "language": ["en"],
+        "pipeline_tag": "text-generation",
+        "tags": [
+            "bbj",
+            "business-basic",
+            "code",
+            "lora",
+            "qlora" if model.get("quantization") == "nf4" else "lora-bf16",
+            "bbjcoder",
+        ],
+    }
+    yaml_lines = ["---"]
+    for k, v in meta.items():
+        yaml_lines.append(f"{k}: {json.dumps(v, ensure_ascii=False)}")
+    yaml_lines.append("---")
+
+    stages = run.info.get("stages", {})
+    stage_rows = [
+        "| stage | status | steps | tokens seen | train loss | best val loss | wall time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("cpt", "sft"):
+        s = stages.get(name)
+        if s:
+            stage_rows.append(
+                f"| {name} | {_fmt(s.get('status'))} | {_fmt(s.get('global_step'))} | {_fmt(s.get('tokens_seen'))} | "
+                f"{_fmt(s.get('final_train_loss'))} | {_fmt(s.get('best_val_loss'))} | {_fmt(s.get('wall_time_s'))} |"
+            )
+    data = run.info.get("data", {})
+    hp = []
+    for stage in ("cpt", "sft"):
+        s = cfg.get(stage, {})
+        if s.get("enabled", True):
+            hp.append(
+                f"| {stage} | {_fmt(s.get('learning_rate'))} | {_fmt(s.get('epochs'))} | "
+                f"{_fmt(s.get('micro_batch_size', 1) * s.get('gradient_accumulation', 1))} | {_fmt(s.get('max_length'))} | "
+                f"{_fmt(s.get('lr_scheduler'))} | {_fmt(s.get('packing'))} |"
+            )
+    eval_block = eval_markdown.strip() if eval_markdown else EVAL_PLACEHOLDER
+    body = f"""
+# {run.id}
+
+A LoRA adapter for **{base}** that writes BBj (BASIS Business BASIC) across its four generations
+(character UI, Visual PRO/5, BBj GUI, DWC), trained with `bbjcoder` in two stages: continued
+pre-training on BBj source (stage 1, CPT) and supervised fine-tuning on ChatML examples with loss on
+assistant tokens only (stage 2, SFT). Stage 2 continues stage 1's adapter.
+
+## Data
+
+- Stage 1 corpus: {_fmt(data.get("cpt_documents"))} documents, {_fmt(data.get("cpt_blocks"))} packed blocks.
+- Stage 2: {_fmt(data.get("sft_train_examples"))} training and {_fmt(data.get("sft_val_examples"))} validation examples
+  ({_fmt(data.get("sft_fim_examples"))} in fill-in-the-middle form, {_fmt(data.get("sft_general_examples"))} general-code examples against forgetting).
+- Dataset hashes are in `run.json` (`dataset`).
+
+## Hyperparameters
+
+- Quantization: {_fmt(model.get("quantization"))}; LoRA r={_fmt(lora.get("r"))}, alpha={_fmt(lora.get("alpha") or 2 * int(lora.get("r", 0)))}, dropout={_fmt(lora.get("dropout"))}, targets={_fmt(lora.get("target_modules"))}.
+
+| stage | learning rate | epochs | effective batch | max length | schedule | packing |
+|---|---|---|---|---|---|---|
+{chr(10).join(hp)}
+
+## Training curves
+
+{chr(10).join(stage_rows)}
+
+![loss](loss.png)
+
+## Evaluation results
+
+{EVAL_START}
+{eval_block}
+{EVAL_END}
+
+## Intended use
+
+Writing, completing (including fill-in-the-middle in an IDE), explaining and migrating BBj code,
+served locally (GGUF via llama.cpp/Ollama) or through the `bbjcoder serve`/`mcp` endpoints.
+
+## Limits
+
+- Generated BBj can be syntactically valid and still wrong: check it with `bbjcoder check` and test it.
+- The training data is small and curated; APIs outside it (rare verbs, newer DWC features) may be invented.
+- The base model's license and limitations apply as well; general-code ability may have dropped
+  somewhat (see the forgetting suite in the evaluation results).
+"""
+    return "\n".join(yaml_lines) + "\n" + body
+
+
+def _existing_eval_block(card_path: Path) -> str | None:
+    if not card_path.is_file():
+        return None
+    text = card_path.read_text(encoding="utf-8")
+    m = re.search(re.escape(EVAL_START) + r"\n(.*?)\n?" + re.escape(EVAL_END), text, re.S)
+    if not m or m.group(1).strip() == EVAL_PLACEHOLDER:
+        return None
+    return m.group(1)
+
+
+def write_model_card(run: Run | Path) -> Path:
+    """(Re)write MODEL_CARD.md from run.json, keeping any evaluation results already filled in."""
+    run = run if isinstance(run, Run) else load_run(run)
+    card = run.path / MODEL_CARD
+    atomic_write_text(card, render_model_card(run, _existing_eval_block(card)))
+    return card
+
+
+def write_eval_results(run: Run | Path, markdown: str) -> Path:
+    """Replace the "Evaluation results" section's content of MODEL_CARD.md with `markdown`."""
+    run = run if isinstance(run, Run) else load_run(run)
+    card = run.path / MODEL_CARD
+    atomic_write_text(card, render_model_card(run, markdown))
+    return card
+
+
+# --- compare ----------------------------------------------------------------------------------
+
+# Each extractor maps a run to flat {"section.key": value}; eval can register e.g. compile@k per category.
+CompareExtractor = Callable[[Run], dict[str, Any]]
+_EXTRACTORS: list[tuple[str, CompareExtractor]] = []
+
+
+def register_compare_extractor(name: str, fn: CompareExtractor) -> None:
+    """Add (or replace) a named source of comparable values for `runs compare`."""
+    _EXTRACTORS[:] = [(n, f) for n, f in _EXTRACTORS if n != name] + [(name, fn)]
+
+
+def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts to dotted keys; lists stay values."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: obj} if prefix else {"": obj}
+
+
+def _config_values(run: Run) -> dict[str, Any]:
+    return {f"config.{k}": v for k, v in flatten(run.config).items()}
+
+
+def _metric_values(run: Run) -> dict[str, Any]:
+    out = {f"metrics.{k}": v for k, v in flatten(run.metrics).items()}
+    for stage, s in run.info.get("stages", {}).items():
+        for key in (
+            "global_step",
+            "tokens_seen",
+            "final_train_loss",
+            "best_val_loss",
+            "wall_time_s",
+            "status",
+        ):
+            if key in s:
+                out[f"stages.{stage}.{key}"] = s[key]
+    return out
+
+
+register_compare_extractor("config", _config_values)
+register_compare_extractor("metrics", _metric_values)
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    key: str
+    a: Any
+    b: Any
+
+    @property
+    def differs(self) -> bool:
+        return self.a != self.b
+
+
+def compare_runs(a: Run, b: Run, *, only_differences: bool = True) -> list[CompareRow]:
+    """Values from every registered extractor for both runs, differences only by default.
+
+    Config rows list differences; metric rows are always kept (they are what one compares).
+    """
+    rows: list[CompareRow] = []
+    for name, fn in _EXTRACTORS:
+        va, vb = fn(a), fn(b)
+        for key in sorted(set(va) | set(vb)):
+            row = CompareRow(key, va.get(key), vb.get(key))
+            if name == "config" and only_differences and not row.differs:
+                continue
+            rows.append(row)
+    return rows
+
+
+def compare_table(a: Run, b: Run, *, only_differences: bool = True) -> Any:
+    """A Rich table of `compare_runs`, with the difference (b - a) for numbers."""
+    from rich.table import Table
+
+    table = Table(title=f"{a.id}  vs  {b.id}")
+    table.add_column("key")
+    table.add_column(a.id, overflow="fold")
+    table.add_column(b.id, overflow="fold")
+    table.add_column("b - a", justify="right")
+    for row in compare_runs(a, b, only_differences=only_differences):
+        delta = ""
+        if isinstance(row.a, int | float) and isinstance(row.b, int | float) and not isinstance(row.a, bool):
+            delta = _fmt(row.b - row.a)
+        style = "bold" if row.differs else None
+        table.add_row(row.key, _fmt(row.a), _fmt(row.b), delta, style=style)
+    return table

@@ -1,0 +1,516 @@
+"""`bbjcoder train`: the two stages as a story — make or resume a run, prepare data, CPT, SFT, record.
+
+Stage 1 (cpt) trains a LoRA adapter on packed BBj source; stage 2 (sft) continues that same adapter
+on ChatML examples (loss on assistant tokens only). Each stage is one transformers Trainer run with
+our collator and loss; checkpoints under `checkpoints/<stage>/` make `--resume` exact.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bbjcoder.config import RunConfig, StageSection
+from bbjcoder.errors import ConfigError, UserError
+from bbjcoder.fileio import read_jsonl
+from bbjcoder.runs import Run, create_run, dataset_hashes, list_runs, load_run, update_run, write_model_card
+
+STAGES = ("cpt", "sft")
+
+
+def _stage_trainer_class() -> type:
+    """A Trainer whose loss never builds full logits (chunked or Liger fused linear CE)."""
+    from transformers import Trainer
+
+    from bbjcoder.train.loss import chunked_linear_cross_entropy, shift_for_causal_lm
+
+    class LMTrainer(Trainer):
+        loss_impl: str = "plain"
+        ce_chunk_size: int = 1024
+        liger_loss: Any = None
+
+        def compute_loss(
+            self,
+            model: Any,
+            inputs: dict[str, Any],
+            return_outputs: bool = False,
+            num_items_in_batch: Any = None,
+        ) -> Any:
+            if self.loss_impl == "plain":
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            unwrapped = self.accelerator.unwrap_model(model)
+            causal_lm = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
+            labels = inputs["labels"]
+            # The decoder alone (no lm_head): autocast as the wrapped forward would have applied.
+            with self.accelerator.autocast():
+                hidden = causal_lm.model(
+                    input_ids=inputs["input_ids"],
+                    attention_mask=inputs.get("attention_mask"),
+                    position_ids=inputs.get("position_ids"),
+                    use_cache=False,
+                ).last_hidden_state
+                h, t = shift_for_causal_lm(hidden, labels)
+                weight = causal_lm.get_output_embeddings().weight
+                if self.loss_impl == "liger" and self.liger_loss is not None:
+                    total = self.liger_loss(weight, h.reshape(-1, h.shape[-1]), t.reshape(-1))
+                else:
+                    total = chunked_linear_cross_entropy(h, weight, t, chunk_size=self.ce_chunk_size)
+            n = num_items_in_batch if num_items_in_batch is not None else (t != -100).sum().clamp(min=1)
+            loss = total / n
+            return (loss, {}) if return_outputs else loss
+
+    return LMTrainer
+
+
+class ListDataset:
+    """Rows held in memory; the Trainer's seeded sampler decides the order (and replays it on resume)."""
+
+    def __init__(self, rows: Sequence[dict[str, list[int]]]) -> None:
+        self.rows = list(rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> dict[str, list[int]]:
+        return self.rows[i]
+
+
+def _loss_impl(choice: str, cuda: bool) -> tuple[str, Any]:
+    from bbjcoder.train.loss import liger_fused_linear_cross_entropy
+
+    if choice in ("liger", "auto"):
+        fn = liger_fused_linear_cross_entropy() if cuda else None
+        if fn is not None:
+            return "liger", fn
+        if choice == "liger":
+            raise UserError(
+                "cross_entropy = 'liger' needs CUDA and liger-kernel", hint="pip install 'bbjcoder[gpu]'"
+            )
+        return "chunked", None
+    return choice, None
+
+
+def last_checkpoint(ckpt_dir: Path) -> Path | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return Path(p) if ckpt_dir.is_dir() and (p := get_last_checkpoint(str(ckpt_dir))) else None
+
+
+def run_stage(
+    stage: str,
+    cfg: RunConfig,
+    run: Run,
+    base_dir: Path,
+    train_rows: Sequence[dict[str, list[int]]],
+    val_rows: Sequence[dict[str, list[int]]],
+    *,
+    init_adapter: Path | None,
+    resume: bool,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train one stage; save its adapter to `<run>/<stage1|stage2>/adapter`. Returns stage stats."""
+    import torch
+    from transformers import EarlyStoppingCallback, TrainingArguments
+    from transformers.integrations import TensorBoardCallback
+
+    from bbjcoder.train.callbacks import NonFiniteLossGuard
+    from bbjcoder.train.examples import PadCollator
+    from bbjcoder.train.model import (
+        add_lora,
+        apply_fused_kernels,
+        enable_gradient_checkpointing,
+        load_adapter,
+        load_model_and_tokenizer,
+    )
+
+    sc: StageSection = getattr(cfg, stage)
+    mc = cfg.model
+    cuda = torch.cuda.is_available()
+    if mc.backend == "unsloth":
+        model, tokenizer = _load_unsloth(base_dir, cfg)
+    else:
+        model, tokenizer = load_model_and_tokenizer(
+            base_dir,
+            quantization=mc.quantization,
+            dtype=mc.dtype,
+            attn_implementation=mc.attn_implementation,
+            gradient_checkpointing=mc.gradient_checkpointing,
+        )
+    fused = mc.fused_kernels == "on" or (mc.fused_kernels == "auto" and cuda)
+    if fused and not apply_fused_kernels(model) and mc.fused_kernels == "on":
+        raise UserError(
+            "fused_kernels = 'on' needs CUDA and liger-kernel", hint="pip install 'bbjcoder[gpu]'"
+        )
+    if init_adapter is not None:
+        model = load_adapter(model, init_adapter, trainable=True)
+    elif mc.backend != "unsloth":
+        model = add_lora(
+            model,
+            r=cfg.lora.r,
+            alpha=cfg.lora.lora_alpha,
+            dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.target_modules,
+        )
+    if mc.gradient_checkpointing:
+        enable_gradient_checkpointing(model, mc.checkpoint_every)
+
+    # bf16 autocast whenever the weights are bf16/NF4: without it activations stay fp32 and
+    # attention falls off the bf16 flash kernel (half the speed on an H100).
+    bf16 = cuda and (mc.quantization == "nf4" or any(p.dtype == torch.bfloat16 for p in model.parameters()))
+    has_val = len(val_rows) > 0
+    early = has_val and sc.early_stopping_patience > 0
+    if has_val and sc.save_steps % sc.eval_steps:
+        raise ConfigError(
+            f"[{stage}] save_steps ({sc.save_steps}) must be a multiple of eval_steps ({sc.eval_steps})",
+            path=cfg.source,
+        )
+    ckpt_dir = run.path / "checkpoints" / stage
+    report_to: list[str] = [r for r in cfg.run.report_to if _importable(r)]
+    args = TrainingArguments(
+        output_dir=str(ckpt_dir),
+        seed=cfg.run.seed,
+        data_seed=cfg.run.seed,
+        per_device_train_batch_size=sc.micro_batch_size,
+        per_device_eval_batch_size=sc.eval_batch_size,
+        gradient_accumulation_steps=sc.gradient_accumulation,
+        learning_rate=sc.learning_rate,
+        num_train_epochs=sc.epochs,
+        max_steps=sc.max_steps,
+        lr_scheduler_type=sc.lr_scheduler,
+        warmup_steps=sc.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        weight_decay=sc.weight_decay,
+        max_grad_norm=sc.max_grad_norm,
+        logging_steps=sc.logging_steps,
+        logging_first_step=True,
+        logging_nan_inf_filter=False,  # NonFiniteLossGuard must see NaN steps
+        eval_strategy="steps" if has_val else "no",
+        eval_steps=sc.eval_steps,
+        save_strategy="steps",
+        save_steps=sc.save_steps,
+        save_total_limit=sc.save_total_limit,
+        load_best_model_at_end=has_val,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        prediction_loss_only=True,
+        bf16=bf16,
+        gradient_checkpointing=False,  # enabled above (selectively), not by the Trainer
+        report_to=report_to or "none",
+        run_name=f"{run.id}-{stage}",
+        remove_unused_columns=False,
+        include_num_input_tokens_seen="all",
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        use_cpu=not cuda,
+    )
+    trainer_cls = _stage_trainer_class()
+    impl, liger_fn = _loss_impl(mc.cross_entropy, cuda)
+    cbs: list[Any] = [
+        NonFiniteLossGuard(stage),
+        TensorBoardCallback(tb_writer=_tb_writer(run.path / "logs" / stage)),
+    ]
+    if early:
+        cbs.append(EarlyStoppingCallback(early_stopping_patience=sc.early_stopping_patience))
+    trainer = trainer_cls(
+        model=model,
+        args=args,
+        data_collator=PadCollator(int(tokenizer.pad_token_id)),
+        train_dataset=ListDataset(train_rows),
+        eval_dataset=ListDataset(val_rows) if has_val else None,
+        processing_class=tokenizer,
+        callbacks=[*cbs, *callbacks],
+    )
+    trainer.loss_impl, trainer.liger_loss, trainer.ce_chunk_size = impl, liger_fn, mc.ce_chunk_size
+    resume_from = last_checkpoint(ckpt_dir) if resume else None
+    t0 = time.monotonic()
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    wall = time.monotonic() - t0
+    adapter_dir = run.path / ("stage1" if stage == "cpt" else "stage2") / "adapter"
+    trainer.model.save_pretrained(adapter_dir)
+    state = trainer.state
+    hist = state.log_history
+    train_losses = [h["loss"] for h in hist if "loss" in h]
+    val_losses = [h["eval_loss"] for h in hist if "eval_loss" in h]
+    final_val = trainer.evaluate()["eval_loss"] if has_val else None
+    return {
+        "status": "done",
+        "global_step": state.global_step,
+        "max_steps": state.max_steps,
+        "tokens_seen": int(state.num_input_tokens_seen),
+        "train_rows": len(train_rows),
+        "val_rows": len(val_rows),
+        "first_train_loss": train_losses[0] if train_losses else None,
+        "final_train_loss": train_losses[-1] if train_losses else None,
+        "first_val_loss": val_losses[0] if val_losses else None,
+        "best_val_loss": state.best_metric if has_val else None,
+        "final_val_loss": final_val,
+        "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        "wall_time_s": round(wall, 1),
+        "resumed_from": resume_from.name if resume_from else None,
+        "loss_impl": impl,
+        "fused_kernels": fused,
+        "log_history": hist,
+    }
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def _tb_writer(log_dir: Path) -> Any:
+    from torch.utils.tensorboard import SummaryWriter
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return SummaryWriter(log_dir=str(log_dir))
+
+
+def _load_unsloth(base_dir: Path, cfg: RunConfig) -> tuple[Any, Any]:
+    """Optional backend: Unsloth's FastLanguageModel (CUDA only), with its own LoRA wrapper."""
+    try:
+        from unsloth import FastLanguageModel
+    except ImportError as exc:
+        from bbjcoder.errors import DependencyError
+
+        raise DependencyError(
+            "backend = 'unsloth' needs the unsloth package", hint="pip install unsloth, or backend = 'hf'"
+        ) from exc
+    from bbjcoder.train.model import prepare_tokenizer
+
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        str(base_dir),
+        max_seq_length=max(cfg.cpt.max_length, cfg.sft.max_length),
+        load_in_4bit=cfg.model.quantization == "nf4",
+    )
+    target = cfg.lora.target_modules
+    if target == "all-linear":
+        target = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    model = FastLanguageModel.get_peft_model(
+        model,
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.lora_alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=target,
+    )
+    return model, prepare_tokenizer(tokenizer)
+
+
+# --- the whole run ----------------------------------------------------------------------------
+
+
+def _set_status(status: str) -> Callable[[dict[str, Any]], None]:
+    def mutate(info: dict[str, Any]) -> None:
+        info["status"] = status
+
+    return mutate
+
+
+def _record_stage(stage: str, stats: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
+    """Stage stats into `stages.<stage>`, the Trainer's log history into `history.<stage>`."""
+    stats = dict(stats)
+    history = stats.pop("log_history")
+
+    def mutate(info: dict[str, Any]) -> None:
+        info.setdefault("stages", {})[stage] = stats
+        info.setdefault("history", {})[stage] = history
+
+    return mutate
+
+
+def _find_resumable(cfg: RunConfig, run_id: str | None) -> Run:
+    if run_id:
+        return load_run(run_id, cfg.run.runs_dir)
+    candidates = [
+        r for r in list_runs(cfg.run.runs_dir) if r.config.get("run", {}).get("name") == cfg.run.name
+    ]
+    unfinished = [r for r in candidates if r.status != "done"]
+    if not unfinished:
+        raise UserError(
+            f"no unfinished run named {cfg.run.name!r} under {cfg.run.runs_dir} to resume",
+            hint="start a new run without --resume, or pass --run ID",
+        )
+    return unfinished[-1]
+
+
+def _ensure_base_model(
+    cfg: RunConfig, run: Run, corpus: list[dict[str, Any]], records: list[dict[str, Any]]
+) -> Path:
+    """The base model directory: model.path, or the tiny model built (once) into `<run>/base`."""
+    from bbjcoder.train.data import tokenizer_texts
+
+    if cfg.model.path != "tiny":
+        path = Path(cfg.model.path)
+        if not (path / "config.json").is_file():
+            raise ConfigError(
+                f"model.path {str(path)!r} is not a Hugging Face model directory", path=cfg.source
+            )
+        return path
+    base = run.path / "base"
+    if not (base / "model.safetensors").is_file():
+        from bbjcoder.train.tiny import build_tiny_model
+
+        m = cfg.model
+        build_tiny_model(
+            base,
+            tokenizer_texts(corpus, records),
+            hidden_size=m.tiny_hidden_size,
+            num_layers=m.tiny_layers,
+            num_heads=m.tiny_heads,
+            num_kv_heads=m.tiny_kv_heads,
+            intermediate_size=m.tiny_intermediate_size,
+            vocab_size=m.tiny_vocab_size,
+            max_position_embeddings=max(cfg.cpt.max_length, cfg.sft.max_length, 512),
+            seed=cfg.run.seed,
+        )
+    return base
+
+
+def train(
+    cfg: RunConfig,
+    *,
+    stage: str = "all",
+    resume: bool = False,
+    run_id: str | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Run:
+    """Run (or resume) the configured stages and write run.json, adapter/, loss.png, MODEL_CARD.md."""
+    from transformers import AutoTokenizer
+
+    from bbjcoder.train.data import (
+        GENERAL_MIX,
+        build_sft_examples,
+        cpt_rows,
+        read_chat_records,
+        read_corpus,
+        sft_rows,
+        split_documents,
+    )
+    from bbjcoder.train.model import prepare_tokenizer
+    from bbjcoder.train.plots import plot_losses
+
+    if stage not in ("all", *STAGES):
+        raise UserError(f"unknown stage {stage!r}; expected cpt, sft or all")
+    wanted = [s for s in STAGES if (stage in ("all", s)) and getattr(cfg, s).enabled]
+    if not wanted:
+        raise ConfigError(
+            "no stage to run: both [cpt] and [sft] are disabled or not selected", path=cfg.source
+        )
+    ds = cfg.data.dataset_dir
+    corpus = read_corpus(ds / "corpus.jsonl") if "cpt" in wanted else []
+    train_recs = read_chat_records(ds / "train.jsonl") if "sft" in wanted else []
+    val_path = ds / "val.jsonl"
+    val_recs = read_chat_records(val_path) if "sft" in wanted and val_path.is_file() else []
+    mix_path = cfg.data.general_mix or GENERAL_MIX
+    general = list(read_jsonl(mix_path)) if cfg.data.general_mix_share > 0 else []
+
+    run = (
+        _find_resumable(cfg, run_id) if resume else create_run(cfg.run.runs_dir, cfg.run.name, cfg.to_dict())
+    )
+    t_start = time.monotonic()
+    used = [p for p in (ds / "corpus.jsonl", ds / "train.jsonl", val_path) if p.is_file()]
+    if cfg.data.general_mix_share > 0:
+        used.append(mix_path)
+    base_dir = _ensure_base_model(cfg, run, corpus, train_recs + val_recs + general)
+
+    def _init(info: dict[str, Any]) -> None:
+        info["status"] = "running"
+        info["base_model_path"] = str(base_dir.resolve()) if cfg.model.path != "tiny" else "base"
+        info["base_model_name"] = cfg.model.name or (
+            "bbjcoder-tiny (random init)" if cfg.model.path == "tiny" else base_dir.name
+        )
+        info["dataset"] = dataset_hashes(used, ds / "manifest.json")
+
+    run = update_run(run, _init)
+    tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(base_dir))
+    seed = cfg.run.seed
+    data_info: dict[str, Any] = {}
+    rows: dict[str, tuple[list[Any], list[Any]]] = {}
+    if "cpt" in wanted:
+        tr, va = split_documents(corpus, cfg.cpt.val_share, seed)
+        rows["cpt"] = (
+            cpt_rows(tokenizer, tr, cfg.cpt.max_length),
+            cpt_rows(tokenizer, va, cfg.cpt.max_length) if va else [],
+        )
+        data_info.update(cpt_documents=len(corpus), cpt_val_documents=len(va), cpt_blocks=len(rows["cpt"][0]))
+    if "sft" in wanted:
+        sc = cfg.sft
+        tr_set = build_sft_examples(
+            tokenizer,
+            train_recs,
+            max_length=sc.max_length,
+            fim_share=sc.fim_share,
+            seed=seed,
+            general=general,
+            general_share=cfg.data.general_mix_share,
+        )
+        va_set = build_sft_examples(
+            tokenizer, val_recs, max_length=sc.max_length, fim_share=sc.fim_share, seed=seed
+        )
+        rows["sft"] = (
+            sft_rows(tr_set.examples, sc.max_length, sc.packing),
+            sft_rows(va_set.examples, sc.max_length, sc.packing),
+        )
+        data_info.update(
+            sft_train_examples=len(tr_set.examples),
+            sft_val_examples=len(va_set.examples),
+            sft_fim_examples=tr_set.counts["fim"],
+            sft_general_examples=tr_set.counts["general"],
+            sft_truncated=tr_set.counts["truncated"],
+            sft_dropped=tr_set.counts["dropped"],
+            sft_train_rows=len(rows["sft"][0]),
+        )
+        if not rows["sft"][0]:
+            raise UserError("stage 2 has no training examples", path=ds / "train.jsonl")
+    run = update_run(run, lambda info: info.setdefault("data", {}).update(data_info))
+
+    for st in wanted:
+        adapter_dir = run.path / ("stage1" if st == "cpt" else "stage2") / "adapter"
+        if resume and run.info.get("stages", {}).get(st, {}).get("status") == "done" and adapter_dir.is_dir():
+            continue
+        stage1 = run.path / "stage1" / "adapter"
+        init = stage1 if st == "sft" and (stage1 / "adapter_config.json").is_file() else None
+        train_rows, val_rows = rows[st]
+        if not train_rows:
+            raise UserError(f"stage {st} has no training rows (corpus too small for max_length?)", path=ds)
+        try:
+            stats = run_stage(
+                st,
+                cfg,
+                run,
+                base_dir,
+                train_rows,
+                val_rows,
+                init_adapter=init,
+                resume=resume,
+                callbacks=callbacks,
+            )
+        except BaseException as exc:
+            run = update_run(run, _set_status(f"failed in {st}: {type(exc).__name__}: {exc}"))
+            raise
+        run = update_run(run, _record_stage(st, stats))
+
+    last = run.path / ("stage2" if (run.path / "stage2" / "adapter").is_dir() else "stage1") / "adapter"
+    final = run.path / "adapter"
+    if final.exists():
+        shutil.rmtree(final)
+    shutil.copytree(last, final)
+    plot_losses(run.info.get("history", {}), run.path / "loss.png")
+    wall = time.monotonic() - t_start
+
+    def _finish(info: dict[str, Any]) -> None:
+        info["status"] = "done"
+        info["adapter_path"] = "adapter"
+        info["wall_time_s"] = round(info.get("wall_time_s", 0) + wall, 1)
+        st_info = info.get("stages", {})
+        info.setdefault("metrics", {})["train"] = {
+            "tokens_seen": {s: v.get("tokens_seen") for s, v in st_info.items()},
+            "final_train_loss": {s: v.get("final_train_loss") for s, v in st_info.items()},
+            "best_val_loss": {s: v.get("best_val_loss") for s, v in st_info.items()},
+        }
+
+    run = update_run(run, _finish)
+    write_model_card(run)
+    return run
