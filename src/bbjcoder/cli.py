@@ -326,22 +326,40 @@ def data_build(
 
 @app.command("eval")
 def eval_cmd(
-    config: str | None = typer.Option(None, "--config", "-c", help="Run config (TOML); its [eval] section gives the defaults."),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Run config (TOML); its [eval] section gives the defaults."
+    ),
     model: str | None = typer.Option(
-        None, "--model", "-m", help="Model under test: hf:PATH, gguf:PATH, openai:MODEL@BASE_URL or run:ID (default: the config's latest run)."
+        None,
+        "--model",
+        "-m",
+        help="Model under test: hf:PATH, gguf:PATH, openai:MODEL@BASE_URL or run:ID (default: the config's latest run).",
     ),
-    suite: str | None = typer.Option(None, "--suite", "-s", help="Suite directory with cases.jsonl (default: evals/bbj-core)."),
+    suite: str | None = typer.Option(
+        None, "--suite", "-s", help="Suite directory with cases.jsonl (default: evals/bbj-core)."
+    ),
     baseline: list[str] = typer.Option(
-        [], "--baseline", "-b", help="Baseline SPEC shown side by side (repeat); `base` = the run's untouched base model."
+        [],
+        "--baseline",
+        "-b",
+        help="Baseline SPEC shown side by side (repeat); `base` = the run's untouched base model.",
     ),
-    out: str | None = typer.Option(None, "--out", "-o", help="Output directory (default for run:ID: runs/ID/eval/<suite>)."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Output directory (default for a run: runs/ID/eval/SUITE)."
+    ),
     n: int | None = typer.Option(None, "-n", min=1, help="Samples per case."),
     k: list[int] = typer.Option([], "--k", help="k for compile@k (repeat: --k 1 --k 5)."),
-    temperature: float | None = typer.Option(None, "--temperature", min=0.0, help="Sampling temperature (0 = greedy)."),
+    temperature: float | None = typer.Option(
+        None, "--temperature", min=0.0, help="Sampling temperature (0 = greedy)."
+    ),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", min=1, help="Tokens per sample."),
     max_cases: int | None = typer.Option(None, "--max-cases", min=1, help="Evaluate only the first N cases."),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="Prompts per batch (hf backend)."),
-    no_forgetting: bool = typer.Option(False, "--no-forgetting", help="Skip the general-code forgetting check."),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", min=1, help="Prompts per batch (hf backend)."
+    ),
+    no_forgetting: bool = typer.Option(
+        False, "--no-forgetting", help="Skip the general-code forgetting check."
+    ),
 ) -> None:
     """Sample the suite with every model, score compile@k and idioms, write report.md/json/png. Resumable."""
     from pathlib import Path
@@ -367,13 +385,21 @@ def eval_cmd(
 
 @app.command("review")
 def review_cmd(
-    eval_dir: str = typer.Option(..., "--eval", "-e", help="An eval output directory (report.json + samples.jsonl)."),
+    eval_dir: str = typer.Option(
+        ..., "--eval", "-e", help="An eval output directory (report.json + samples.jsonl)."
+    ),
     port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1."),
-    db: str | None = typer.Option(None, "--db", help="Ratings SQLite file (default: <eval>/review.sqlite)."),
-    models: str | None = typer.Option(None, "--models", help="Two model labels A,B to compare (default: first two in the report)."),
+    db: str | None = typer.Option(None, "--db", help="Ratings SQLite file (default: EVAL/review.sqlite)."),
+    models: str | None = typer.Option(
+        None, "--models", help="Two model labels A,B to compare (default: first two in the report)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the case order and the A/B sides."),
-    export: bool = typer.Option(False, "--export", help="Write ratings JSONL and the win-rate table into the report, then exit."),
-    export_to: str | None = typer.Option(None, "--export-to", help="Ratings JSONL path (default: <eval>/ratings.jsonl)."),
+    export: bool = typer.Option(
+        False, "--export", help="Write ratings JSONL and the win-rate table into the report, then exit."
+    ),
+    export_to: str | None = typer.Option(
+        None, "--export-to", help="Ratings JSONL path (default: EVAL/ratings.jsonl)."
+    ),
 ) -> None:
     """Human review page: two anonymised outputs per case side by side; ratings go to SQLite."""
     from pathlib import Path

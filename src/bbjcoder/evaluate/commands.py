@@ -1,0 +1,166 @@
+"""What `bbjcoder eval` and `bbjcoder review` do, behind the thin wrappers in cli.py.
+
+Merges a run config's [eval] section with command-line overrides, picks the model under test
+(the latest run of the config when no --model is given) and prints a short summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from bbjcoder.errors import UserError
+from bbjcoder.evaluate.generate import SamplingParams
+from bbjcoder.evaluate.runner import EvalResult, EvalSettings, run_eval
+
+
+def eval_command(
+    *,
+    config: Path | None,
+    model: str | None,
+    suite: Path | None,
+    baselines: Sequence[str],
+    out: Path | None,
+    n: int | None,
+    ks: Sequence[int],
+    temperature: float | None,
+    max_new_tokens: int | None,
+    max_cases: int | None,
+    batch_size: int | None = None,
+    no_forgetting: bool = False,
+    console: Console | None = None,
+) -> EvalResult:
+    from bbjcoder.config import EvalSection, load_config
+
+    console = console or Console(stderr=True)
+    ev = EvalSection()
+    seed = 42
+    runs_dir = Path("runs")
+    if config is not None:
+        cfg = load_config(config)
+        ev, seed, runs_dir = cfg.eval, cfg.run.seed, cfg.run.runs_dir
+        if model is None:
+            model = f"run:{_latest_run(runs_dir, cfg.run.name)}"
+    if model is None:
+        raise UserError(
+            "name the model under test",
+            hint="--model SPEC (hf:PATH, gguf:PATH, openai:MODEL@URL, run:ID) or --config FILE",
+        )
+    n_samples = n or ev.n_samples
+    k_list = tuple(ks) or tuple(k for k in ev.k if k <= n_samples) or (1,)
+    bad = [k for k in k_list if k < 1 or k > n_samples]
+    if bad:
+        raise UserError(
+            f"--k {bad[0]} is larger than the number of samples per case ({n_samples})",
+            hint="raise -n or lower --k",
+        )
+    params = SamplingParams(
+        n=n_samples,
+        temperature=ev.temperature if temperature is None else temperature,
+        top_p=ev.top_p,
+        max_new_tokens=max_new_tokens or ev.max_new_tokens,
+        stop=tuple(ev.stop),
+        seed=ev.seed if ev.seed is not None else seed,
+        batch_size=batch_size or ev.batch_size,
+    )
+    settings = EvalSettings(
+        params=params,
+        ks=k_list,
+        max_cases=max_cases if max_cases is not None else ev.max_cases,
+        forgetting_suite=None if no_forgetting else ev.forgetting_suite,
+        forgetting_samples=ev.forgetting_samples,
+        forgetting_max=ev.forgetting_max_problems,
+        runs_dir=runs_dir,
+        timeout_s=ev.request_timeout_s,
+    )
+    result = run_eval(
+        model,
+        suite or ev.suite,
+        baselines=list(baselines) or list(ev.baselines),
+        out_dir=out,
+        settings=settings,
+        log=lambda msg: console.print(f"[dim]eval:[/] {msg}", highlight=False),
+    )
+    _print_summary(result, console)
+    return result
+
+
+def _latest_run(runs_dir: Path, name: str) -> str:
+    from bbjcoder.runs import list_runs
+
+    runs = [r for r in list_runs(runs_dir) if (r.config.get("run") or {}).get("name") == name]
+    if not runs:
+        raise UserError(f"no run named {name!r} under {runs_dir}", hint="train first, or pass --model SPEC")
+    return runs[-1].id
+
+
+def _print_summary(result: EvalResult, console: Console) -> None:
+    from rich.table import Table
+
+    from bbjcoder.evaluate.metrics import Estimate
+
+    report = result.report
+    table = Table(title=f"suite {report['suite']['name']} ({report['suite']['cases']} cases)")
+    table.add_column("model")
+    for k in report["ks"]:
+        table.add_column(f"compile@{k}")
+    table.add_column("idioms")
+    table.add_column("general pass@1")
+    for m in report["models"]:
+        overall = report["summary"][m["label"]].get("overall:all")
+        cells = [m["label"]]
+        for k in report["ks"]:
+            cells.append(Estimate(**overall[f"compile@{k}"]).fmt() if overall else "–")
+        cells.append(Estimate(**overall["idioms"]).fmt() if overall else "–")
+        gen = report["general"].get(m["label"])
+        cells.append(Estimate(**gen).fmt() if gen else "–")
+        table.add_row(*cells)
+    console.print(table)
+    for c in report["comparisons"]:
+        if c["category"] == "overall:all":
+            console.print(
+                f"{c['b']} vs {c['a']}: {c['verdict']} (McNemar p = {c['p_value']:.3g})", highlight=False
+            )
+    console.print(f"report: {result.paths['md']}", highlight=False)
+
+
+def review_command(
+    *,
+    eval_dir: Path,
+    db: Path | None,
+    port: int,
+    models: Sequence[str],
+    seed: int,
+    export: Path | None,
+    do_export: bool,
+) -> None:
+    from bbjcoder.evaluate import review
+
+    console = Console(stderr=True)
+    if do_export:
+        out, summary = review.export(eval_dir, db, export)
+        console.print(
+            f"{summary['ratings']} ratings -> {out}; win-rate table added to {eval_dir / 'report.md'}",
+            highlight=False,
+        )
+        for row in summary["table"]:
+            console.print(
+                f"  {row['model']} vs {row['opponent']}: {100 * row['win_rate']:.1f}% "
+                f"[{100 * row['low']:.1f}, {100 * row['high']:.1f}] over {row['n']}",
+                highlight=False,
+            )
+        return
+    import uvicorn
+
+    app = review.create_app(eval_dir, db, models or None, seed)
+    console.print(f"review page: http://127.0.0.1:{port}/  (Ctrl-C to stop)", highlight=False)
+    try:
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    except OSError as exc:
+        from bbjcoder.errors import ServerError
+
+        raise ServerError(
+            f"cannot serve on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
+        ) from exc
