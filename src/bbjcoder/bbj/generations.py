@@ -64,15 +64,19 @@ _STRING_RE = re.compile(r'"[^"\n]*"')
 _REM_RE = re.compile(r"(?im)^[ \t]*(?:\d+[ \t]+)?rem(?![\w$%!@]).*$")
 
 
+def _keep_device_strings(match: re.Match[str]) -> str:
+    literal = match.group(0)
+    return literal if literal == '"X0"' or "dwc-" in literal else '""'
+
+
 def _evidence(text: str) -> dict[str, list[str]]:
     """Generation -> descriptions of the idioms found (comments and string contents ignored)."""
     code = _REM_RE.sub("", text)
-    # String contents are not code, but "X0" (the SYSGUI device) and dwc- CSS names live in strings.
-    stripped = _STRING_RE.sub(lambda m: m.group(0) if m.group(0) == '"X0"' else '""', code)
+    # String contents are not code, except the SYSGUI device name "X0" and DWC CSS names "dwc-...".
+    stripped = _STRING_RE.sub(_keep_device_strings, code)
     found: dict[str, list[str]] = {}
     for gens, pattern, what in _SIGNALS:
-        haystack = code if what.startswith("DWC") else stripped
-        if pattern.search(haystack):
+        if pattern.search(stripped):
             for gen in gens:
                 found.setdefault(gen, []).append(what)
     return found

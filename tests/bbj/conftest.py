@@ -1,0 +1,40 @@
+"""Shared test helpers for the BBj checker: a stand-in for BASIS's proprietary `bbjcpl`."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+def _write_fake_bbjcpl(directory: Path, *, sleep: float = 0.0) -> Path:
+    """A `bbjcpl` stand-in: flags every line containing BROKEN in real bbjcpl format, exits 0.
+
+    It also records its argv so tests can check the `-N` flag and that no shell was involved.
+    """
+    script = directory / "bbjcpl"
+    script.write_text(
+        f"""#!{sys.executable}
+import sys, time
+time.sleep({sleep})
+args = sys.argv[1:]
+open({str(directory / "argv.txt")!r}, "w").write("\\n".join(args))
+path = args[-1]
+for n, line in enumerate(open(path, encoding="utf-8").read().split("\\n"), start=1):
+    if "BROKEN" in line:
+        sys.stderr.write(f"{{path}}: error at line {{n * 10}} ({{n}}): {{line}}\\n")
+sys.exit(0)
+""",
+        encoding="utf-8",
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
+@pytest.fixture
+def fake_bbjcpl() -> Callable[..., Path]:
+    """Factory: `fake_bbjcpl(directory, sleep=0.0)` writes an executable `bbjcpl` there."""
+    return _write_fake_bbjcpl
