@@ -197,8 +197,13 @@ def test_method_outside_class_is_flagged() -> None:
     assert "METHOD outside a CLASS" in messages("method public void f()\n")
 
 
-def test_statement_in_class_body_outside_methods_is_flagged() -> None:
+def test_statement_in_class_body_outside_methods_compiles() -> None:
     src = 'class public A\nPRINT "x"\nmethod public void f()\nmethodend\nclassend\n'
+    assert check_source(src) == []
+
+
+def test_statement_in_interface_body_is_flagged() -> None:
+    src = 'interface public I\nPRINT "x"\nmethod public void f()\ninterfaceend\n'
     assert lines_flagged(src) == [2]
 
 
@@ -222,7 +227,8 @@ def test_interface_without_interfaceend_is_flagged() -> None:
 
 
 def test_def_fn_pairing() -> None:
-    assert lines_flagged("DEF FNA(X)\nRETURN X\n") == [1]
+    assert lines_flagged("DEF FNA(X)\nRETURN X\n") == []  # bbjcpl ends an open DEF FN at EOF
+    assert lines_flagged("DEF FNA(X)\nRETURN X\nFNEND\nFNEND\n") == [4]
     assert lines_flagged("FNEND\n") == [1]
     assert lines_flagged("DEF FNA(X)\nDEF FNB(Y)\nFNEND\nFNEND\n") == [2, 4]
 

@@ -25,6 +25,7 @@ _EXPR_OPTIONS = frozenset(
 )
 _OPTIONS = _LABEL_OPTIONS | _EXPR_OPTIONS | {"IOL"}
 _VISIBILITY = frozenset({"PUBLIC", "PRIVATE", "PROTECTED"})
+_MODIFIERS = frozenset({"PUBLIC", "PRIVATE", "PROTECTED", "STATIC"})
 _IF_ENDERS = frozenset({"ELSE", "FI", "ENDIF"})
 
 # Fabricated syntax that code LLMs write for BBj: first word of a statement -> what to say.
@@ -212,6 +213,10 @@ class Parser:
                     return
                 foreign = _FOREIGN_WORDS.get(up)
                 if foreign:
+                    if up in _MODIFIERS and self.frames and self.frames[-1].kind == "CLASS":
+                        # `public void f()` in a class body: a broken METHOD header, whose
+                        # METHODEND bbjcpl then flags too
+                        self._push("METHOD", True)
                     raise ParseError(foreign, i)
             self._in_class_body_check()
             self._expression_statement()
@@ -229,24 +234,21 @@ class Parser:
 
     def _in_class_body_check(self) -> None:
         frames = self.frames
-        if frames:
-            kind = frames[-1].kind
-            if kind == "CLASS":
-                raise ParseError(
-                    "statement inside a CLASS outside any METHOD: expected FIELD, METHOD or CLASSEND",
-                    self.stmt_start,
-                )
-            if kind == "INTERFACE":
-                raise ParseError(
-                    "statement inside an INTERFACE: expected a METHOD header or INTERFACEEND",
-                    self.stmt_start,
-                )
+        # Statements in a CLASS body outside any METHOD compile (bbjcpl -N accepts them; they
+        # never run), but an INTERFACE holds only METHOD headers.
+        if frames and frames[-1].kind == "INTERFACE":
+            raise ParseError(
+                "statement inside an INTERFACE: expected a METHOD header or INTERFACEEND",
+                self.stmt_start,
+            )
 
     def _finish(self) -> None:
         for kind, line in self.blocks:
             self._flag(line, _UNCLOSED_BLOCK[kind])
         for frame in self.frames:
-            self._flag(frame.line, _UNCLOSED_FRAME[frame.kind])
+            # A multi-line DEF FN still open at the end of the program is accepted by bbjcpl.
+            if frame.kind != "DEF":
+                self._flag(frame.line, _UNCLOSED_FRAME[frame.kind])
 
     # --- expressions ----------------------------------------------------------------------------
 
@@ -371,8 +373,11 @@ class Parser:
             else:
                 return
 
-    def _args(self, close: str, what: str) -> None:
-        """`(` or `[` at self.i, comma-separated expressions (and ERR=/END=/DOM= options), `close`."""
+    def _args(self, close: str, what: str, options: bool = False) -> None:
+        """`(` or `[` at self.i, comma-separated expressions (and ERR=/END=/DOM= options), `close`.
+
+        With `options`, any I/O option (KEY=, MODE=, ...) may appear too.
+        """
         t = self.t
         opened = self.i
         self.i += 1
@@ -384,6 +389,8 @@ class Parser:
             if t[self.i + 1] == "=" and tok.upper() in _LABEL_OPTIONS:
                 self.i += 2
                 self._label_ref(tok.upper())
+            elif options and t[self.i + 1] == "=" and tok.upper() in _OPTIONS:
+                self._option()
             else:
                 self.expr()
             tok = t[self.i]
@@ -654,7 +661,8 @@ class Parser:
         self.i += 1
         if self.t[self.i] == "," and self.t[self.i + 2] == "=":  # PROCESS_EVENTS,TIM=1
             self.i += 1
-        self._channel()
+        if self.t[self.i] == "(":  # (channel,options) or CALLBACK(event,label,context)
+            self._args(")", "parameter list", options=True)
         t = self.t
         if t[self.i].upper() == "EXCEPT":  # BEGIN EXCEPT a$, b[ALL]
             self.i += 1
@@ -982,9 +990,13 @@ class Parser:
     def s_field(self) -> None:
         t = self.t
         frames = self.frames
+        if frames and frames[-1].kind == "INTERFACE":
+            raise ParseError(
+                "FIELD inside an INTERFACE: an INTERFACE holds only METHOD headers", self.stmt_start
+            )
         if not frames or frames[-1].kind != "CLASS":
-            where = "inside a METHOD" if frames and frames[-1].kind == "METHOD" else "outside a CLASS"
-            raise ParseError(f"FIELD {where}: fields are declared in the CLASS body", self.stmt_start)
+            self.s_generic()  # the legacy FIELD verb: FIELD rec$, name$ = value
+            return
         self.i += 1
         if t[self.i].upper() in _VISIBILITY:
             self.i += 1
@@ -1050,6 +1062,10 @@ class Parser:
                 opened,
             )
         self.i += 1
+        if not self._end_of_statement():
+            raise ParseError(
+                self._unexpected(t[self.i], "expected end of line after the METHOD header"), self.i
+            )
         if frame is not None:
             frame.broken = False
 
@@ -1271,6 +1287,14 @@ _register(
     "SAVE",
     "SAVEP",
     "SETDAY",
+    "SETDRIVE",
+    "ESCOFF",
+    "ESCON",
+    "SERIAL",
+    "PROGRAM",
+    "EDIT",
+    "ENABLE",
+    "DISABLE",
     "SETOPTS",
     "SETTERM",
     "SETTIME",
