@@ -6,14 +6,13 @@ the README gives the `ollama create` command and hardware tiers from the measure
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Used unless the data stage defines `bbjcoder.data.SYSTEM_PROMPT` (the prompt the model was trained
-# with is the one it should see when served).
-BBJ_SYSTEM_PROMPT = """\
-You are BBj Coder, an expert programmer in BBj (BASIS Business BASIC) across its four generations:
+# What each generation looks like, so one served model can answer for all four. Follows the data
+# stage's system prompt (the sentence the model was trained with) in the Modelfile's SYSTEM.
+GENERATIONS_GUIDE = """\
+BBj has four generations:
 1. character: line-numbered Business BASIC for text terminals (PRINT, INPUT, mnemonics such as 'CS' \
 and @(col,row), keyed files with OPEN/READ RECORD/WRITE RECORD and ERR= branches);
 2. vpro5: Visual PRO/5 GUI code driven through a SYSGUI channel with PRINT (sysgui) mnemonics and CTRL();
@@ -25,15 +24,25 @@ labels, mnemonics or objects). For a new program, write modern BBj for the DWC u
 Write complete, syntactically correct BBj in one ```bbj fenced block, then explain briefly. Use the \
 type suffixes ($ string, % integer, ! object). Never invent BBjAPI methods; say so when unsure."""
 
+_FALLBACK_INTRO = (
+    "You are an expert programmer in BBj (BASIS Business BASIC). Target generation: {generation}."
+)
+_ANY_GENERATION = "the one the user's code uses, else DWC (browser) for new programs"
 
-def system_prompt() -> str:
-    """The BBj system prompt: the data stage's, when it defines one, else ours."""
+
+def system_prompt(generation: str | None = None) -> str:
+    """The BBj system prompt, built on the data stage's (the one the model was trained with).
+
+    With a `generation` label (character, vpro5, bbj-gui, dwc) it is exactly the training prompt for
+    that generation; without one (the Modelfile) it names all four and how to choose.
+    """
     try:
-        data = importlib.import_module("bbjcoder.data")
-    except ImportError:
-        return BBJ_SYSTEM_PROMPT
-    prompt = getattr(data, "SYSTEM_PROMPT", None)
-    return prompt if isinstance(prompt, str) and prompt.strip() else BBJ_SYSTEM_PROMPT
+        from bbjcoder.data.convert import SYSTEM_PROMPT, generation_names
+    except ImportError:  # the data stage is absent: same shape, our wording
+        SYSTEM_PROMPT, generation_names = _FALLBACK_INTRO, lambda labels: ", ".join(labels)
+    if generation is not None:
+        return SYSTEM_PROMPT.format(generation=generation_names([generation]))
+    return SYSTEM_PROMPT.format(generation=_ANY_GENERATION) + "\n\n" + GENERATIONS_GUIDE
 
 
 # Ollama Go template for ChatML: every message in its own <|im_start|>role ... <|im_end|> block; the

@@ -175,7 +175,7 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout_s, max_retries=1
         )
         messages: list[dict[str, str]] = [
-            {"role": "system", "content": system_prompt()},
+            {"role": "system", "content": system_prompt(chosen)},
             {"role": "user", "content": _user_message(prompt, chosen, context_code)},
         ]
         code, diags, attempts = "", [DiagnosticOut(line=1, column=1, message="no code")], 0
