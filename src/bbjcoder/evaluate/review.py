@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from fastapi import Request  # module level: FastAPI resolves the handler's annotation by name
+
 from bbjcoder.errors import DataError, UserError
 from bbjcoder.evaluate.highlight import highlight_bbj
 from bbjcoder.evaluate.metrics import wilson_interval
@@ -226,7 +228,7 @@ def create_app(
     eval_dir: str | Path, db: str | Path | None = None, models: Sequence[str] | None = None, seed: int = 0
 ) -> Any:
     """The FastAPI app: GET / shows the next unrated pair, POST /rate stores a rating."""
-    from fastapi import FastAPI, Request
+    from fastapi import FastAPI
     from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
     eval_dir = Path(eval_dir)
