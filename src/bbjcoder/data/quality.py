@@ -21,13 +21,15 @@ from bbjcoder.data.schema import CODE_ANSWER_TYPES
 _FENCED = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _WS = re.compile(r"\s+")
-# Heuristic for "BBj code outside a fence": assignments to BBj variables, keywords, labels.
+# Lines that are BBj code, not prose: REM, assignments, statement shapes prose never has.
 _CODE_LINE = re.compile(
-    r"^\s*(?:REM\b|PRINT\b|LET\b|IF\b.*\bTHEN\b|FOR\b|NEXT\b|GOSUB\b|GOTO\b|OPEN\s*\(|READ\s*(?:RECORD)?\s*\(|"
-    r"WRITE\s*(?:RECORD)?\s*\(|[A-Za-z_][\w.]*[$!%]?\s*=\s*\S|class\s+public\b|methodend\b|classend\b|"
-    r"process_events\b|release\b)",
+    r"^\s*(?:REM\b|[A-Za-z_][\w.]*[$!%]?\s*=\s*\S|FOR\s+\w+\s*=|NEXT\s+\w+\s*$|GOSUB\s+\w+\s*$|"
+    r"GOTO\s+\w+\s*$|OPEN\s*\(|READ\s*(?:RECORD\s*)?\(|WRITE\s*(?:RECORD\s*)?\(|PRINT\s*[\"'@(]|"
+    r"class\s+public\b|methodend\s*$|classend\s*$|process_events\s*$|release\s*$|END\s*$)",
     re.IGNORECASE,
 )
+# Two such lines outside any fence make "missing code fences" (one could be a quoted example).
+_UNFENCED_MIN_LINES = 2
 
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -63,6 +65,9 @@ class QualityReport:
 
 
 def code_blocks(text: str) -> list[str]:
+    """The contents of the fenced blocks in Markdown `text` (any line endings)."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     return [m.group(2) for m in _FENCED.finditer(text)]
 
 
@@ -77,11 +82,11 @@ def lint_record(record: Record) -> LintResult:
     if answer.count("```") % 2:
         out.errors.append("unbalanced code fence in the assistant answer")
     blocks = code_blocks(answer)
-    if record.type in CODE_ANSWER_TYPES and answer.strip() and not any(b.strip() for b in blocks):
-        if any(_CODE_LINE.match(ln) for ln in answer.splitlines()):
-            out.errors.append("missing code fences: the answer has BBj code outside a ```bbj block")
-        else:
-            out.errors.append(f"no code in the assistant answer, but a {record.type} answer needs code")
+    outside = _FENCED.sub("", answer.replace("\r\n", "\n"))
+    if sum(1 for ln in outside.splitlines() if _CODE_LINE.match(ln)) >= _UNFENCED_MIN_LINES:
+        out.errors.append("missing code fences: the answer has BBj code outside a ```bbj block")
+    elif record.type in CODE_ANSWER_TYPES and answer.strip() and not any(b.strip() for b in blocks):
+        out.errors.append(f"no code in the assistant answer, but a {record.type} answer needs code")
     for role, content in record.messages:
         if "\r\n" in content and re.search(r"(?<!\r)\n", content):
             out.warnings.append(f"mixed line endings in the {role} message")
@@ -116,6 +121,21 @@ def dedup_text(record: Record) -> tuple[str, str]:
     return normalise(prompt), normalise(code)
 
 
+def near_parts(record: Record) -> list[str]:
+    """The texts compared for near duplicates, one per role.
+
+    With code anywhere: the user's code and the whole answer. The user's prose is left out then,
+    since for converted examples it is mostly template wording that would hide duplicates. Without
+    code: the user's prose and the answer.
+    """
+    user = record.content("user")
+    answer = normalise(record.content("assistant"))
+    user_code = code_blocks(user)
+    if user_code or code_blocks(record.content("assistant")):
+        return [normalise("\n".join(user_code)), answer]
+    return [normalise(user), answer]
+
+
 def exact_key(record: Record) -> str:
     prompt, code = dedup_text(record)
     return hashlib.sha256(f"{record.type}\x00{prompt}\x00{code}".encode()).hexdigest()
@@ -133,8 +153,9 @@ class MinHasher:
         self.num_perm = num_perm
         self._vocab: dict[str, int] = {}
 
-    def shingles(self, text: str) -> np.ndarray:
-        """32-bit hashes of the distinct `shingle`-token windows of `text`."""
+    def shingles(self, text: str, salt: int = 0) -> np.ndarray:
+        """32-bit hashes of the distinct `shingle`-token windows of `text` (xor `salt`, to keep
+        the shingles of different parts apart)."""
         vocab = self._vocab
         ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in _TOKEN.findall(text)), dtype=np.uint64)
         k = self.shingle
@@ -143,7 +164,14 @@ class MinHasher:
         h = np.zeros(len(ids) - k + 1, dtype=np.uint64)
         for j in range(k):  # polynomial rolling hash; uint64 overflow wraps, which is fine here
             h = h * np.uint64(1_000_003) + ids[j : len(ids) - k + 1 + j] * np.uint64(2654435761)
-        return np.unique((h ^ (h >> np.uint64(29))) & _MASK32)
+        return np.unique((h ^ (h >> np.uint64(29)) ^ np.uint64(salt)) & _MASK32)
+
+    def record_shingles(self, parts: Sequence[str]) -> np.ndarray:
+        if len(parts) == 1:
+            return self.shingles(parts[0])
+        return np.unique(
+            np.concatenate([self.shingles(t, 0x9E3779B1 * k & 0xFFFFFFFF) for k, t in enumerate(parts)])
+        )
 
     def signatures(self, shingle_sets: Sequence[np.ndarray], chunk: int = 1 << 16) -> np.ndarray:
         """(n, num_perm) uint64 signatures; records are processed in chunks of ~`chunk` shingles."""
@@ -190,8 +218,7 @@ def jaccard(a: np.ndarray, b: np.ndarray) -> float:
 def near_duplicates(records: Sequence[Record], config: DedupConfig) -> dict[int, tuple[int, float]]:
     """For each record that nearly duplicates an earlier one: index -> (earlier index, Jaccard)."""
     hasher = MinHasher(config.num_perm, config.shingle, config.seed)
-    texts = ["\n".join(dedup_text(r)) for r in records]
-    sets = [hasher.shingles(t) for t in texts]
+    sets = [hasher.record_shingles(near_parts(r)) for r in records]
     if not sets:
         return {}
     sig = hasher.signatures(sets)

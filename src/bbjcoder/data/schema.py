@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 GENERATIONS: tuple[str, ...] = ("character", "vpro5", "bbj-gui", "dwc")
 TYPES: tuple[str, ...] = ("comprehension", "completion", "migration", "explanation")
 DIFFICULTIES: tuple[str, ...] = ("basic", "intermediate", "advanced")
-# Types whose assistant answer must contain BBj code (comprehension answers in prose).
-CODE_ANSWER_TYPES: frozenset[str] = frozenset({"completion", "migration", "explanation"})
+# Types whose assistant answer must contain BBj code. Comprehension answers in prose; explanation
+# answers usually show code (converted examples always do) but a concept Q&A may not.
+CODE_ANSWER_TYPES: frozenset[str] = frozenset({"completion", "migration"})
 
 GenerationLabel = Literal["character", "vpro5", "bbj-gui", "dwc"]
 ExampleType = Literal["comprehension", "completion", "migration", "explanation"]

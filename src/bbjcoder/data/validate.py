@@ -80,6 +80,8 @@ def find_example_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
         elif p.is_dir():
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not _skip_dir(d))
+                if (Path(dirpath) / ROOT_MARKER).is_file():
+                    continue  # Markdown beside FORMAT.md documents the data; examples live in <topic>/
                 for name in sorted(filenames):
                     if (
                         name.endswith(".md")

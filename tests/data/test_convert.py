@@ -1,0 +1,104 @@
+"""Conversion of examples into ChatML records (docs/formats.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bbjcoder.data.convert import TEMPLATES, example_to_record, pick_template, system_prompt
+from bbjcoder.data.markdown import Example
+from bbjcoder.data.quality import code_blocks
+from bbjcoder.data.records import Record
+from bbjcoder.data.validate import validate_paths
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def records() -> dict[str, Record]:
+    result = validate_paths([FIXTURES / "valid"], check_code=False)
+    return {e.id: example_to_record(e) for e in result.valid_examples()}
+
+
+def test_record_json_has_the_documented_shape(records: dict[str, Record]) -> None:
+    obj = records["gui/hello-window"].to_json()
+    assert [m["role"] for m in obj["messages"]] == ["system", "user", "assistant"]
+    assert obj["meta"] == {
+        "id": "gui/hello-window",
+        "source": "tests/data/fixtures/valid/gui/hello-window.md",
+        "type": "completion",
+        "generation": ["bbj-gui", "dwc"],
+        "difficulty": "basic",
+        "tags": ["gui", "window"],
+    }
+    assert Record.from_json(obj) == records["gui/hello-window"]
+
+
+def test_universal_generation_is_a_list_with_all(records: dict[str, Record]) -> None:
+    assert records["basics/string-functions"].to_json()["meta"]["generation"] == ["all"]
+
+
+def test_system_prompt_names_the_target_generations(records: dict[str, Record]) -> None:
+    assert "Target generation: BBj GUI (Swing) and DWC (browser)." in records["gui/hello-window"].content(
+        "system"
+    )
+    assert "portable BBj" in records["basics/string-functions"].content("system")
+    assert system_prompt(["character"]).endswith("Target generation: character UI (terminal).")
+
+
+def test_fim_completion_carries_prefix_middle_suffix(records: dict[str, Record]) -> None:
+    rec = records["gui/button-callback"]
+    assert rec.fim is not None
+    assert rec.fim.prefix.startswith("REM Button with a click handler")
+    assert rec.fim.middle.splitlines()[0] == 'button!.setCallback(button!.ON_BUTTON_PUSH, "onClick")'
+    assert rec.fim.suffix.startswith("process_events")
+    # the prompt shows prefix and suffix, the answer only the middle
+    assert rec.fim.prefix in rec.content("user") and rec.fim.suffix in rec.content("user")
+    assert code_blocks(rec.content("assistant")) == [rec.fim.middle + "\n"]
+    assert "fim" in rec.to_json()["meta"]
+
+
+def test_code_producing_types_answer_with_bbj_fences(records: dict[str, Record]) -> None:
+    for ident in ("gui/hello-window", "migration/print-at-to-window", "classes/class-basics"):
+        answer = records[ident].content("assistant")
+        assert "```bbj\n" in answer and code_blocks(answer), ident
+    migration = records["migration/print-at-to-window"]
+    assert "INPUT @(11,3)" in migration.content("user") and "INPUT @(" not in migration.content("assistant")
+    assert "`Counter.bbj`:" in records["classes/class-basics"].content("assistant")
+
+
+def test_comprehension_shows_code_and_answers_in_prose(records: dict[str, Record]) -> None:
+    rec = records["basics/string-functions"]
+    assert "CVS(name$, 3)" in rec.content("user")
+    assert rec.content("assistant").startswith("Expected output:")
+
+
+def test_each_type_has_at_least_four_prompt_templates() -> None:
+    for kind in (
+        "comprehension",
+        "completion",
+        "completion_fim",
+        "completion_continue",
+        "migration",
+        "explanation",
+    ):
+        assert len(TEMPLATES[kind]) >= 4, kind
+
+
+def test_template_choice_is_deterministic_and_varied() -> None:
+    ids = [f"topic/example-{i}" for i in range(200)]
+    first = [pick_template("completion", i) for i in ids]
+    assert first == [pick_template("completion", i) for i in ids]
+    assert set(first) == set(TEMPLATES["completion"])
+
+
+def test_converting_twice_gives_identical_records(records: dict[str, Record]) -> None:
+    again = validate_paths([FIXTURES / "valid"], check_code=False)
+    assert {e.id: example_to_record(e) for e in again.valid_examples()} == records
+
+
+def test_invalid_examples_are_not_converted() -> None:
+    result = validate_paths([FIXTURES / "invalid"], check_code=False)
+    assert result.valid_examples() == [] or all(isinstance(e, Example) for e in result.valid_examples())
+    assert all(not f.ok for f in result.files if f.example.id != "checker-fails")

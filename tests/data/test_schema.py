@@ -1,0 +1,68 @@
+"""The front-matter model and its published JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bbjcoder.data.schema import FrontMatter, json_schema, main, schema_text
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_checked_in_schema_matches_the_model() -> None:
+    path = REPO / "training-data" / "schema" / "example.schema.json"
+    assert path.read_text(encoding="utf-8") == schema_text(), "run `python -m bbjcoder.data.schema`"
+
+
+def test_schema_check_mode_detects_drift(tmp_path) -> None:
+    stale = tmp_path / "schema.json"
+    stale.write_text("{}\n")
+    assert main([str(stale), "--check"]) == 1
+    assert main([str(stale)]) == 0
+    assert main([str(stale), "--check"]) == 0
+    assert json.loads(stale.read_text())["additionalProperties"] is False
+
+
+def test_schema_requires_from_and_to_for_migrations() -> None:
+    rule = json_schema()["allOf"][0]
+    assert rule["if"]["properties"]["type"]["const"] == "migration"
+    assert set(rule["then"]["required"]) == {"from_generation", "to_generation"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"generation": ["all", "dwc"]}, "`all` cannot appear in a list"),
+        ({"generation": "gui"}, "wrong label 'gui'"),
+        ({"generation": []}, "empty list"),
+        ({"generation": ["dwc", "dwc"]}, "twice"),
+        ({"requires_version": 23.1}, "quoted string"),
+        ({"type": "migration"}, "needs from_generation and to_generation"),
+        ({"from_generation": "character"}, "only belong to migration"),
+        ({"colour": "blue"}, "Extra inputs"),
+    ],
+)
+def test_front_matter_rejects(fields: dict, message: str) -> None:
+    data = {"title": "t", "type": "completion", "generation": "all", **fields}
+    with pytest.raises(ValidationError) as info:
+        FrontMatter.model_validate(data)
+    assert message in str(info.value)
+
+
+def test_generation_is_always_a_tuple() -> None:
+    assert FrontMatter(title="t", type="completion", generation="all").generations() == ("all",)
+    fm = FrontMatter.model_validate(
+        {
+            "title": "t",
+            "type": "migration",
+            "generation": ["bbj-gui", "dwc"],
+            "from_generation": "character",
+            "to_generation": "dwc",
+        }
+    )
+    assert fm.generations() == ("bbj-gui", "dwc")
+    assert fm.target_generations() == ("dwc",)
