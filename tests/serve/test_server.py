@@ -92,3 +92,13 @@ def test_bad_model_specs_are_model_errors(tmp_path) -> None:  # type: ignore[no-
         resolve_target(f"gguf:{tmp_path / 'missing.gguf'}")
     with pytest.raises(ModelError):
         resolve_target("hf:/some/dir")
+
+
+def test_run_spec_exports_first_when_the_run_has_no_export(tiny_export: ExportResult, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    run_dir = tmp_path / "fresh-run"
+    shutil.copytree(tiny_export.export_dir.parent, run_dir, ignore=shutil.ignore_patterns("export"))
+    target = resolve_target("run:fresh-run", runs_dir=tmp_path, progress=False)
+    assert target.gguf == run_dir / "export" / "bbj-coder-q4_k_m.gguf"
+    assert target.gguf.stat().st_size > 0 and (run_dir / "export" / "Modelfile").exists()

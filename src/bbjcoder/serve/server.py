@@ -42,7 +42,7 @@ def check_bind(host: str, api_key: str | None) -> None:
 
 
 def resolve_target(spec: str, *, runs_dir: str | Path = "runs", progress: bool = True) -> ServeTarget:
-    """`gguf:PATH` or `run:ID` (that run's exported Q4_K_M GGUF, exporting first when missing)."""
+    """`gguf:PATH` or `run:ID` (that run's exported GGUF, Q4_K_M preferred; exported first when missing)."""
     kind, sep, value = spec.partition(":")
     if not sep or not value:
         raise ModelError(f"bad model spec {spec!r}: expected gguf:PATH or run:ID")
@@ -55,7 +55,10 @@ def resolve_target(spec: str, *, runs_dir: str | Path = "runs", progress: bool =
         from bbjcoder.export import resolve_run
 
         paths = resolve_run(value, runs_dir)
-        found = sorted(paths.export_dir.glob("*-q4_k_m.gguf"))
+        # Q4_K_M when exported; else the export's other quant (re-exporting would replace it).
+        found = [
+            p for quant in ("q4_k_m", "q8_0", "f16") for p in sorted(paths.export_dir.glob(f"*-{quant}.gguf"))
+        ][:1]
         if not found:
             import sys
 
