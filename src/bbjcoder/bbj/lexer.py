@@ -22,7 +22,7 @@ TOKEN_RE = re.compile(
       | "[^"]*                        # unterminated string literal (runs to end of line)
       | [A-Za-z_]\w*[$%!@]?           # identifier or keyword, with its type suffix
       | \d+\.?\d*|\.\d+               # number
-      | ::[^:]*::                     # ::file.bbj:: program path
+      | ::.*?::                       # ::file.bbj:: program path (may hold C:\ drive colons)
       | \$[0-9A-Fa-f]*\$              # hex string $0A0D$
       | '\w*'                         # mnemonic 'CS'
       | <>|<=|>=|@\(|//|/\*|\*/|==|!=|&&|\|\||\+=|-=|\+\+|=>|->
@@ -55,6 +55,8 @@ class LogicalLine:
 
 def logical_lines(text: str) -> Iterator[LogicalLine]:
     """Split source text into logical lines (1-based physical line numbers, '\\r\\n' aware)."""
+    if text[:1] == "\ufeff":  # a UTF-8 byte-order mark is not part of the first line
+        text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n")
     lines = text.split("\n")

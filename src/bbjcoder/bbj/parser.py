@@ -21,7 +21,23 @@ _WORD_BINOPS = frozenset({"AND", "OR"})
 _NOT_OPERANDS = frozenset({"THEN", "ELSE", "TO", "STEP", "GOTO", "GOSUB", "AND", "OR"})
 _LABEL_OPTIONS = frozenset({"ERR", "DOM", "END", "TBL"})
 _EXPR_OPTIONS = frozenset(
-    {"KEY", "KNUM", "IND", "TIM", "MODE", "SIZ", "LEN", "ISZ", "BSZ", "REC", "SEP", "ATR", "NUM", "DIR"}
+    {
+        "KEY",
+        "KNUM",
+        "KNO",
+        "IND",
+        "TIM",
+        "MODE",
+        "SIZ",
+        "LEN",
+        "ISZ",
+        "BSZ",
+        "REC",
+        "SEP",
+        "ATR",
+        "NUM",
+        "DIR",
+    }
 )
 _OPTIONS = _LABEL_OPTIONS | _EXPR_OPTIONS | {"IOL"}
 _VISIBILITY = frozenset({"PUBLIC", "PRIVATE", "PROTECTED"})
