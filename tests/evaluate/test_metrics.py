@@ -75,6 +75,7 @@ def test_bootstrap_is_seeded_and_brackets_the_mean() -> None:
     # the normal approximation gives roughly 0.5 +- 1.96 * sqrt(0.25/50) = +-0.139
     assert 0.08 < e1.high - 0.5 < 0.2
     assert math.isnan(bootstrap_ci([]).value)
+    assert bootstrap_ci([]).to_dict() == {"value": None, "low": None, "high": None, "n": 0}
 
 
 def test_wilson_interval_matches_hand_computation() -> None:

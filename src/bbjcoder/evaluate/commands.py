@@ -112,10 +112,10 @@ def _print_summary(result: EvalResult, console: Console) -> None:
         overall = report["summary"][m["label"]].get("overall:all")
         cells = [m["label"]]
         for k in report["ks"]:
-            cells.append(Estimate(**overall[f"compile@{k}"]).fmt() if overall else "–")
-        cells.append(Estimate(**overall["idioms"]).fmt() if overall else "–")
+            cells.append(Estimate.from_dict(overall[f"compile@{k}"]).fmt() if overall else "–")
+        cells.append(Estimate.from_dict(overall["idioms"]).fmt() if overall else "–")
         gen = report["general"].get(m["label"])
-        cells.append(Estimate(**gen).fmt() if gen else "–")
+        cells.append(Estimate.from_dict(gen).fmt() if gen else "–")
         table.add_row(*cells)
     console.print(table)
     for c in report["comparisons"]:

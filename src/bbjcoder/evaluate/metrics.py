@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -40,8 +41,17 @@ class Estimate:
     high: float
     n: int
 
-    def to_dict(self) -> dict[str, float | int]:
+    def to_dict(self) -> dict[str, float | int | None]:
+        """JSON-able; an estimate over no cases has null value and bounds (NaN is not JSON)."""
+        if self.n == 0:
+            return {"value": None, "low": None, "high": None, "n": 0}
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Estimate:
+        if not d.get("n"):
+            return cls(float("nan"), float("nan"), float("nan"), 0)
+        return cls(float(d["value"]), float(d["low"]), float(d["high"]), int(d["n"]))
 
     def fmt(self, pct: bool = True) -> str:
         if self.n == 0:

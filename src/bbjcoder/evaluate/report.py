@@ -20,7 +20,7 @@ REPORT_JSON, REPORT_MD, PLOT = "report.json", "report.md", "compile_at_k.png"
 
 
 def _est(d: dict[str, Any]) -> Estimate:
-    return Estimate(float(d["value"]), float(d["low"]), float(d["high"]), int(d["n"]))
+    return Estimate.from_dict(d)
 
 
 def _category_comparisons(
@@ -302,6 +302,8 @@ def plot_compile_at_k(report: dict[str, Any], path: Path) -> None:
         for key in keys:
             e = report["summary"][label].get(key)
             est = _est(e[f"compile@{k}"]) if e else Estimate(0.0, 0.0, 0.0, 0)
+            if est.n == 0:  # no cases in this category for this model: an empty bar
+                est = Estimate(0.0, 0.0, 0.0, 0)
             vals.append(est.value)
             lo.append(max(0.0, est.value - est.low))
             hi.append(max(0.0, est.high - est.value))
