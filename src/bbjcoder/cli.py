@@ -476,7 +476,10 @@ def mcp_cmd(
 def main() -> None:
     """Console-script entry: run the app, turning UserErrors into a short message and exit 2."""
     try:
-        app(standalone_mode=False)
+        # In non-standalone mode click returns the code of a `typer.Exit(n)` instead of exiting.
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc != 0:
+            sys.exit(rc)
     except UserError as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         sys.exit(2)
