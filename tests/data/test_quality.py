@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from bbjcoder.data.convert import example_to_record
-from bbjcoder.data.quality import DedupConfig, MinHasher, clean_records, jaccard, lint_record, lsh_params
+from bbjcoder.data.quality import (
+    DedupConfig,
+    MinHasher,
+    clean_records,
+    jaccard,
+    lint_record,
+    lsh_params,
+    split_fences,
+)
 from bbjcoder.data.records import Record
 from bbjcoder.data.validate import validate_paths
 
@@ -79,11 +87,19 @@ def test_every_dropped_record_is_accounted_for() -> None:
 def test_minhash_estimates_jaccard() -> None:
     hasher = MinHasher(num_perm=256)
     words = [f"w{i}" for i in range(400)]
-    a = hasher.shingles(" ".join(words))
-    b = hasher.shingles(" ".join(words[:300] + [f"x{i}" for i in range(100)]))
-    sig = hasher.signatures([a, b])
-    estimate = float(np.mean(sig[0] == sig[1]))
+    texts = [" ".join(words), " ".join(words[:300] + [f"x{i}" for i in range(100)])]
+    a, b = (hasher.shingles(t) for t in texts)
+    estimate = float(np.mean(hasher.signature_of([texts[0]]) == hasher.signature_of([texts[1]])))
+    assert 0.5 < jaccard(a, b) < 0.7
     assert abs(estimate - jaccard(a, b)) < 0.1
+
+
+def test_fence_splitting_matches_the_regex_on_odd_input() -> None:
+    md = "Intro\n```bbj\nPRINT 1\n```\nmid ```inline``` text\n~~~\nX=2\n~~~\n"
+    blocks, prose = split_fences(md)
+    assert blocks == ["PRINT 1\n", "X=2\n"]
+    assert "Intro" in prose and "PRINT" not in prose
+    assert split_fences("a\r\n```bbj\r\nY=1\r\n```\r\n")[0] == ["Y=1\n"]
 
 
 def test_lsh_parameters_keep_recall_at_the_threshold() -> None:

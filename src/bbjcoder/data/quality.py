@@ -7,8 +7,8 @@ out, a `rejected.jsonl` entry with its reason (and the id it duplicated).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +20,6 @@ from bbjcoder.data.schema import CODE_ANSWER_TYPES
 
 _FENCED = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_WS = re.compile(r"\s+")
 # Lines that are BBj code, not prose: REM, assignments, statement shapes prose never has.
 _CODE_LINE = re.compile(
     r"^\s*(?:REM\b|[A-Za-z_][\w.]*[$!%]?\s*=\s*\S|FOR\s+\w+\s*=|NEXT\s+\w+\s*$|GOSUB\s+\w+\s*$|"
@@ -30,9 +29,6 @@ _CODE_LINE = re.compile(
 )
 # Two such lines outside any fence make "missing code fences" (one could be a quoted example).
 _UNFENCED_MIN_LINES = 2
-
-_MERSENNE = np.uint64((1 << 61) - 1)
-_MASK32 = np.uint64(0xFFFFFFFF)
 
 
 @dataclass(frozen=True)
@@ -61,43 +57,87 @@ class QualityReport:
     counts: dict[str, int]
 
 
-# --- lint ---------------------------------------------------------------------------------------
+# --- fenced code ---------------------------------------------------------------------------------
+
+
+def split_fences(text: str) -> tuple[list[str], str]:
+    """(contents of the fenced blocks, the text outside them) of Markdown `text`.
+
+    Fast path: split on ``` when every fence sits at the start of a line (what we write and what
+    ChatML datasets use); anything unusual (~~~ fences, ``` mid-line) goes through the regex.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "```" not in text:
+        return ([m.group(2) for m in _FENCED.finditer(text)] if "~~~" in text else []), text
+    parts = text.split("```")
+    if (
+        len(parts) % 2 == 1
+        and "~~~" not in text
+        and all(p.endswith("\n") or (k == 0 and not p) for k, p in enumerate(parts[:-1]) if k % 2 == 0)
+    ):
+        blocks = []
+        for inner in parts[1::2]:
+            nl = inner.find("\n")
+            blocks.append(inner[nl + 1 :] if nl >= 0 else "")
+        return blocks, "\n".join(parts[0::2])
+    return [m.group(2) for m in _FENCED.finditer(text)], _FENCED.sub("", text)
 
 
 def code_blocks(text: str) -> list[str]:
     """The contents of the fenced blocks in Markdown `text` (any line endings)."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return [m.group(2) for m in _FENCED.finditer(text)]
+    return split_fences(text)[0]
 
 
-def lint_record(record: Record) -> LintResult:
+@dataclass(frozen=True)
+class _View:
+    """What lint and dedup look at, computed once per record."""
+
+    user: str
+    answer: str
+    user_code: list[str]
+    user_prose: str
+    answer_code: list[str]
+    answer_prose: str
+
+    @classmethod
+    def of(cls, record: Record) -> _View:
+        user, answer = record.content("user"), record.content("assistant")
+        user_code, user_prose = split_fences(user)
+        answer_code, answer_prose = split_fences(answer)
+        return cls(user, answer, user_code, user_prose, answer_code, answer_prose)
+
+
+# --- lint ---------------------------------------------------------------------------------------
+
+_TRAILING_WS = re.compile(r"[ \t]+$", re.MULTILINE)
+_TAB_INDENT = re.compile(r"^\t", re.MULTILINE)
+_SPACE_INDENT = re.compile(r"^ +\S", re.MULTILINE)
+_LONE_LF = re.compile(r"(?<!\r)\n")
+
+
+def lint_record(record: Record, view: _View | None = None) -> LintResult:
     """Formatting problems of one record. Errors reject the record; warnings are reported."""
+    v = view or _View.of(record)
     out = LintResult()
-    answer = record.content("assistant")
-    if not record.content("user").strip():
+    if not v.user.strip():
         out.errors.append("empty user message")
-    if not answer.strip():
+    if not v.answer.strip():
         out.errors.append("empty assistant answer")
-    if answer.count("```") % 2:
+    if v.answer.count("```") % 2:
         out.errors.append("unbalanced code fence in the assistant answer")
-    blocks = code_blocks(answer)
-    outside = _FENCED.sub("", answer.replace("\r\n", "\n"))
-    if sum(1 for ln in outside.splitlines() if _CODE_LINE.match(ln)) >= _UNFENCED_MIN_LINES:
+    if sum(1 for ln in v.answer_prose.splitlines() if _CODE_LINE.match(ln)) >= _UNFENCED_MIN_LINES:
         out.errors.append("missing code fences: the answer has BBj code outside a ```bbj block")
-    elif record.type in CODE_ANSWER_TYPES and answer.strip() and not any(b.strip() for b in blocks):
+    elif record.type in CODE_ANSWER_TYPES and v.answer.strip() and not any(b.strip() for b in v.answer_code):
         out.errors.append(f"no code in the assistant answer, but a {record.type} answer needs code")
     for role, content in record.messages:
-        if "\r\n" in content and re.search(r"(?<!\r)\n", content):
-            out.warnings.append(f"mixed line endings in the {role} message")
-        elif "\r" in content:
-            out.warnings.append(f"CR line endings in the {role} message")
-    all_code = code_blocks(record.content("user")) + blocks
-    if any(re.search(r"[ \t]+$", b, re.MULTILINE) for b in all_code):
+        if "\r" in content:
+            mixed = "\r\n" in content and _LONE_LF.search(content)
+            out.warnings.append(f"{'mixed' if mixed else 'CR'} line endings in the {role} message")
+    all_code = v.user_code + v.answer_code
+    if any(_TRAILING_WS.search(b) for b in all_code):
         out.warnings.append("trailing whitespace in code")
-    if any(re.search(r"^\t", b, re.MULTILINE) for b in all_code) and any(
-        re.search(r"^ +\S", b, re.MULTILINE) for b in all_code
-    ):
+    if any(_TAB_INDENT.search(b) for b in all_code) and any(_SPACE_INDENT.search(b) for b in all_code):
         out.warnings.append("code indents with both tabs and spaces")
     return out
 
@@ -107,88 +147,134 @@ def lint_record(record: Record) -> LintResult:
 
 def normalise(text: str) -> str:
     """Case- and whitespace-insensitive form used for duplicate detection."""
-    return _WS.sub(" ", text.lower()).strip()
+    return " ".join(text.lower().split())
 
 
-def dedup_text(record: Record) -> tuple[str, str]:
+def dedup_text(record: Record, view: _View | None = None) -> tuple[str, str]:
     """(prompt, code) of a record: the user's request without code, and all code in the record."""
-    user = record.content("user")
-    answer = record.content("assistant")
-    code = "\n".join(code_blocks(user) + code_blocks(answer))
-    prompt = _FENCED.sub(" ", user)
+    v = view or _View.of(record)
+    code = "\n".join(v.user_code + v.answer_code)
     if not code.strip():
-        code = answer  # prose-only answers: the text itself is what must not repeat
-    return normalise(prompt), normalise(code)
+        code = v.answer  # prose-only answers: the text itself is what must not repeat
+    return normalise(v.user_prose), normalise(code)
 
 
-def near_parts(record: Record) -> list[str]:
+def near_parts(record: Record, view: _View | None = None) -> list[str]:
     """The texts compared for near duplicates, one per role.
 
     With code anywhere: the user's code and the whole answer. The user's prose is left out then,
     since for converted examples it is mostly template wording that would hide duplicates. Without
     code: the user's prose and the answer.
     """
-    user = record.content("user")
-    answer = normalise(record.content("assistant"))
-    user_code = code_blocks(user)
-    if user_code or code_blocks(record.content("assistant")):
-        return [normalise("\n".join(user_code)), answer]
-    return [normalise(user), answer]
+    v = view or _View.of(record)
+    answer = v.answer.lower()
+    if v.user_code or v.answer_code:
+        return ["\n".join(v.user_code).lower(), answer]
+    return [v.user.lower(), answer]
 
 
-def exact_key(record: Record) -> str:
-    prompt, code = dedup_text(record)
+def exact_key(record: Record, view: _View | None = None) -> str:
+    prompt, code = dedup_text(record, view)
     return hashlib.sha256(f"{record.type}\x00{prompt}\x00{code}".encode()).hexdigest()
 
 
 class MinHasher:
-    """MinHash signatures of token-shingle sets, computed in numpy batches (no per-shingle Python)."""
+    """MinHash signatures of token-shingle sets, computed in numpy batches (no per-shingle Python).
+
+    Tokens are words and single punctuation marks (so `x=1` and `x = 1` agree), given ids from a
+    per-instance vocabulary; windows of
+    `shingle` ids are hashed with a rolling polynomial. Signatures use one-permutation hashing
+    (each shingle hash falls in one of `num_perm` bins, the bin keeps its minimum) with rotation
+    densification for empty bins, so they cost O(shingles) instead of O(shingles x num_perm); two
+    signatures agree in a bin with probability ~ the Jaccard similarity of the sets.
+    """
 
     def __init__(self, num_perm: int = 128, shingle: int = 5, seed: int = 1) -> None:
+        if num_perm < 1 or num_perm & (num_perm - 1):
+            raise ValueError(f"num_perm must be a power of two, got {num_perm}")
         rng = np.random.default_rng(seed)
-        # a < 2^31 and x < 2^32 keep a*x + b below 2^64, so uint64 arithmetic never wraps.
-        self.a = rng.integers(1, 1 << 31, size=num_perm, dtype=np.uint64)
-        self.b = rng.integers(0, 1 << 31, size=num_perm, dtype=np.uint64)
+        self.seed_mul = np.uint64(int(rng.integers(1 << 62, dtype=np.uint64)) | 1)
         self.shingle = shingle
         self.num_perm = num_perm
+        self._bits = num_perm.bit_length() - 1
         self._vocab: dict[str, int] = {}
+        self._counter = itertools.count()
 
-    def shingles(self, text: str, salt: int = 0) -> np.ndarray:
-        """32-bit hashes of the distinct `shingle`-token windows of `text` (xor `salt`, to keep
-        the shingles of different parts apart)."""
-        vocab = self._vocab
-        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in _TOKEN.findall(text)), dtype=np.uint64)
+    def batch(self, records_parts: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """(64-bit shingle hashes of all records concatenated, start offset of each record).
+
+        Each part (role) of a record is shingled on its own and salted with its index, so shingles
+        of the question and of the answer never match each other; a part shorter than `shingle`
+        tokens still gives one (padded) shingle, so every record has at least one.
+        """
         k = self.shingle
-        if len(ids) < k:
-            ids = np.concatenate([ids, np.full(k - len(ids), 0xFFFFFFF, dtype=np.uint64)])
-        h = np.zeros(len(ids) - k + 1, dtype=np.uint64)
+        setdefault, counter = self._vocab.setdefault, self._counter
+        ids: list[int] = []
+        part_lens: list[int] = []
+        part_salt: list[int] = []
+        part_record: list[int] = []
+        for r, parts in enumerate(records_parts):
+            for p, text in enumerate(parts):
+                toks = _TOKEN.findall(text)
+                if len(toks) < k:
+                    toks += ["\x00"] * (k - len(toks))
+                # map() over the C-level setdefault: a new token takes the next counter value
+                ids.extend(map(setdefault, toks, counter))
+                part_lens.append(len(toks))
+                part_salt.append(p)
+                part_record.append(r)
+        arr = np.array(ids, dtype=np.uint64)
+        lens = np.array(part_lens, dtype=np.int64)
+        ends = np.cumsum(lens)
+        pos = np.arange(len(arr), dtype=np.int64)
+        starts = pos[pos + k <= np.repeat(ends, lens)]
+        h = np.zeros(len(starts), dtype=np.uint64)
         for j in range(k):  # polynomial rolling hash; uint64 overflow wraps, which is fine here
-            h = h * np.uint64(1_000_003) + ids[j : len(ids) - k + 1 + j] * np.uint64(2654435761)
-        return np.unique((h ^ (h >> np.uint64(29)) ^ np.uint64(salt)) & _MASK32)
+            h = h * np.uint64(1_000_003) + arr[starts + j] * np.uint64(0x9E3779B97F4A7C15)
+        windows = lens - k + 1
+        h ^= np.repeat(np.array(part_salt, dtype=np.uint64), windows) * np.uint64(0xC2B2AE3D27D4EB4F)
+        h ^= h >> np.uint64(29)
+        h *= self.seed_mul
+        h ^= h >> np.uint64(32)
+        rec = np.repeat(np.array(part_record, dtype=np.int64), windows)
+        offsets = np.searchsorted(rec, np.arange(len(records_parts)), side="left")
+        return h, offsets
 
-    def record_shingles(self, parts: Sequence[str]) -> np.ndarray:
-        if len(parts) == 1:
-            return self.shingles(parts[0])
-        return np.unique(
-            np.concatenate([self.shingles(t, 0x9E3779B1 * k & 0xFFFFFFFF) for k, t in enumerate(parts)])
+    def shingles(self, text: str) -> np.ndarray:
+        """The distinct shingle hashes of one text."""
+        h, _ = self.batch([[text]])
+        return np.unique(h)
+
+    def signatures(self, hashes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(records, num_perm) uint64 signatures by one-permutation hashing + rotation densification."""
+        n, bins = len(offsets), self.num_perm
+        counts = np.diff(np.append(offsets, len(hashes)))
+        rec = np.repeat(np.arange(n, dtype=np.int64), counts)
+        bin_of = (
+            (hashes >> np.uint64(64 - self._bits)).astype(np.int64)
+            if self._bits
+            else np.zeros(len(hashes), np.int64)
         )
-
-    def signatures(self, shingle_sets: Sequence[np.ndarray], chunk: int = 1 << 16) -> np.ndarray:
-        """(n, num_perm) uint64 signatures; records are processed in chunks of ~`chunk` shingles."""
-        n = len(shingle_sets)
-        sig = np.empty((n, self.num_perm), dtype=np.uint64)
-        start = 0
-        while start < n:
-            stop, total = start, 0
-            while stop < n and (total == 0 or total + len(shingle_sets[stop]) <= chunk):
-                total += len(shingle_sets[stop])
-                stop += 1
-            flat = np.concatenate(shingle_sets[start:stop])
-            offsets = np.cumsum([0] + [len(s) for s in shingle_sets[start : stop - 1]])
-            hv = (flat[:, None] * self.a[None, :] + self.b[None, :]) % _MERSENNE
-            sig[start:stop] = np.minimum.reduceat(hv & _MASK32, offsets, axis=0)
-            start = stop
+        value = hashes & np.uint64((1 << 40) - 1)
+        empty = np.uint64(1 << 62)
+        flat = np.full(n * bins, empty, dtype=np.uint64)
+        np.minimum.at(flat, rec * bins + bin_of, value)
+        sig = flat.reshape(n, bins)
+        missing = sig == empty
+        if missing.any():
+            # an empty bin takes the value of the next non-empty bin to its right (circularly),
+            # shifted by the distance so borrowed values differ from the originals
+            doubled = np.concatenate([sig, sig], axis=1)
+            idx = np.where(np.concatenate([~missing, ~missing], axis=1), np.arange(2 * bins), 2 * bins)
+            nxt = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1][:, :bins]
+            dist = (nxt - np.arange(bins)).astype(np.uint64)
+            borrowed = np.take_along_axis(doubled, nxt, axis=1) + dist * np.uint64(1 << 41)
+            sig = np.where(missing, borrowed, sig)
         return sig
+
+    def signature_of(self, texts: Sequence[str]) -> np.ndarray:
+        h, off = self.batch([texts])
+        return self.signatures(h, off)[0]
 
 
 def lsh_params(threshold: float, num_perm: int, recall: float = 0.98) -> tuple[int, int]:
@@ -211,34 +297,54 @@ def lsh_params(threshold: float, num_perm: int, recall: float = 0.98) -> tuple[i
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
-    union = len(np.union1d(a, b))
-    return len(np.intersect1d(a, b, assume_unique=True)) / union if union else 1.0
+    """Jaccard similarity of two sorted arrays of distinct hashes."""
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    union = len(a) + len(b) - inter
+    return inter / union if union else 1.0
 
 
-def near_duplicates(records: Sequence[Record], config: DedupConfig) -> dict[int, tuple[int, float]]:
+def near_duplicates(
+    records: Sequence[Record], config: DedupConfig, views: Sequence[_View] | None = None
+) -> dict[int, tuple[int, float]]:
     """For each record that nearly duplicates an earlier one: index -> (earlier index, Jaccard)."""
-    hasher = MinHasher(config.num_perm, config.shingle, config.seed)
-    sets = [hasher.record_shingles(near_parts(r)) for r in records]
-    if not sets:
+    if not records:
         return {}
-    sig = hasher.signatures(sets)
+    hasher = MinHasher(config.num_perm, config.shingle, config.seed)
+    views = views or [_View.of(r) for r in records]
+    hashes, offsets = hasher.batch([near_parts(r, v) for r, v in zip(records, views, strict=True)])
+    sig = hasher.signatures(hashes, offsets)
+    ends = np.append(offsets[1:], len(hashes))
     bands, rows = lsh_params(config.threshold, config.num_perm)
-    buckets: dict[tuple[int, bytes], list[int]] = defaultdict(list)
     candidates: set[tuple[int, int]] = set()
-    for i in range(len(records)):
-        row = sig[i]
-        for band in range(bands):
-            key = (band, row[band * rows : (band + 1) * rows].tobytes())
-            bucket = buckets[key]
-            for j in bucket:
-                if records[j].type == records[i].type:
+    type_ids = np.unique(np.array([r.type for r in records]), return_inverse=True)[1]
+    for band in range(bands):
+        # records whose band rows agree (and whose types agree) share a bucket: sort, then group
+        band_sig = np.ascontiguousarray(sig[:, band * rows : (band + 1) * rows])
+        keys = np.concatenate([type_ids[:, None].astype(np.uint64), band_sig], axis=1)
+        order = np.lexsort(keys.T[::-1])
+        sorted_keys = keys[order]
+        same = np.all(sorted_keys[1:] == sorted_keys[:-1], axis=1)
+        if not same.any():
+            continue
+        # runs of equal keys: start where `same` switches on, end where it switches off
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], same, [False]]).astype(np.int8)))
+        for lo, hi in zip(edges[0::2], edges[1::2], strict=True):
+            members = sorted(order[lo : hi + 1].tolist())
+            for a_pos, j in enumerate(members):
+                for i in members[a_pos + 1 :]:
                     candidates.add((j, i))
-            bucket.append(i)
+    sets: dict[int, np.ndarray] = {}
+
+    def shingle_set(i: int) -> np.ndarray:
+        if i not in sets:
+            sets[i] = np.unique(hashes[offsets[i] : ends[i]])
+        return sets[i]
+
     dup_of: dict[int, tuple[int, float]] = {}
     for j, i in sorted(candidates):
         if i in dup_of or j in dup_of:
             continue  # compare against kept records only
-        sim = jaccard(sets[j], sets[i])
+        sim = jaccard(shingle_set(j), shingle_set(i))
         if sim >= config.threshold:
             dup_of[i] = (j, sim)
     return dup_of
@@ -251,7 +357,7 @@ def clean_records(records: Sequence[Record], config: DedupConfig | None = None) 
     warnings: list[tuple[str, str]] = []
     counts = {"input": len(records), "lint": 0, "exact_duplicate": 0, "near_duplicate": 0, "duplicate_id": 0}
 
-    linted: list[Record] = []
+    linted: list[tuple[Record, _View]] = []
     seen_ids: dict[str, str] = {}
     for r in records:
         if r.id in seen_ids:
@@ -263,19 +369,20 @@ def clean_records(records: Sequence[Record], config: DedupConfig | None = None) 
             )
             continue
         seen_ids[r.id] = r.source
-        lint = lint_record(r)
+        view = _View.of(r)
+        lint = lint_record(r, view)
         warnings.extend((r.id, w) for w in lint.warnings)
         if lint.errors:
             counts["lint"] += 1
             out_rejected.append(rejected(r.id, r.source, "lint: " + "; ".join(lint.errors), "quality"))
         else:
-            linted.append(r)
+            linted.append((r, view))
 
-    unique: list[Record] = []
+    unique: list[tuple[Record, _View]] = []
     if config.exact:
         first: dict[str, Record] = {}
-        for r in linted:
-            key = exact_key(r)
+        for r, view in linted:
+            key = exact_key(r, view)
             if key in first:
                 counts["exact_duplicate"] += 1
                 out_rejected.append(
@@ -290,15 +397,15 @@ def clean_records(records: Sequence[Record], config: DedupConfig | None = None) 
                 )
             else:
                 first[key] = r
-                unique.append(r)
+                unique.append((r, view))
     else:
         unique = list(linted)
 
-    kept = unique
+    kept = [r for r, _ in unique]
     if config.near and unique:
-        dups = near_duplicates(unique, config)
+        dups = near_duplicates(kept, config, [v for _, v in unique])
         kept = []
-        for i, r in enumerate(unique):
+        for i, (r, _) in enumerate(unique):
             if i in dups:
                 j, sim = dups[i]
                 counts["near_duplicate"] += 1
@@ -308,7 +415,7 @@ def clean_records(records: Sequence[Record], config: DedupConfig | None = None) 
                         r.source,
                         "near duplicate",
                         "quality",
-                        duplicate_of=unique[j].id,
+                        duplicate_of=unique[j][0].id,
                         similarity=round(sim, 4),
                     )
                 )
