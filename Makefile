@@ -28,7 +28,7 @@ browser:
 	fi
 
 demo: setup
-	$(BIN)/bbjcoder demo
+	$(BIN)/bbjcoder data build
 
 test: setup
 	$(BIN)/python -m pytest -q
