@@ -301,6 +301,9 @@ def data_build(
     no_check: bool = typer.Option(False, "--no-check", help="Skip the BBj checker."),
     test_share: float = typer.Option(0.05, "--test-share", help="Share of all records held out as test."),
     val_share: float = typer.Option(0.10, "--val-share", help="Share of the rest used for validation."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 when any example or corpus file was left out."
+    ),
 ) -> None:
     """The whole data stage: validate + convert, import, quality + split, corpus, stats -> OUT_DIR."""
     from pathlib import Path
@@ -315,11 +318,83 @@ def data_build(
         check=not no_check,
         test_share=test_share,
         val_share=val_share,
+        strict=strict,
     )
     _data_exit(code)
 
 
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------
+
+
+@app.command("train")
+def train_cmd(
+    config: str = typer.Option(..., "--config", "-c", help="Run config (TOML), e.g. configs/demo.toml."),
+    stage: str = typer.Option("all", "--stage", help="cpt (stage 1), sft (stage 2) or all."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run of this name."),
+    run_id: str | None = typer.Option(None, "--run", help="With --resume: the run id to continue."),
+) -> None:
+    """Train a LoRA adapter in two stages (CPT on the corpus, SFT on the dataset) into runs/<id>/."""
+    from bbjcoder.config import load_config
+    from bbjcoder.train.stages import train
+
+    run = train(load_config(config), stage=stage, resume=resume, run_id=run_id)
+    Console().print(f"[bold green]done:[/] {run.path}  (adapter: {run.path / 'adapter'})")
+
+
+@runs_app.command("list")
+def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live.")) -> None:
+    """All runs, oldest first: id, status, stages, best validation losses."""
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from bbjcoder.runs import list_runs
+
+    table = Table()
+    for col in ("id", "status", "base model", "cpt best val", "sft best val", "wall (s)"):
+        table.add_column(col)
+    for r in list_runs(Path(runs_dir)):
+        st = r.info.get("stages", {})
+        table.add_row(
+            r.id,
+            r.status,
+            str(r.info.get("base_model_name") or "—"),
+            *(f"{v:.4f}" if isinstance(v := st.get(s, {}).get("best_val_loss"), float) else "—" for s in ("cpt", "sft")),
+            str(r.info.get("wall_time_s", "—")),
+        )
+    Console().print(table)
+
+
+@runs_app.command("show")
+def runs_show(
+    run: str = typer.Argument(..., help="Run id, run:ID or run directory."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
+) -> None:
+    """One run's run.json (config, versions, data hashes, metrics), without the loss history."""
+    import json
+    from pathlib import Path
+
+    from bbjcoder.runs import load_run
+
+    info = {k: v for k, v in load_run(run, Path(runs_dir)).info.items() if k != "history"}
+    Console().print_json(json.dumps(info))
+
+
+@runs_app.command("compare")
+def runs_compare(
+    run_a: str = typer.Argument(..., help="First run (id, run:ID or directory)."),
+    run_b: str = typer.Argument(..., help="Second run."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
+    all_keys: bool = typer.Option(False, "--all", help="Show equal config values too."),
+) -> None:
+    """Config differences and metrics of two runs side by side."""
+    from pathlib import Path
+
+    from bbjcoder.runs import compare_table, load_run
+
+    a, b = load_run(run_a, Path(runs_dir)), load_run(run_b, Path(runs_dir))
+    Console(width=200).print(compare_table(a, b, only_differences=not all_keys))
+
 
 # --- eval and review (evaluate/) ----------------------------------------------------------------
 

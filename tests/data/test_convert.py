@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bbjcoder.data.convert import TEMPLATES, example_to_record, pick_template, system_prompt
+from bbjcoder.data.convert import TEMPLATES, example_to_record, mid_sentence, pick_template, system_prompt
 from bbjcoder.data.markdown import Example
 from bbjcoder.data.quality import code_blocks
 from bbjcoder.data.records import Record
@@ -102,3 +102,10 @@ def test_invalid_examples_are_not_converted() -> None:
     result = validate_paths([FIXTURES / "invalid"], check_code=False)
     assert result.valid_examples() == [] or all(isinstance(e, Example) for e in result.valid_examples())
     assert all(not f.ok for f in result.files if f.example.id != "checker-fails")
+
+
+def test_titles_read_naturally_inside_prompts() -> None:
+    assert mid_sentence("Describing a screen layout") == "describing a screen layout"
+    assert mid_sentence("BBjVector basics") == "BBjVector basics"
+    assert mid_sentence("SQL queries") == "SQL queries"
+    assert mid_sentence("A") == "A"

@@ -366,8 +366,13 @@ def build(
     check: bool = True,
     test_share: float = 0.05,
     val_share: float = 0.10,
+    strict: bool = False,
 ) -> int:
-    """validate + convert -> import -> quality + split -> corpus -> stats, all into `out_dir`."""
+    """validate + convert -> import -> quality + split -> corpus -> stats, all into `out_dir`.
+
+    Invalid examples and undecodable corpus files are left out and listed in the rejected files;
+    they make the exit code 1 only with `strict` (`data validate` is the gate for the data itself).
+    """
     console.rule("data: validate + convert")
     status = convert(list(training_data), out_dir / "converted.jsonl", check=check)
     inputs = [out_dir / "converted.jsonl"]
@@ -390,4 +395,9 @@ def build(
         )
     console.rule("data: stats")
     stats([out_dir])
-    return status
+    if status:
+        err.print(
+            f"[yellow]warning:[/] some inputs were left out; see {out_dir}/rejected.jsonl and "
+            f"{out_dir}/corpus.rejected.jsonl (run `bbjcoder data validate` for file:line details)"
+        )
+    return status if strict else 0

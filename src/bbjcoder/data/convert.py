@@ -34,7 +34,7 @@ SYSTEM_PROMPT = (
     "Target generation: {generation}."
 )
 
-# Placeholders: {title} {task} {desc} {code} {gen} {expected} {from_gen} {to_gen} {prefix} {suffix}
+# Placeholders: {title} {task} {code} {gen} {expected} {from_gen} {to_gen} {prefix} {suffix}
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "comprehension": (
         "What does this BBj program do?\n\n{code}",
@@ -108,6 +108,15 @@ def fence(blocks: Sequence[CodeBlock]) -> str:
     return "\n\n".join(parts)
 
 
+def mid_sentence(title: str) -> str:
+    """A title as it reads inside a sentence: "Describing a screen" -> "describing a screen",
+    while names keep their case ("BBjVector basics", "SQL queries", "DWC styling")."""
+    first, _, rest = title.partition(" ")
+    if len(first) > 1 and first[0].isupper() and first[1:].islower():
+        return first.lower() + (" " + rest if rest else "")
+    return title
+
+
 def _task(example: Example) -> str:
     front = example.front
     assert front is not None
@@ -132,7 +141,7 @@ def example_to_record(example: Example) -> Record:
     gens = front.generations()
     target = front.target_generations()
     values = {
-        "title": front.title.strip().rstrip("."),
+        "title": mid_sentence(front.title.strip().rstrip(".")),
         "task": _task(example),
         "gen": _short(target),
         "expected": " ".join(example.expected.split()) or "as described",
