@@ -22,7 +22,9 @@ app = typer.Typer(
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Training data: validate, convert, import, split, stats, corpus.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Training data: validate, convert, import, split, stats, corpus.", no_args_is_help=True
+)
 runs_app = typer.Typer(help="The run registry under runs/: list, show, compare.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
@@ -46,7 +48,9 @@ def check_cmd(
         False, "--strict", help="Also check FOR/NEXT, WHILE/WEND, REPEAT/UNTIL, IF/FI, SWITCH/SWEND nesting."
     ),
     ext: list[str] = typer.Option(
-        [], "--ext", help="File extension to search in directories (repeatable; default .bbj .src .bbl .bbx .txt)."
+        [],
+        "--ext",
+        help="File extension to search in directories (repeatable; default .bbj .src .bbl .bbx .txt).",
     ),
 ) -> None:
     """Syntax-check BBj source like `bbjcpl -N`. Exit 0: all clean, 1: syntax errors, 2: usage or I/O error."""
@@ -359,7 +363,10 @@ def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where run
             r.id,
             r.status,
             str(r.info.get("base_model_name") or "—"),
-            *(f"{v:.4f}" if isinstance(v := st.get(s, {}).get("best_val_loss"), float) else "—" for s in ("cpt", "sft")),
+            *(
+                f"{v:.4f}" if isinstance(v := st.get(s, {}).get("best_val_loss"), float) else "—"
+                for s in ("cpt", "sft")
+            ),
             str(r.info.get("wall_time_s", "—")),
         )
     Console().print(table)
