@@ -79,13 +79,14 @@ def build_tiny_model(
     vocab_size: int = 4096,
     max_position_embeddings: int = 4096,
     tie_word_embeddings: bool = True,
+    embedding_std: float = 0.05,
     seed: int = 42,
 ) -> Path:
     """Build and save a randomly initialised Qwen2ForCausalLM with a tokenizer trained on `texts`.
 
     `vocab_size` is the BPE target (learned merges); the model's vocabulary equals the final
     tokenizer length (BPE vocabulary + the 9 Qwen special tokens), so config and tokenizer agree
-    exactly. Embeddings are tied, as in Qwen2.5's small models. Deterministic for a given seed and
+    exactly. Embeddings are tied, as in Qwen2.5's small models, and drawn with `embedding_std`. Deterministic for a given seed and
     text set. Returns `out_dir`, a directory `from_pretrained` loads like any HF checkpoint.
     """
     import torch
@@ -126,6 +127,10 @@ def build_tiny_model(
     )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config)  # fp32 weights: the demo trains on CPU
+    # With the usual 0.02 init and a 128-wide model, |logit| stays below ~3 whatever LoRA does
+    # (embedding rows are tiny and frozen), so the loss could barely fall; wider rows fix that.
+    with torch.no_grad():
+        model.get_input_embeddings().weight.normal_(0.0, embedding_std)
     # Both ends of turn stop generation, as in Qwen2.5 instruct's generation_config.
     model.generation_config = GenerationConfig(
         bos_token_id=ids[PAD_TOKEN],
