@@ -54,3 +54,25 @@ def test_run_and_base_are_evaluated_and_written_into_the_model_card(
     assert f"Suite `{tiny_suite.name}`" in card and "compile@1" in card
     metrics = json.loads((runs_dir / run_id / "run.json").read_text())["metrics"]["eval"][tiny_suite.name]
     assert set(metrics) >= {"compile@1", "idioms", "general_pass@1"}
+
+
+def test_eval_with_config_picks_the_latest_run_of_that_name(
+    tiny_model: Path, tiny_suite: Path, tmp_path: Path
+) -> None:
+    from bbjcoder.evaluate.commands import eval_command
+
+    runs_dir = tmp_path / "runs"
+    run_id = _make_run(runs_dir, tiny_model)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[run]\nname = "evaltest"\nruns_dir = "{runs_dir}"\n\n'
+        f'[eval]\nsuite = "{tiny_suite}"\nn_samples = 1\nk = [1]\nmax_new_tokens = 4\nmax_cases = 2\n'
+        "forgetting_max_problems = 1\n"
+    )
+    result = eval_command(
+        config=config, model=None, suite=None, baselines=[], out=None, n=None, ks=[], temperature=None,
+        max_new_tokens=None, max_cases=None,
+    )  # fmt: skip
+    assert result.report["models"][0]["label"] == f"run:{run_id}"
+    assert result.report["suite"]["cases"] == 2 and result.report["ks"] == [1]
+    assert result.report["config"]["max_new_tokens"] == 4 and result.report["config"]["seed"] == 42
