@@ -555,6 +555,38 @@ def mcp_cmd(
 # --- demo (pipeline.py) -------------------------------------------------------------------------
 
 
+@app.command("demo")
+def demo_cmd(
+    quick: bool = typer.Option(False, "--quick", help="A smaller profile (fewer steps, cases, tokens): ≤ 5 minutes."),
+    fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming finished stages."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="The demo directory (default: the latest runs/demo-*, or a new one)."
+    ),
+    config: str | None = typer.Option(None, "--config", "-c", help="Run config (default: configs/demo.toml)."),
+    no_forgetting: bool = typer.Option(False, "--no-forgetting", help="Skip the general-code forgetting check."),
+) -> None:
+    """Every stage on the tiny CPU model: data, train (2 stages), eval vs base, export, serve + check, report.html."""
+    from pathlib import Path
+
+    from bbjcoder.pipeline import DemoOptions, run_demo
+
+    result = run_demo(
+        DemoOptions(
+            quick=quick,
+            fresh=fresh,
+            out=Path(out) if out else None,
+            config=Path(config) if config else None,
+            forgetting=not no_forgetting,
+        ),
+        console=err_console,
+    )
+    Console().print(
+        f"[bold green]demo done[/] in {result.wall_s / 60:.1f} min: {result.demo_dir}\n"
+        f"report: {result.report_html}",
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Console-script entry: run the app, turning UserErrors into a short message and exit 2."""
     try:

@@ -123,18 +123,30 @@ def dataset_hashes(files: list[Path], manifest: Path | None) -> dict[str, Any]:
     return out
 
 
-def create_run(runs_dir: Path, name: str, config: dict[str, Any], **extra: Any) -> Run:
-    """Make `runs_dir/<name>-<time>/` with an initial run.json (status "running")."""
+def create_run(
+    runs_dir: Path, name: str, config: dict[str, Any], *, run_id: str | None = None, **extra: Any
+) -> Run:
+    """Make `runs_dir/<name>-<time>/` with an initial run.json (status "running").
+
+    `run_id` names the directory instead (the demo makes its own directory the run); it may exist
+    already, but must not hold a run.json yet.
+    """
     runs_dir = Path(runs_dir)
     now = _dt.datetime.now()
-    run_id = new_run_id(name, now)
-    path = runs_dir / run_id
-    n = 1
-    while path.exists():  # two runs in the same second: keep ids unique
-        n += 1
-        run_id = f"{new_run_id(name, now)}-{n}"
+    if run_id is not None:
         path = runs_dir / run_id
-    path.mkdir(parents=True)
+        if (path / RUN_JSON).exists():
+            raise RunError(f"run {run_id!r} exists already", path=path / RUN_JSON)
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        run_id = new_run_id(name, now)
+        path = runs_dir / run_id
+        n = 1
+        while path.exists():  # two runs in the same second: keep ids unique
+            n += 1
+            run_id = f"{new_run_id(name, now)}-{n}"
+            path = runs_dir / run_id
+        path.mkdir(parents=True)
     info = {
         "id": run_id,
         "created": now.isoformat(timespec="seconds"),
