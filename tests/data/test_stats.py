@@ -54,3 +54,21 @@ def test_tables_render(stats: dict) -> None:
         console.print(table)
     text = console.export_text()
     assert "bbj-gui" in text and "1 (0/0/1)" in text
+
+
+def test_token_lengths_with_a_given_tokenizer(tmp_path) -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    from bbjcoder.data.stats import tokenizer_counter
+
+    tok = tokenizers.Tokenizer(WordLevel({"[UNK]": 0, "x": 1}, unk_token="[UNK]"))
+    tok.pre_tokenizer = Whitespace()
+    tok.save(str(tmp_path / "tokenizer.json"))
+    count = tokenizer_counter(tmp_path)
+    assert count("x = 1") == 3
+    result = compute_stats(
+        {"train": [_rec(1, ("all",), "completion", None)]}, count_tokens=count, tokenizer="word"
+    )
+    assert result["tokens"]["total"] == 1 + 2 + 3
