@@ -131,6 +131,29 @@ def test_schema_command_checks_the_shipped_schema(run_cli) -> None:
     assert run_cli("data", "schema", "--check", "--path", path)[0] == 0
 
 
+def test_build_lists_corpus_rejects_in_rejected_jsonl(run_cli, tmp_path: Path) -> None:
+    code, _, _ = run_cli(
+        "data", "build", "--training-data", str(FIXTURES / "valid"), "--corpus", str(FIXTURES / "corpus")
+    )
+    assert code == 0  # left-out inputs fail only with --strict
+    entries = [json.loads(x) for x in (tmp_path / "dataset/rejected.jsonl").read_text().splitlines()]
+    assert {e["reason"].split(":")[0] for e in entries if e["stage"] == "corpus"} == {
+        "undecodable",
+        "identical file",
+        "empty file",
+    }
+    strict = run_cli(
+        "data",
+        "build",
+        "--strict",
+        "--training-data",
+        str(FIXTURES / "valid"),
+        "--corpus",
+        str(FIXTURES / "corpus"),
+    )
+    assert strict[0] == 1
+
+
 def test_build_on_shipped_data(run_cli, tmp_path: Path) -> None:
     """The demo's data stage on the shipped training-data and corpus (content counts are not checked)."""
     start = time.monotonic()
@@ -151,6 +174,9 @@ def test_build_on_shipped_data(run_cli, tmp_path: Path) -> None:
     assert sum(manifest["files"][s]["records"] for s in ("train", "val", "test")) > 0
     assert (tmp_path / "dataset/corpus.jsonl").stat().st_size > 0
     assert (tmp_path / "dataset/stats.json").is_file()
+    # the final rejected.jsonl lists everything left out: import rejects (6) at least
+    reasons = [json.loads(x)["stage"] for x in (tmp_path / "dataset/rejected.jsonl").read_text().splitlines()]
+    assert reasons.count("import") == 6
     assert time.monotonic() - start < 30
     if os.environ.get("BBJCODER_SHOW_BUILD"):
         print(out, err)

@@ -170,6 +170,7 @@ def split(
     shingle: int = 5,
     num_perm: int = 128,
     dedup: bool = True,
+    also_rejected: Sequence[Path] = (),
 ) -> int:
     from bbjcoder.data.quality import DedupConfig, clean_records
     from bbjcoder.data.split import SplitConfig, write_split
@@ -184,6 +185,9 @@ def split(
     for f in files:
         records.extend(read_records(f))
         rej = rejected_path_for(f)
+        if rej.is_file():
+            earlier_rejects.extend(read_jsonl(rej))
+    for rej in also_rejected:  # e.g. the corpus step's, so rejected.jsonl lists everything left out
         if rej.is_file():
             earlier_rejects.extend(read_jsonl(rej))
     dedup_cfg = DedupConfig(threshold=threshold, shingle=shingle, num_perm=num_perm, exact=dedup, near=dedup)
@@ -381,8 +385,6 @@ def build(
         target = out_dir / ("imported.jsonl" if k == 0 else f"imported-{k + 1}.jsonl")
         import_file(f, target)
         inputs.append(target)
-    console.rule("data: quality + split")
-    split(inputs, out_dir, test_share=test_share, val_share=val_share)
     if corpus_dirs:
         console.rule("data: corpus")
         from bbjcoder.data.corpus import DEFAULT_EXTENSIONS, DEFAULT_FALLBACKS
@@ -393,11 +395,14 @@ def build(
             extensions=DEFAULT_EXTENSIONS,
             fallbacks=DEFAULT_FALLBACKS,
         )
+    console.rule("data: quality + split")
+    corpus_rejects = [rejected_path_for(out_dir / "corpus.jsonl")] if corpus_dirs else []
+    split(inputs, out_dir, test_share=test_share, val_share=val_share, also_rejected=corpus_rejects)
     console.rule("data: stats")
     stats([out_dir])
     if status:
         err.print(
-            f"[yellow]warning:[/] some inputs were left out; see {out_dir}/rejected.jsonl and "
-            f"{out_dir}/corpus.rejected.jsonl (run `bbjcoder data validate` for file:line details)"
+            f"[yellow]warning:[/] some inputs were left out; see {out_dir}/rejected.jsonl "
+            f"(run `bbjcoder data validate` for file:line details)"
         )
     return status if strict else 0
