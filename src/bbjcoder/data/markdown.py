@@ -60,9 +60,10 @@ class Section:
     blocks: list[CodeBlock] = field(default_factory=list)
     subsections: list[Section] = field(default_factory=list)
 
-    @property
-    def key(self) -> str:
-        return " ".join(self.title.lower().split())
+    key: str = field(init=False, repr=False)  # the title lower-cased with single spaces
+
+    def __post_init__(self) -> None:
+        self.key = " ".join(self.title.lower().split())
 
     def text(self) -> str:
         return "\n".join(self.body).strip()
@@ -281,11 +282,13 @@ def _sections(lines: list[str], start: int, out: _Collector) -> list[Section]:
     n = len(lines)
     # Only lines that start (after <= 3 spaces) with ``` or ~~~ can open or close a fence: find
     # them once, so code lines are skipped in bulk instead of inspected one by one.
-    fence_lines = [k for k in range(start, n) if lines[k][:6].lstrip(" ")[:3] in ("```", "~~~")]
+    rough = [k for k, ln in enumerate(lines[start:], start) if "`" in ln[:6] or "~" in ln[:6]]
+    fence_lines = [k for k in rough if lines[k][:6].lstrip(" ")[:3] in ("```", "~~~")]
+    fence_set = set(fence_lines)
     i = start
     while i < n:
         line = lines[i]
-        m = _FENCE.match(line) if line[:6].lstrip(" ")[:3] in ("```", "~~~") else None
+        m = _FENCE.match(line) if i in fence_set else None
         if m:
             fence, lang = m.group(1), m.group(2)
             close = None

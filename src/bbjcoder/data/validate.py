@@ -54,11 +54,9 @@ class ValidationResult:
 
 
 def display_path(path: Path) -> str:
-    """The path as users typed it relative to the working directory (posix), else absolute."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    """The path relative to the working directory (posix) when it lies below it, else as given."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return Path(rel).as_posix() if not rel.startswith("..") else path.as_posix()
 
 
 def _skip_dir(name: str) -> bool:
@@ -73,14 +71,15 @@ def find_example_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
     same file gets the same id however it is named on the command line.
     """
     found: dict[Path, str] = {}
+    ids = _IdResolver()
     for raw in paths:
         p = Path(raw)
         if p.is_file():
-            found[p] = _example_id(p, None)
+            found[p] = ids.example_id(p.parent, p.name, None)
         elif p.is_dir():
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not _skip_dir(d))
-                if (Path(dirpath) / ROOT_MARKER).is_file():
+                if ROOT_MARKER in filenames:
                     continue  # Markdown beside FORMAT.md documents the data; examples live in <topic>/
                 for name in sorted(filenames):
                     if (
@@ -88,21 +87,43 @@ def find_example_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
                         and name.lower() not in NOT_EXAMPLES
                         and not name.startswith((".", "_"))
                     ):
-                        f = Path(dirpath) / name
-                        found[f] = _example_id(f, p)
+                        found[Path(dirpath) / name] = ids.example_id(Path(dirpath), name, p)
         else:
             raise DataError("no such file or directory", path=p)
     return sorted(found.items(), key=lambda kv: (kv[1], str(kv[0])))
 
 
-def _example_id(path: Path, base: Path | None) -> str:
-    resolved = path.resolve()
-    for ancestor in resolved.parents:
-        if (ancestor / ROOT_MARKER).is_file():
-            return resolved.relative_to(ancestor).with_suffix("").as_posix()
-    if base is not None:
-        return resolved.relative_to(base.resolve()).with_suffix("").as_posix()
-    return f"{resolved.parent.name}/{resolved.stem}"
+class _IdResolver:
+    """Example ids, resolving each directory (and its training-data root) once, not once per file."""
+
+    def __init__(self) -> None:
+        self._resolved: dict[Path, Path] = {}
+        self._root: dict[Path, Path | None] = {}
+
+    def _resolve(self, d: Path) -> Path:
+        if d not in self._resolved:
+            self._resolved[d] = d.resolve()
+        return self._resolved[d]
+
+    def _root_of(self, resolved_dir: Path) -> Path | None:
+        if resolved_dir not in self._root:
+            root = None
+            for ancestor in (resolved_dir, *resolved_dir.parents):
+                if (ancestor / ROOT_MARKER).is_file():
+                    root = ancestor
+                    break
+            self._root[resolved_dir] = root
+        return self._root[resolved_dir]
+
+    def example_id(self, directory: Path, name: str, base: Path | None) -> str:
+        resolved_dir = self._resolve(directory)
+        stem = name[:-3] if name.endswith(".md") else Path(name).stem
+        root = self._root_of(resolved_dir)
+        if root is not None:
+            return (resolved_dir.relative_to(root) / stem).as_posix()
+        if base is not None:
+            return (resolved_dir.relative_to(self._resolve(base)) / stem).as_posix()
+        return f"{resolved_dir.name}/{stem}"
 
 
 def read_example_text(path: Path, shown: str) -> tuple[str | None, list[Problem]]:
