@@ -187,6 +187,7 @@ def run_stage(
         logging_first_step=True,
         logging_nan_inf_filter=False,  # NonFiniteLossGuard must see NaN steps
         eval_strategy="steps" if has_val else "no",
+        eval_on_start=has_val,  # the untrained validation loss: the baseline the curve falls from
         eval_steps=sc.eval_steps,
         save_strategy="steps",
         save_steps=sc.save_steps,

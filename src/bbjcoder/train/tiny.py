@@ -130,7 +130,7 @@ def build_tiny_model(
     # With the usual 0.02 init and a 128-wide model, |logit| stays below ~3 whatever LoRA does
     # (embedding rows are tiny and frozen), so the loss could barely fall; wider rows fix that.
     with torch.no_grad():
-        model.get_input_embeddings().weight.normal_(0.0, embedding_std)
+        model.model.embed_tokens.weight.normal_(0.0, embedding_std)
     # Both ends of turn stop generation, as in Qwen2.5 instruct's generation_config.
     model.generation_config = GenerationConfig(
         bos_token_id=ids[PAD_TOKEN],

@@ -1,0 +1,212 @@
+"""Both stages on the tiny model: losses fall, generation moves toward BBj, resume, NaN stop, run files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from transformers import TrainerCallback
+
+from bbjcoder.config import parse_config
+from bbjcoder.errors import DependencyError
+from bbjcoder.runs import list_runs, load_run
+from bbjcoder.train.callbacks import InterruptAfterStep, Interrupted, TrainingDiverged
+from bbjcoder.train.stages import train
+
+from .conftest import write_dataset
+
+
+def _config(root: Path, ds: Path, **over: Any) -> Any:
+    stage = {
+        "micro_batch_size": 4,
+        "gradient_accumulation": 1,
+        "logging_steps": 1,
+        "learning_rate": 5e-3,
+        "warmup_ratio": 0.0,
+    }
+    data = {
+        "run": {"name": "t", "runs_dir": str(root / "runs"), "seed": 3},
+        "data": {"dataset_dir": str(ds)},
+        "model": {
+            "path": "tiny",
+            "tiny_hidden_size": 64,
+            "tiny_layers": 2,
+            "tiny_intermediate_size": 128,
+            "tiny_vocab_size": 600,
+        },
+        "lora": {"r": 16, "dropout": 0.0},
+        "cpt": {
+            **stage,
+            "max_steps": 24,
+            "max_length": 128,
+            "eval_steps": 8,
+            "save_steps": 8,
+            "val_share": 0.1,
+        },
+        "sft": {
+            **stage,
+            "max_steps": 30,
+            "max_length": 256,
+            "eval_steps": 10,
+            "save_steps": 10,
+            "fim_share": 0.5,
+        },
+    }
+    for key, value in over.items():
+        data[key] = {**data.get(key, {}), **value}
+    return parse_config(data)
+
+
+def _generate(run_dir: Path, adapter: Path | None, prompt: str) -> str:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(run_dir / "base")
+    model = AutoModelForCausalLM.from_pretrained(run_dir / "base")
+    if adapter is not None:
+        model = PeftModel.from_pretrained(model, adapter)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
+    ids = tok(text, return_tensors="pt").input_ids
+    with torch.no_grad():
+        out = model.generate(ids, max_new_tokens=24, do_sample=False)
+    return tok.decode(out[0, ids.shape[1] :], skip_special_tokens=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    root = tmp_path_factory.mktemp("e2e")
+    ds = write_dataset(root / "dataset")
+    return train(_config(root, ds, data={"general_mix_share": 0.1}))
+
+
+@pytest.mark.slow
+def test_both_stages_reduce_validation_loss_clearly(trained: Any) -> None:
+    for stage in ("cpt", "sft"):
+        s = trained.info["stages"][stage]
+        assert s["status"] == "done" and s["global_step"] > 0
+        assert s["best_val_loss"] < s["first_val_loss"] * 0.85, (stage, s)
+
+
+@pytest.mark.slow
+def test_generation_moves_toward_bbj_tokens(trained: Any) -> None:
+    keywords = ("PRINT", "LET", "END")
+    before = _generate(trained.path, None, "Print orders 7 in BBj.")
+    after = _generate(trained.path, trained.path / "adapter", "Print orders 7 in BBj.")
+    assert sum(after.count(k) for k in keywords) > sum(before.count(k) for k in keywords), (before, after)
+
+
+@pytest.mark.slow
+def test_run_directory_and_run_json_are_complete(trained: Any) -> None:
+    p = trained.path
+    for rel in (
+        "run.json",
+        "MODEL_CARD.md",
+        "loss.png",
+        "adapter/adapter_config.json",
+        "stage1/adapter",
+        "stage2/adapter",
+        "base/config.json",
+    ):
+        assert (p / rel).exists(), rel
+    assert list((p / "logs" / "cpt").glob("events.out.tfevents.*")) and list(
+        (p / "logs" / "sft").glob("events.out.tfevents.*")
+    )
+    info = json.loads((p / "run.json").read_text())
+    assert (
+        info["status"] == "done" and info["base_model_path"] == "base" and info["adapter_path"] == "adapter"
+    )
+    assert info["config"]["lora"]["r"] == 16 and info["versions"]["transformers"]
+    assert set(info["dataset"]["files"]) >= {str(Path(info["config"]["data"]["dataset_dir"]) / "train.jsonl")}
+    assert info["data"]["sft_fim_examples"] > 0 and info["data"]["sft_general_examples"] > 0
+    assert info["stages"]["sft"]["tokens_seen"] > 0 and info["wall_time_s"] > 0
+    # stage 2 continued stage 1's adapter: its adapter differs from stage 1's but has the same shape
+    card = (p / "MODEL_CARD.md").read_text()
+    assert (
+        card.startswith("---\nbase_model:")
+        and 'library_name: "peft"' in card
+        and "## Evaluation results" in card
+    )
+
+
+def test_write_eval_results_fills_the_marked_section_and_survives_rewrite(tmp_path: Path) -> None:
+    from bbjcoder.runs import create_run, write_eval_results, write_model_card
+
+    run = create_run(tmp_path, "x", {"model": {"path": "m"}, "lora": {"r": 8}})
+    write_model_card(run)
+    write_eval_results(run, "| k | compile@k |\n|---|---|\n| 1 | 0.5 |")
+    write_model_card(run)  # e.g. after a resumed training: eval results stay
+    card = (run.path / "MODEL_CARD.md").read_text()
+    assert "| 1 | 0.5 |" in card and "Not evaluated yet" not in card
+
+
+@pytest.mark.slow
+def test_resume_after_kill_reaches_same_step_with_same_losses(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "dataset")
+    over = {
+        "cpt": {"enabled": False},
+        "sft": {"max_steps": 8, "eval_steps": 2, "save_steps": 2, "early_stopping_patience": 0},
+    }
+    full = train(_config(tmp_path / "a", ds, **over))
+    with pytest.raises(Interrupted):
+        train(_config(tmp_path / "b", ds, **over), callbacks=[InterruptAfterStep(5)])
+    (crashed,) = list_runs(tmp_path / "b" / "runs")
+    assert crashed.status.startswith("failed in sft")
+    resumed = train(_config(tmp_path / "b", ds, **over), resume=True)
+    assert resumed.id == crashed.id and resumed.info["stages"]["sft"]["resumed_from"] == "checkpoint-4"
+
+    def losses(run: Any) -> dict[int, float]:
+        return {h["step"]: h["loss"] for h in run.info["history"]["sft"] if "loss" in h}
+
+    a, b = losses(full), losses(resumed)
+    assert resumed.info["stages"]["sft"]["global_step"] == full.info["stages"]["sft"]["global_step"] == 8
+    assert sorted(b) == sorted(a)
+    for step in range(5, 9):  # steps after the checkpoint replay the same batches: same losses
+        assert b[step] == pytest.approx(a[step], rel=1e-4), step
+
+
+class _NaNAfter(TrainerCallback):
+    """Fault injection: from step 2 on, the embedding output becomes NaN."""
+
+    def on_step_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kw: Any) -> None:
+        if state.global_step == 2:
+            model.get_input_embeddings().register_forward_hook(lambda m, i, o: o * float("nan"))
+
+
+@pytest.mark.slow
+def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "dataset", n_train=8, n_val=2)
+    cfg = _config(tmp_path, ds, cpt={"enabled": False}, sft={"max_steps": 6})
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at step 3"):
+        train(cfg, callbacks=[_NaNAfter()])
+    (run,) = list_runs(tmp_path / "runs")
+    assert "TrainingDiverged" in load_run(run.path).status
+
+
+def test_nf4_without_cuda_raises_dependency_error(tiny_dir: Path) -> None:
+    import torch
+
+    from bbjcoder.train.model import load_model_and_tokenizer
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DependencyError, match="nf4.*CUDA"):
+        load_model_and_tokenizer(tiny_dir, quantization="nf4")
+
+
+def test_prepare_tokenizer_fixes_qwen_base_eos_and_pad(tiny_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from bbjcoder.train.model import prepare_tokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    tok.eos_token = "<|endoftext|>"  # as Qwen2.5-Coder base ships it
+    tok.pad_token = "<|endoftext|>"
+    tok.chat_template = None
+    prepare_tokenizer(tok)
+    assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
+    assert "<|im_start|>" in tok.chat_template
