@@ -136,3 +136,20 @@ def test_bbjcoder_eval_rejects_k_above_n(tiny_suite: Path) -> None:
     ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--k 5 is larger than" in done.stderr
+
+
+def test_shipped_suite_runs_on_hf_and_gguf(tiny_model: Path, tiny_gguf: Path, tmp_path: Path) -> None:
+    from bbjcoder.evaluate.generate import SamplingParams
+    from bbjcoder.evaluate.runner import EvalSettings, run_eval
+
+    suite = Path(__file__).resolve().parents[2] / "evals" / "bbj-core"
+    if not (suite / "cases.jsonl").exists():
+        pytest.skip("evals/bbj-core/cases.jsonl is not written yet")
+    settings = EvalSettings(
+        params=SamplingParams(n=1, max_new_tokens=8), ks=(1,), max_cases=6, forgetting_max=2
+    )
+    result = run_eval(
+        f"hf:{tiny_model}", suite, baselines=[f"gguf:{tiny_gguf}"], out_dir=tmp_path, settings=settings
+    )
+    assert result.report["suite"]["name"] == "bbj-core" and len(result.report["cases"]) == 12
+    assert all(p.is_file() for p in result.paths.values())

@@ -317,7 +317,15 @@ class OpenAIBackend:
         )
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
-        return [self._one(p, params, s) for p, s in zip(prompts, seeds, strict=True)]
+        """A batch is sent as concurrent requests (servers batch them); results keep prompt order."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if len(prompts) <= 1:
+            return [self._one(p, params, s) for p, s in zip(prompts, seeds, strict=True)]
+        with ThreadPoolExecutor(max_workers=len(prompts)) as pool:
+            return list(
+                pool.map(lambda ps: self._one(ps[0], params, ps[1]), zip(prompts, seeds, strict=True))
+            )
 
     def close(self) -> None:
         self.client.close()
