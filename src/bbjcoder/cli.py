@@ -327,6 +327,37 @@ def data_build(
     _data_exit(code)
 
 
+@data_app.command("suggest")
+def data_suggest(
+    from_eval: str = typer.Option(
+        ..., "--from-eval", help="Run id, run directory, eval directory or report.json to learn from."
+    ),
+    suite: str | None = typer.Option(None, "--suite", help="Eval suite name when the run has several."),
+    inbox: str = typer.Option(
+        "training-data/_inbox", "--inbox", help="Where the drafts go (skipped by validate)."
+    ),
+    cells: int = typer.Option(3, "--cells", min=1, help="How many of the weakest generation × type cells."),
+    per_cell: int = typer.Option(2, "--per-cell", min=1, help="Drafts per cell (one per failing case)."),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
+    force: bool = typer.Option(False, "--force", help="Overwrite drafts that exist already."),
+) -> None:
+    """Draft examples for the weakest generation × type cells of an eval, failing prompts as comments."""
+    from pathlib import Path
+
+    from bbjcoder.data.suggest import suggest_command
+
+    code = suggest_command(
+        from_eval,
+        runs_dir=Path(runs_dir),
+        suite=suite,
+        inbox=Path(inbox),
+        cells=cells,
+        per_cell=per_cell,
+        force=force,
+    )
+    _data_exit(code)
+
+
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------
 
 
@@ -557,13 +588,19 @@ def mcp_cmd(
 
 @app.command("demo")
 def demo_cmd(
-    quick: bool = typer.Option(False, "--quick", help="A smaller profile (fewer steps, cases, tokens): ≤ 5 minutes."),
+    quick: bool = typer.Option(
+        False, "--quick", help="A smaller profile (fewer steps, cases, tokens): ≤ 5 minutes."
+    ),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming finished stages."),
     out: str | None = typer.Option(
         None, "--out", "-o", help="The demo directory (default: the latest runs/demo-*, or a new one)."
     ),
-    config: str | None = typer.Option(None, "--config", "-c", help="Run config (default: configs/demo.toml)."),
-    no_forgetting: bool = typer.Option(False, "--no-forgetting", help="Skip the general-code forgetting check."),
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Run config (default: configs/demo.toml)."
+    ),
+    no_forgetting: bool = typer.Option(
+        False, "--no-forgetting", help="Skip the general-code forgetting check."
+    ),
 ) -> None:
     """Every stage on the tiny CPU model: data, train (2 stages), eval vs base, export, serve + check, report.html."""
     from pathlib import Path

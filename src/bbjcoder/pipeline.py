@@ -52,8 +52,14 @@ STAGES_VERSION = 1
 
 # --quick: the same pipeline with fewer steps, cases and tokens (≤ 5 minutes on 2 cores).
 QUICK_OVERRIDES: dict[str, dict[str, Any]] = {
-    "cpt": {"max_steps": 12, "eval_steps": 4, "save_steps": 4, "logging_steps": 2},
-    "sft": {"max_steps": 12, "eval_steps": 4, "save_steps": 4, "logging_steps": 2},
+    "cpt": {"max_steps": 10, "eval_steps": 5, "save_steps": 5, "logging_steps": 1},
+    "sft": {
+        "max_steps": 10,
+        "gradient_accumulation": 1,
+        "eval_steps": 5,
+        "save_steps": 5,
+        "logging_steps": 1,
+    },
     "eval": {"max_cases": 4, "n_samples": 2, "k": [1, 2], "max_new_tokens": 48, "forgetting_max_problems": 4},
 }
 # The demo's export is always F16 + Q4_K_M, whatever the config's [export] quant says.

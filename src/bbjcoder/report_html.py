@@ -40,13 +40,13 @@ img { max-width:100%; height:auto; border:1px solid var(--line); border-radius:6
 .cards { display:grid; grid-template-columns:repeat(auto-fit,minmax(200px,1fr)); gap:14px; margin:0 0 22px; }
 .card { background:var(--card); border:1px solid var(--line); border-radius:10px; padding:14px 18px; }
 .card .label { color:var(--muted); font-size:12.5px; text-transform:uppercase; letter-spacing:.04em; }
-.card .value { font-size:22px; font-weight:650; margin-top:2px; }
+.card .value { font-size:20px; font-weight:650; margin-top:2px; }
 .card .small { font-size:13px; color:var(--muted); }
 .ok { color:var(--ok); } .bad { color:var(--bad); } .warn { color:var(--warn); }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12.5px; font-weight:600; }
 .badge.ok { background:#e4f5ea; } .badge.bad { background:#fde8e6; } .badge.warn { background:#fff1dc; }
 .badge.muted { background:#eef0f4; color:var(--muted); }
-pre { background:#0f1723; color:#e6edf7; padding:12px 14px; border-radius:8px; overflow:auto; font-size:13px; line-height:1.45; margin:6px 0 10px; max-height:420px; }
+pre { background:#0f1723; color:#e6edf7; padding:12px 14px; border-radius:8px; overflow:auto; font-size:13px; line-height:1.45; margin:6px 0 10px; max-height:360px; white-space:pre-wrap; word-break:break-all; }
 code { font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; font-size:13px; }
 p code, td code, li code { background:#eef0f4; padding:1px 5px; border-radius:4px; }
 pre .kw { color:#7fb4ff; font-weight:600; } pre .str { color:#a5d68a; } pre .com { color:#7d8899; font-style:italic; }
@@ -58,6 +58,9 @@ ul.diag li { color:var(--bad); }
 .sample { border-top:1px solid var(--line); padding-top:10px; margin-top:12px; }
 .prompt { background:#f3f5f9; border-left:3px solid var(--accent); padding:8px 12px; border-radius:4px; font-size:14px; white-space:pre-wrap; }
 .cmd td:first-child { white-space:nowrap; color:var(--muted); }
+.phase { display:block; color:var(--muted); font-size:12.5px; }
+td.log { white-space:nowrap; }
+.side { font-size:12.5px; color:var(--muted); text-transform:uppercase; letter-spacing:.04em; margin-top:8px; }
 """
 
 
@@ -164,14 +167,14 @@ def _stages_section(stages: dict[str, Any]) -> str:
         secs = s.get("seconds")
         phases = (s.get("result") or {}).get("phases") or {}
         sub = "".join(
-            f"<div class='note'>{_esc({'prepare': 'tiny base model + tokenize', 'cpt': 'stage 1 (CPT)', 'sft': 'stage 2 (SFT)'}.get(p, p))}: {v:.1f} s</div>"
+            f"<span class='phase'>{_esc({'prepare': 'tiny base model + tokenize', 'cpt': 'stage 1 (CPT)', 'sft': 'stage 2 (SFT)'}.get(p, p))}: {v:.1f} s</span>"
             for p, v in phases.items()
         )
         rows.append(
             f"<tr data-stage='{_esc(name)}'><td>{_esc(s.get('title', name))}{sub}</td>"
             f"<td><span class='badge {cls}'>{_esc(status)}</span>{resumed}</td>"
             f"<td class='num' data-seconds='{_esc(secs)}'>{'' if secs is None else f'{secs:.1f} s'}</td>"
-            f"<td>{_esc(s.get('detail', ''))}</td><td><code>{_esc(s.get('log', ''))}</code></td></tr>"
+            f"<td>{_esc(s.get('detail', ''))}</td><td class='log'><code>{_esc(s.get('log', ''))}</code></td></tr>"
         )
     return (
         "<section id='stages'><h2>Stages and timings</h2>"
@@ -194,7 +197,7 @@ def _training_section(demo_dir: Path, run: dict[str, Any] | None) -> str:
             f"<td class='num'>{f(s.get('global_step'))}</td><td class='num'>{f(s.get('tokens_seen'))}</td>"
             f"<td class='num'>{f(s.get('first_train_loss'))}</td><td class='num'>{f(s.get('final_train_loss'))}</td>"
             f"<td class='num'>{f(s.get('first_val_loss'))}</td><td class='num'>{f(s.get('best_val_loss'))}</td>"
-            f"<td class='num'>{f(s.get('wall_time_s'))}</td></tr>"
+            f"<td class='num'>{_esc(s.get('wall_time_s', '–'))}</td></tr>"
         )
     data = (run or {}).get("data") or {}
     facts = ", ".join(f"{_esc(k.replace('_', ' '))}: {_esc(v)}" for k, v in data.items())
@@ -295,31 +298,38 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
     return "<section id='evaluation'><h2>Evaluation</h2>" + note + summary + cats + comps + "</section>"
 
 
-def _samples_section(report: dict[str, Any] | None, per_model: int = 3) -> str:
+def _sample_html(case: dict[str, Any], label: str) -> str:
+    s = case["samples"][0]
+    code = _code(s["code"]) if s.get("code", "").strip() else "<p class='note'>(no code in the output)</p>"
+    return f"<div><div class='side'>{_esc(label)} · sample {s['sample']} of {case['n']}</div>{code}{_diags(s.get('diagnostics') or [])}</div>"
+
+
+def _samples_section(report: dict[str, Any] | None, shown: int = 3) -> str:
     if not report:
         return ""
+    labels = [m["label"] for m in report["models"]]
+    by_model = {
+        label: {c["case_id"]: c for c in report["cases"] if c["model"] == label and c.get("samples")}
+        for label in labels
+    }
     blocks = []
-    for m in report["models"]:
-        cases = [c for c in report["cases"] if c["model"] == m["label"] and c.get("samples")][:per_model]
-        for c in cases:
-            s = c["samples"][0]
-            gens = "/".join(c.get("generation") or [])
-            blocks.append(
-                f"<div class='sample'><h3><code>{_esc(c['case_id'])}</code> · {_esc(gens)} · {_esc(c['type'])} · "
-                f"<span class='note'>{_esc(m['label'])}, sample {s['sample']}</span></h3>"
-                f"<div class='prompt'>{_esc(c['prompt'])}</div>"
-                + (
-                    _code(s["code"])
-                    if s.get("code", "").strip()
-                    else "<p class='note'>(no code in the output)</p>"
-                )
-                + _diags(s.get("diagnostics") or [])
-                + "</div>"
-            )
+    for case_id in list(by_model[labels[0]])[:shown]:
+        case = by_model[labels[0]][case_id]
+        gens = "/".join(case.get("generation") or [])
+        sides = "".join(
+            _sample_html(by_model[label][case_id], label)
+            for label in labels[:2]
+            if case_id in by_model[label]
+        )
+        blocks.append(
+            f"<div class='sample'><h3><code>{_esc(case_id)}</code> · {_esc(gens)} · {_esc(case['type'])} · "
+            f"{_esc(case.get('difficulty', ''))}</h3><div class='prompt'>{_esc(case['prompt'])}</div>"
+            f"<div class='grid2'>{sides}</div></div>"
+        )
     return (
         "<section id='samples'><h2>Sample outputs</h2>"
-        "<p class='note'>The first sample of the first cases for each model, with the BBj checker's diagnostics. "
-        "The tiny demo model was trained for minutes on a CPU: expect fragments of BBj, not programs.</p>"
+        "<p class='note'>The first sample of the first cases, fine-tuned model beside the base model, with the BBj "
+        "checker's diagnostics. The tiny demo model trained for minutes on a CPU: expect fragments of BBj, not programs.</p>"
         + "".join(blocks)
         + "</section>"
     )

@@ -1,0 +1,240 @@
+"""`bbjcoder demo --quick`: every artifact exists and agrees with its source file, a re-run resumes
+every stage, and report.html renders in headless Chromium with its images and no outside requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+STAGE_NAMES = ["convert", "split", "corpus", "stats", "train", "eval", "export", "serve", "report"]
+
+pytestmark = pytest.mark.slow
+
+
+def _demo(out: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bbjcoder", "demo", "--quick", "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "120"},
+    )
+    return proc, time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("demo") / "demo-quick"
+    proc, wall = _demo(out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return {"dir": out, "proc": proc, "wall": wall}
+
+
+def _json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class _Cells(HTMLParser):
+    """Every element's attributes and its text, for the cells that carry data-* numbers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[tuple[dict[str, str], str]] = []
+        self.headings: list[str] = []
+        self._stack: list[tuple[str, dict[str, str], list[str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("td", "h2"):
+            self._stack.append((tag, {k: v or "" for k, v in attrs}, []))
+
+    def handle_data(self, data: str) -> None:
+        for _, _, text in self._stack:
+            text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._stack and self._stack[-1][0] == tag:
+            _, attrs, text = self._stack.pop()
+            (
+                self.cells.append((attrs, "".join(text)))
+                if tag == "td"
+                else self.headings.append("".join(text))
+            )
+
+
+def _parse(html_text: str) -> _Cells:
+    p = _Cells()
+    p.feed(html_text)
+    return p
+
+
+def test_demo_records_every_stage_done_and_prints_the_report_path(demo: dict[str, Any]) -> None:
+    d = demo["dir"]
+    rec = _json(d / "stages.json")
+    assert rec["profile"] == "quick"
+    assert list(rec["stages"]) == STAGE_NAMES
+    assert all(s["status"] == "done" for s in rec["stages"].values()), rec["stages"]
+    assert all(len(s["input_hash"]) == 64 and s["seconds"] >= 0 for s in rec["stages"].values())
+    assert str(d / "report.html") in demo["proc"].stdout.replace("\n", "")
+    # The demo directory is a registered run: train, eval and export wrote into it.
+    run = _json(d / "run.json")
+    assert run["status"] == "done" and set(run["stages"]) == {"cpt", "sft"}
+    assert "bbj-core" in run["metrics"]["eval"]
+    assert (d / "dataset" / "train.jsonl").is_file() and (d / "loss.png").is_file()
+    for name in STAGE_NAMES:
+        assert (d / "stage-logs" / f"{name}.log").is_file()
+
+
+def test_report_html_numbers_equal_report_json(demo: dict[str, Any]) -> None:
+    d = demo["dir"]
+    report = _json(d / "eval" / "bbj-core" / "report.json")
+    html_text = (d / "report.html").read_text(encoding="utf-8")
+    cells = _parse(html_text).cells
+    checked = 0
+    for attrs, text in cells:
+        if "data-metric" not in attrs:
+            continue
+        model, category, metric = attrs["data-model"], attrs["data-category"], attrs["data-metric"]
+        est = (
+            report["general"].get(model)
+            if category == "general"
+            else report["summary"][model].get(category, {}).get(metric)
+        )
+        if not est or not est.get("n"):
+            assert attrs["data-value"] == "" and text.strip() == "–"
+            continue
+        assert float(attrs["data-value"]) == est["value"], (model, category, metric)
+        assert float(attrs["data-low"]) == est["low"] and float(attrs["data-high"]) == est["high"]
+        assert text.startswith(f"{100 * est['value']:.1f}% ")
+        checked += 1
+    k = min(report["ks"])
+    labels = [m["label"] for m in report["models"]]
+    assert len(labels) == 2 and labels[1].startswith("base:")
+    # Every model has its overall compile@k and a cell per category it was scored on.
+    for label in labels:
+        for cat in report["summary"][label]:
+            assert any(
+                a.get("data-model") == label
+                and a.get("data-category") == cat
+                and a.get("data-metric") == f"compile@{k}"
+                for a, _ in cells
+            ), (label, cat)
+    assert checked >= 2 * len(report["summary"][labels[0]])
+    p_cells = {a["data-category"]: float(a["data-p"]) for a, _ in cells if "data-p" in a}
+    assert p_cells == {c["category"]: c["p_value"] for c in report["comparisons"]}
+    assert p_cells, "the baseline comparison is on the page"
+
+
+def test_report_html_data_export_and_server_sections_match_their_files(demo: dict[str, Any]) -> None:
+    d = demo["dir"]
+    cells = _parse((d / "report.html").read_text(encoding="utf-8")).cells
+    stats = _json(d / "dataset" / "stats.json")
+    for attrs, text in cells:
+        if "data-gen" in attrs:
+            per_type = stats["by_generation"][attrs["data-gen"]].get(attrs["data-type"]) or {}
+            assert int(text) == sum(per_type.values())
+    sizes = {int(a["data-bytes"]) for a, _ in cells if "data-bytes" in a}
+    assert sizes == {p.stat().st_size for p in (d / "export").glob("*.gguf")}
+    stage_secs = {a["data-stage"] for a, _ in cells if "data-stage" in a}
+    assert stage_secs <= set(STAGE_NAMES)
+
+
+def test_model_card_export_and_server_check_are_filled(demo: dict[str, Any]) -> None:
+    from bbjcoder.bbj import check_source
+    from bbjcoder.runs import EVAL_END, EVAL_PLACEHOLDER, EVAL_START
+
+    d = demo["dir"]
+    card = (d / "MODEL_CARD.md").read_text(encoding="utf-8")
+    section = card[card.index(EVAL_START) + len(EVAL_START) : card.index(EVAL_END)]
+    assert EVAL_PLACEHOLDER not in section and "compile@1" in section and "bbj-core" in section
+    gguf = sorted(p.name for p in (d / "export").glob("*.gguf"))
+    assert gguf == ["bbj-coder-demo-f16.gguf", "bbj-coder-demo-q4_k_m.gguf"]
+    assert "bbj-coder-demo-q4_k_m.gguf" in (d / "export" / "Modelfile").read_text(encoding="utf-8")
+    check = _json(d / "serve_check.json")
+    assert check["prompt"].startswith("Write a BBj program that creates a window with a button")
+    assert isinstance(check["answer"], str) and check["server_stopped"] is True
+    assert check["server_exit_code"] is not None
+    # The recorded verdict is the checker's verdict on the recorded code.
+    if check["code"].strip():
+        assert check["compiles"] == (not check_source(check["code"]))
+    else:
+        assert check["compiles"] is False
+
+
+def test_rerun_resumes_every_finished_stage(demo: dict[str, Any]) -> None:
+    d = demo["dir"]
+    before = _json(d / "stages.json")["stages"]
+    adapter = d / "adapter" / "adapter_model.safetensors"
+    mtime = adapter.stat().st_mtime_ns
+    proc, wall = _demo(d)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = _json(d / "stages.json")["stages"]
+    for name in STAGE_NAMES[:-1]:
+        assert after[name]["started"] == before[name]["started"], name
+        assert after[name]["input_hash"] == before[name]["input_hash"]
+        assert "resumed_at" in after[name], name
+    assert after["report"]["started"] >= before["report"]["started"]
+    assert adapter.stat().st_mtime_ns == mtime
+    assert wall < demo["wall"] / 3, (wall, demo["wall"])
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make browser)")
+def test_report_renders_in_chromium_with_images_and_no_outside_requests(demo: dict[str, Any]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    d = demo["dir"]
+    outside: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on(
+                "request",
+                lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None,
+            )
+            page.goto((d / "report.html").as_uri())
+            page.wait_for_load_state("load")
+            headings = page.locator("h2").all_inner_texts()
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth])"
+            )
+            page.screenshot(path=str(d / "report.png"), full_page=True)
+        finally:
+            browser.close()
+    for h in (
+        "Stages and timings",
+        "Training",
+        "Evaluation",
+        "Sample outputs",
+        "Data",
+        "Export",
+        "Server check",
+    ):
+        assert h in headings, headings
+    alts = {alt for alt, _, _ in images}
+    assert {"loss curves", "token length histogram"} <= alts and any(re.match(r"compile@\d", a) for a in alts)
+    assert all(done and width > 0 for _, done, width in images), images
+    assert outside == []
+    assert (d / "report.png").stat().st_size > 10_000
