@@ -87,3 +87,22 @@ def test_shipped_suite_covers_every_generation_and_type() -> None:
                 typ,
             )
     assert any("When the button is clicked, display a message box saying 'Hello'" in c.prompt for c in cases)
+
+
+def test_shipped_references_score_as_perfect_samples() -> None:
+    """Each reference, answered the way a model would (fenced; FIM as the bare middle), compiles and
+    meets its idioms: the suite and the scoring path agree on what a correct answer is."""
+    from bbjcoder.evaluate.scoring import default_checker, score_sample
+
+    check = default_checker()
+    bad = []
+    for case in _shipped():
+        assert case.reference is not None, case.id
+        if case.is_fim:
+            text = case.reference[len(case.prefix or "") : len(case.reference) - len(case.suffix or "")]
+        else:
+            text = f"Here is the program:\n```bbj\n{case.reference}\n```\nIt does what was asked."
+        result = score_sample(case, 0, text, check)
+        if not result.compiles or result.idioms_ok is False:
+            bad.append((case.id, result.diagnostics[:1], result.idiom_problems))
+    assert bad == []
