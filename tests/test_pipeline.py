@@ -238,3 +238,34 @@ def test_report_renders_in_chromium_with_images_and_no_outside_requests(demo: di
     assert all(done and width > 0 for _, done, width in images), images
     assert outside == []
     assert (d / "report.png").stat().st_size > 10_000
+
+
+def test_improvement_loop_commands_work_on_the_demo_run(demo: dict[str, Any], tmp_path: Path) -> None:
+    d = demo["dir"]
+    cmp = subprocess.run(
+        [sys.executable, "-m", "bbjcoder", "runs", "compare", str(d), str(d)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert cmp.returncode == 0, cmp.stderr
+    for text in ("best_val_loss", "compile@1 per category", "McNemar p", "overall:all", "forgetting check"):
+        assert text in cmp.stdout, text
+    inbox = tmp_path / "_inbox"
+    sug = subprocess.run(
+        [sys.executable, "-m", "bbjcoder", "data", "suggest", "--from-eval", str(d), "--inbox", str(inbox)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    report = _json(d / "eval" / "bbj-core" / "report.json")
+    failing = [c for c in report["cases"] if c["model"] == report["models"][0]["label"] and c["c"] < c["n"]]
+    if failing:
+        assert sug.returncode == 0, sug.stdout + sug.stderr
+        drafts = list(inbox.glob("*.md"))
+        assert drafts and all("from-eval" in p.read_text(encoding="utf-8") for p in drafts)
+    else:
+        assert sug.returncode == 1

@@ -428,10 +428,13 @@ def runs_compare(
     """Config differences and metrics of two runs side by side."""
     from pathlib import Path
 
-    from bbjcoder.runs import compare_table, load_run
+    from bbjcoder.runs import compare_table, eval_compare_tables, load_run
 
     a, b = load_run(run_a, Path(runs_dir)), load_run(run_b, Path(runs_dir))
-    Console(width=200).print(compare_table(a, b, only_differences=not all_keys))
+    console = Console(width=200)
+    console.print(compare_table(a, b, only_differences=not all_keys))
+    for table in eval_compare_tables(a, b):
+        console.print(table)
 
 
 # --- eval and review (evaluate/) ----------------------------------------------------------------

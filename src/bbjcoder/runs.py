@@ -468,3 +468,53 @@ def compare_table(a: Run, b: Run, *, only_differences: bool = True) -> Any:
         style = "bold" if row.differs else None
         table.add_row(row.key, _fmt(row.a), _fmt(row.b), delta, style=style)
     return table
+
+
+def eval_compare_tables(a: Run, b: Run) -> list[Any]:
+    """For each eval suite both runs have a report.json: Rich tables of compile@k per category
+    (A, B, the paired McNemar test of `evaluate.report.compare_reports`) and the forgetting check."""
+    from rich.table import Table
+
+    from bbjcoder.evaluate.metrics import Estimate
+    from bbjcoder.evaluate.report import compare_reports
+
+    tables: list[Any] = []
+    suites = sorted(
+        p.parent.name
+        for p in (a.path / "eval").glob("*/report.json")
+        if (b.path / "eval" / p.parent.name / "report.json").is_file()
+    )
+    for suite in suites:
+        ra = json.loads((a.path / "eval" / suite / "report.json").read_text(encoding="utf-8"))
+        rb = json.loads((b.path / "eval" / suite / "report.json").read_text(encoding="utf-8"))
+        la, lb = ra["models"][0]["label"], rb["models"][0]["label"]
+        k = min(set(ra["ks"]) & set(rb["ks"]) or {1})
+        tests = dict(compare_reports(ra, rb))
+        table = Table(title=f"eval {suite}: compile@{k} per category, paired test on shared cases (B vs A)")
+        for col in ("category", f"A {a.id}", f"B {b.id}", "only A", "only B", "McNemar p", "verdict"):
+            table.add_column(col, justify="right" if col.startswith(("only", "McNemar")) else "left")
+        cats = sorted(set(ra["summary"][la]) | set(rb["summary"][lb]), key=lambda c: (c != "overall:all", c))
+        for cat in cats:
+            ea, eb = ra["summary"][la].get(cat), rb["summary"][lb].get(cat)
+            t = tests.get(cat)
+            table.add_row(
+                cat,
+                Estimate.from_dict(ea[f"compile@{k}"]).fmt() if ea and f"compile@{k}" in ea else "—",
+                Estimate.from_dict(eb[f"compile@{k}"]).fmt() if eb and f"compile@{k}" in eb else "—",
+                str(t.only_a) if t else "—",
+                str(t.only_b) if t else "—",
+                f"{t.p_value:.3g}" if t else "—",
+                (t.verdict.replace(t.a, "A").replace(t.b, "B") if t else "no shared cases"),
+                style="bold" if cat == "overall:all" else None,
+            )
+        tables.append(table)
+        ga, gb = ra.get("general", {}).get(la), rb.get("general", {}).get(lb)
+        if ga or gb:
+            forgetting = Table(title=f"eval {suite}: forgetting check (general-code pass@1, 95% CI)")
+            forgetting.add_column(f"A {a.id}")
+            forgetting.add_column(f"B {b.id}")
+            forgetting.add_row(
+                Estimate.from_dict(ga).fmt() if ga else "—", Estimate.from_dict(gb).fmt() if gb else "—"
+            )
+            tables.append(forgetting)
+    return tables
