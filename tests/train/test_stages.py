@@ -194,7 +194,7 @@ def test_nf4_without_cuda_raises_dependency_error(tiny_dir: Path) -> None:
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    with pytest.raises(DependencyError, match="nf4.*CUDA"):
+    with pytest.raises(DependencyError, match=r"nf4.*CUDA"):
         load_model_and_tokenizer(tiny_dir, quantization="nf4")
 
 
