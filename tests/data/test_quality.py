@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bbjcoder.data.convert import example_to_record
 from bbjcoder.data.quality import (
@@ -15,6 +19,7 @@ from bbjcoder.data.quality import (
     lint_record,
     lsh_params,
     split_fences,
+    token_hashes,
 )
 from bbjcoder.data.records import Record
 from bbjcoder.data.validate import validate_paths
@@ -107,3 +112,14 @@ def test_lsh_parameters_keep_recall_at_the_threshold() -> None:
         bands, rows = lsh_params(threshold, 128)
         assert bands * rows <= 128
         assert 1 - (1 - threshold**rows) ** bands >= 0.98
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_numpy_tokenizer_matches_the_regex_on_ascii(text: str) -> None:
+    tokens = re.findall(r"\w+|[^\w\s]", text)
+    hashes, counts = token_hashes([text, text])
+    assert counts.tolist() == [len(tokens)] * 2
+    # equal tokens hash equally, different tokens (almost surely) differently
+    first = hashes[: len(tokens)].tolist()
+    assert len(set(first)) == len(set(tokens))

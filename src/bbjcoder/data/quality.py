@@ -6,10 +6,11 @@ out, a `rejected.jsonl` entry with its reason (and the id it duplicated).
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
-import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,6 @@ from bbjcoder.data.records import Record, rejected
 from bbjcoder.data.schema import CODE_ANSWER_TYPES
 
 _FENCED = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
-_TOKEN = re.compile(r"\w+|[^\w\s]")
 # Lines that are BBj code, not prose: REM, assignments, statement shapes prose never has.
 _CODE_LINE = re.compile(
     r"^\s*(?:REM\b|[A-Za-z_][\w.]*[$!%]?\s*=\s*\S|FOR\s+\w+\s*=|NEXT\s+\w+\s*$|GOSUB\s+\w+\s*$|"
@@ -178,11 +178,50 @@ def exact_key(record: Record, view: _View | None = None) -> str:
     return hashlib.sha256(f"{record.type}\x00{prompt}\x00{code}".encode()).hexdigest()
 
 
+# Byte classes for tokenizing in numpy: 0 whitespace, 1 word (ASCII alnum, _, any non-ASCII byte,
+# so UTF-8 letters stay inside words), 2 punctuation (each byte its own token): the regex
+# `\w+|[^\w\s]` on ASCII text, without creating a Python string per token.
+_BYTE_CLASS = np.array(
+    [1 if b >= 128 or chr(b).isalnum() or b == 95 else 0 if chr(b).isspace() else 2 for b in range(256)],
+    dtype=np.uint8,
+)
+_MAX_TOKEN_POW = 1 << 12
+_TOKEN_POW = np.cumprod(np.full(_MAX_TOKEN_POW, 0x100000001B3, dtype=np.uint64))  # wraps mod 2^64
+_PAD_TOKEN = np.uint64(0xA5A5A5A5A5A5A5A5)
+
+
+def token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(64-bit hash of every token of all texts in order, number of tokens per text)."""
+    if not texts:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    encoded = [t.encode("utf-8") for t in texts]
+    blens = np.array([len(e) for e in encoded], dtype=np.int64)
+    text_start = np.cumsum(blens + 1) - (blens + 1)  # texts are joined with one space
+    data = np.frombuffer(b" ".join(encoded), dtype=np.uint8)
+    cls = _BYTE_CLASS[data]
+    prev = np.zeros_like(cls)
+    prev[1:] = cls[:-1]
+    is_start = (cls == 2) | ((cls == 1) & (prev != 1))
+    starts = np.flatnonzero(is_start)
+    inside = np.flatnonzero(cls != 0)  # bytes that belong to a token, in order
+    tok_of = np.cumsum(is_start)[inside] - 1
+    pos_in_tok = (inside - starts[tok_of]) % _MAX_TOKEN_POW
+    contrib = (data[inside].astype(np.uint64) + np.uint64(1)) * _TOKEN_POW[pos_in_tok]
+    first = np.flatnonzero(is_start[inside]) if len(inside) else np.zeros(0, dtype=np.int64)
+    tok = np.add.reduceat(contrib, first) if len(first) else np.zeros(0, dtype=np.uint64)
+    tok ^= tok >> np.uint64(31)
+    tok *= np.uint64(0x94D049BB133111EB)
+    tok ^= tok >> np.uint64(29)
+    text_of_tok = np.searchsorted(text_start, starts, side="right") - 1
+    counts = np.bincount(text_of_tok, minlength=len(texts)).astype(np.int64)
+    return tok, counts
+
+
 class MinHasher:
     """MinHash signatures of token-shingle sets, computed in numpy batches (no per-shingle Python).
 
-    Tokens are words and single punctuation marks (so `x=1` and `x = 1` agree), given ids from a
-    per-instance vocabulary; windows of
+    Tokens are words and single punctuation marks (so `x=1` and `x = 1` agree), hashed by
+    `token_hashes` without a Python loop over tokens; windows of
     `shingle` ids are hashed with a rolling polynomial. Signatures use one-permutation hashing
     (each shingle hash falls in one of `num_perm` bins, the bin keeps its minimum) with rotation
     densification for empty bins, so they cost O(shingles) instead of O(shingles x num_perm); two
@@ -197,34 +236,26 @@ class MinHasher:
         self.shingle = shingle
         self.num_perm = num_perm
         self._bits = num_perm.bit_length() - 1
-        self._vocab: dict[str, int] = {}
-        self._counter = itertools.count()
 
     def batch(self, records_parts: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
         """(64-bit shingle hashes of all records concatenated, start offset of each record).
 
         Each part (role) of a record is shingled on its own and salted with its index, so shingles
         of the question and of the answer never match each other; a part shorter than `shingle`
-        tokens still gives one (padded) shingle, so every record has at least one.
+        tokens is padded to one shingle, so every record has at least one.
         """
         k = self.shingle
-        setdefault, counter = self._vocab.setdefault, self._counter
-        ids: list[int] = []
-        part_lens: list[int] = []
-        part_salt: list[int] = []
-        part_record: list[int] = []
-        for r, parts in enumerate(records_parts):
-            for p, text in enumerate(parts):
-                toks = _TOKEN.findall(text)
-                if len(toks) < k:
-                    toks += ["\x00"] * (k - len(toks))
-                # map() over the C-level setdefault: a new token takes the next counter value
-                ids.extend(map(setdefault, toks, counter))
-                part_lens.append(len(toks))
-                part_salt.append(p)
-                part_record.append(r)
-        arr = np.array(ids, dtype=np.uint64)
-        lens = np.array(part_lens, dtype=np.int64)
+        texts = [t for parts in records_parts for t in parts]
+        part_salt = np.array([p for parts in records_parts for p in range(len(parts))], dtype=np.uint64)
+        part_record = np.repeat(np.arange(len(records_parts)), [len(parts) for parts in records_parts])
+        tok, counts = token_hashes(texts)
+        # pad short parts to k tokens (vectorised: place the real tokens, fill the rest with PAD)
+        lens = np.maximum(counts, k)
+        new_start = np.cumsum(lens) - lens
+        old_start = np.cumsum(counts) - counts
+        part_of_tok = np.repeat(np.arange(len(texts)), counts)
+        arr = np.full(int(lens.sum()), _PAD_TOKEN, dtype=np.uint64)
+        arr[new_start[part_of_tok] + (np.arange(len(tok)) - old_start[part_of_tok])] = tok
         ends = np.cumsum(lens)
         pos = np.arange(len(arr), dtype=np.int64)
         starts = pos[pos + k <= np.repeat(ends, lens)]
@@ -232,11 +263,11 @@ class MinHasher:
         for j in range(k):  # polynomial rolling hash; uint64 overflow wraps, which is fine here
             h = h * np.uint64(1_000_003) + arr[starts + j] * np.uint64(0x9E3779B97F4A7C15)
         windows = lens - k + 1
-        h ^= np.repeat(np.array(part_salt, dtype=np.uint64), windows) * np.uint64(0xC2B2AE3D27D4EB4F)
+        h ^= np.repeat(part_salt, windows) * np.uint64(0xC2B2AE3D27D4EB4F)
         h ^= h >> np.uint64(29)
         h *= self.seed_mul
         h ^= h >> np.uint64(32)
-        rec = np.repeat(np.array(part_record, dtype=np.int64), windows)
+        rec = np.repeat(part_record, windows)
         offsets = np.searchsorted(rec, np.arange(len(records_parts)), side="left")
         return h, offsets
 
@@ -350,8 +381,26 @@ def near_duplicates(
     return dup_of
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: dedup allocates many small acyclic objects while the
+    whole dataset is alive, and collections that find nothing cost ~30% of the step."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def clean_records(records: Sequence[Record], config: DedupConfig | None = None) -> QualityReport:
     """Lint, then drop exact and near duplicates; the earliest record of a group is kept."""
+    with _gc_paused():
+        return _clean_records(records, config)
+
+
+def _clean_records(records: Sequence[Record], config: DedupConfig | None) -> QualityReport:
     config = config or DedupConfig()
     out_rejected: list[dict[str, Any]] = []
     warnings: list[tuple[str, str]] = []
