@@ -1,0 +1,61 @@
+"""The run registry: ids, atomic metric updates, list/show/compare on the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bbjcoder.cli import app
+from bbjcoder.runs import (
+    compare_runs,
+    create_run,
+    list_runs,
+    load_run,
+    register_compare_extractor,
+    update_run_metrics,
+)
+
+
+def _two_runs(tmp_path: Path):  # type: ignore[no-untyped-def]
+    a = create_run(tmp_path, "demo", {"lora": {"r": 8}, "sft": {"learning_rate": 2e-4}})
+    b = create_run(tmp_path, "demo", {"lora": {"r": 16}, "sft": {"learning_rate": 2e-4}})
+    update_run_metrics(a, "train", {"best_val_loss": 1.5})
+    update_run_metrics(b, "train", {"best_val_loss": 1.25})
+    return a, b
+
+
+def test_run_ids_are_name_and_timestamp_and_unique(tmp_path: Path) -> None:
+    a, b = _two_runs(tmp_path)
+    assert re.fullmatch(r"demo-\d{8}-\d{6}(-\d+)?", a.id) and a.id != b.id
+    assert [r.id for r in list_runs(tmp_path)] == [a.id, b.id]
+
+
+def test_update_run_metrics_merges_sections(tmp_path: Path) -> None:
+    a, _ = _two_runs(tmp_path)
+    update_run_metrics(a, "train", {"tokens": 10})
+    update_run_metrics(a, "eval", {"compile@1": 0.5})
+    run = load_run(f"run:{a.id}", tmp_path)
+    assert run.metrics == {"train": {"best_val_loss": 1.5, "tokens": 10}, "eval": {"compile@1": 0.5}}
+
+
+def test_compare_shows_config_differences_and_registered_extractors(tmp_path: Path) -> None:
+    a, b = _two_runs(tmp_path)
+    register_compare_extractor("test-extra", lambda r: {"eval.x": r.config["lora"]["r"] * 2})
+    rows = {row.key: row for row in compare_runs(load_run(a.path), load_run(b.path))}
+    assert rows["config.lora.r"].a == 8 and rows["config.lora.r"].b == 16
+    assert "config.sft.learning_rate" not in rows  # equal config values are hidden
+    assert rows["metrics.train.best_val_loss"].b == 1.25 and rows["eval.x"].b == 32
+
+
+def test_runs_cli_list_show_compare(tmp_path: Path) -> None:
+    a, b = _two_runs(tmp_path)
+    runner = CliRunner()
+    out = runner.invoke(app, ["runs", "list", "--runs-dir", str(tmp_path)])
+    assert out.exit_code == 0 and "demo-" in out.output
+    out = runner.invoke(app, ["runs", "show", a.id, "--runs-dir", str(tmp_path)])
+    assert out.exit_code == 0 and json.loads(out.output)["config"]["lora"]["r"] == 8
+    out = runner.invoke(app, ["runs", "compare", a.id, b.id, "--runs-dir", str(tmp_path)])
+    assert out.exit_code == 0 and "config.lora.r" in out.output and "16" in out.output
