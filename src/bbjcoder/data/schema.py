@@ -29,7 +29,7 @@ GenerationList = Annotated[
 ]
 
 SCHEMA_PATH = Path("training-data/schema/example.schema.json")
-SCHEMA_ID = "https://github.com/bbjcoder/bbjcoder/training-data/schema/example.schema.json"
+SCHEMA_ID = "urn:bbjcoder:training-data:example-front-matter:1"
 
 
 def _check_generation_value(value: Any, field: str, *, allow_all: bool) -> Any:
