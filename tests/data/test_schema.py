@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from bbjcoder.data.schema import FrontMatter, json_schema, main, schema_text
@@ -66,3 +67,18 @@ def test_generation_is_always_a_tuple() -> None:
     )
     assert fm.generations() == ("bbj-gui", "dwc")
     assert fm.target_generations() == ("dwc",)
+
+
+def _front(path: Path) -> dict:
+    lines = path.read_text().split("\n")
+    return yaml.safe_load("\n".join(lines[1 : lines.index("---", 1)]))
+
+
+def test_published_schema_agrees_with_the_model_on_fixtures() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json_schema())
+    fixtures = Path(__file__).parent / "fixtures"
+    for path in (fixtures / "valid").rglob("*.md"):
+        assert not list(validator.iter_errors(_front(path))), path
+    for name in ("unknown-field.md", "wrong-label.md", "all-in-list.md", "migration-missing-from-to.md"):
+        assert list(validator.iter_errors(_front(fixtures / "invalid" / name))), name
