@@ -148,7 +148,9 @@ def data_split(
     ),
     threshold: float = typer.Option(0.85, "--threshold", help="Near-duplicate Jaccard threshold."),
     shingle: int = typer.Option(5, "--shingle", help="Tokens per shingle for near-duplicates."),
-    num_perm: int = typer.Option(128, "--num-perm", help="MinHash permutations."),
+    num_perm: int = typer.Option(
+        128, "--num-perm", help="MinHash size (bins of one-permutation hashing; a power of two)."
+    ),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep duplicates (lint still runs)."),
 ) -> None:
     """Lint, drop duplicates, and split by a hash of each id (stable) into train/val/test + manifest."""

@@ -179,6 +179,10 @@ def split(
     config = SplitConfig(test_share=test_share, val_share=val_share, salt=salt)
     if not 0.0 < threshold <= 1.0:
         raise DataError(f"--threshold must be in (0, 1], got {threshold}")
+    if num_perm < 1 or num_perm & (num_perm - 1):
+        raise DataError(f"--num-perm must be a power of two, got {num_perm}", hint="use 64, 128 or 256")
+    if shingle < 1:
+        raise DataError(f"--shingle must be at least 1, got {shingle}")
     files = list(inputs) or default_inputs(out_dir)
     records: list[Record] = []
     earlier_rejects: list[dict[str, Any]] = []
