@@ -205,7 +205,8 @@ class Display:
             TimeElapsedColumn(),
             console=console,
         )
-        self.task = self.progress.add_task("", total=None, visible=False)
+        self.task = self.progress.add_task("", total=None)
+        self.active = False  # a stage is running: show its progress bar
 
     def __rich__(self) -> Group:
         table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
@@ -224,7 +225,7 @@ class Display:
                 f"{secs:.1f} s" if secs is not None else "",
                 row.detail,
             )
-        return Group(table, self.progress) if self.progress.tasks[0].visible else Group(table)
+        return Group(table, self.progress) if self.active else Group(table)
 
     def add(self, name: str, title: str, after: str | None = None) -> None:
         if name in self.rows:
@@ -240,7 +241,10 @@ class Display:
     def start(self, name: str, detail: str = "") -> None:
         row = self.rows[name]
         row.status, row.started, row.detail = "running", time.monotonic(), detail
-        self.progress.update(self.task, description=row.title, completed=0, total=None, visible=True)
+        # A fresh task: Progress.update cannot set a known total back to "unknown".
+        self.progress.remove_task(self.task)
+        self.task = self.progress.add_task(row.title, total=None)
+        self.active = True
         if not self.live:
             self.console.print(f"[bold]{row.title}[/] ...", highlight=False)
 
@@ -259,7 +263,7 @@ class Display:
     def finish(self, name: str, status: str, seconds: float | None, detail: str = "") -> None:
         row = self.rows[name]
         row.status, row.seconds, row.detail = status, seconds, detail or row.detail
-        self.progress.update(self.task, visible=False)
+        self.active = False
         if not self.live:
             secs = f" ({seconds:.1f} s)" if seconds is not None else ""
             style = _STATUS_STYLE.get(status, "")
@@ -942,6 +946,9 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     atomic_write_json(demo_dir / STAGES_JSON, record)
 
     console = console or Console(stderr=True)
+    # Pin the display to the real terminal: a Console without a file writes to whatever sys.stderr
+    # is, and during a stage that is the stage's log file.
+    console.file = console.file
     stages = build_stages()
     display = Display(console, {s.name: s.title for s in stages})
     ctx = Ctx(demo_dir, cfg, opts, display, record["stages"])

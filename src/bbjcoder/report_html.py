@@ -278,7 +278,7 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
     comp_rows = [
         f"<tr data-category='{_esc(c['category'])}'><td>{_esc(c['category'])}</td><td><code>{_esc(c['a'])}</code></td><td><code>{_esc(c['b'])}</code></td>"
         f"<td class='num'>{c['both']}</td><td class='num'>{c['only_a']}</td><td class='num'>{c['only_b']}</td><td class='num'>{c['neither']}</td>"
-        f"<td class='num' data-p='{c['p_value']!r}'>{c['p_value']:.3g}</td><td>{_esc(c['verdict'])}</td></tr>"
+        f"<td class='num' data-category='{_esc(c['category'])}' data-p='{c['p_value']!r}'>{c['p_value']:.3g}</td><td>{_esc(c['verdict'])}</td></tr>"
         for c in report["comparisons"]
     ]
     comps = (
