@@ -53,7 +53,8 @@ def test_run_and_base_are_evaluated_and_written_into_the_model_card(
     card = (runs_dir / run_id / "MODEL_CARD.md").read_text()
     assert f"Suite `{tiny_suite.name}`" in card and "compile@1" in card
     metrics = json.loads((runs_dir / run_id / "run.json").read_text())["metrics"]["eval"][tiny_suite.name]
-    assert set(metrics) >= {"compile@1", "idioms", "general_pass@1"}
+    assert set(metrics) >= {"compile@1", "idioms", "general_pass@1", "compile@1_by_category"}
+    assert "generation:dwc" in metrics["compile@1_by_category"]
 
 
 def test_eval_with_config_picks_the_latest_run_of_that_name(

@@ -250,5 +250,9 @@ def _record_in_run(run_id: str, runs_dir: Path, report: dict[str, Any]) -> None:
     metrics = {key: overall[key]["value"] for key in overall if key.startswith("compile@") or key == "idioms"}
     if report["general"].get(label):
         metrics["general_pass@1"] = report["general"][label]["value"]
+    k = f"compile@{min(report['ks'])}"  # per category too, so `runs compare` lines them up
+    metrics[f"{k}_by_category"] = {
+        key: entry[k]["value"] for key, entry in report["summary"][label].items() if key != "overall:all"
+    }
     update_run_metrics(run, "eval", {report["suite"]["name"]: metrics})
     write_eval_results(load_run(run_id, runs_dir), model_card_section(report))
