@@ -89,7 +89,7 @@ def test_both_stages_reduce_validation_loss_clearly(trained: Any) -> None:
     for stage in ("cpt", "sft"):
         s = trained.info["stages"][stage]
         assert s["status"] == "done" and s["global_step"] > 0
-        assert s["best_val_loss"] < s["first_val_loss"] * 0.85, (stage, s)
+        assert s["best_val_loss"] < s["first_val_loss"] * 0.9, (stage, s)
 
 
 @pytest.mark.slow
