@@ -58,7 +58,9 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno) from exc
+                raise DataError(
+                    f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
+                ) from exc
             if not isinstance(obj, dict):
                 raise DataError("expected a JSON object on each line", path=path, line=lineno)
             yield obj
