@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -31,11 +32,11 @@ STAGE_NAMES = ["convert", "split", "corpus", "stats", "train", "eval", "export",
 pytestmark = pytest.mark.slow
 
 
-def _demo(out: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+def _demo(out: Path, workdir: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     t0 = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "bbjcoder", "demo", "--quick", "--out", str(out)],
-        cwd=REPO,
+        cwd=workdir,
         capture_output=True,
         text=True,
         timeout=600,
@@ -46,10 +47,16 @@ def _demo(out: Path) -> tuple[subprocess.CompletedProcess[str], float]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("demo") / "demo-quick"
-    proc, wall = _demo(out)
+    # A snapshot of the shipped inputs: the demo runs where a user runs it (a directory with
+    # training-data/, corpus/, evals/, configs/), and edits to the checkout cannot change them
+    # between the first run and the resumed one.
+    work = tmp_path_factory.mktemp("work")
+    for name in ("training-data", "corpus", "evals", "configs"):
+        shutil.copytree(REPO / name, work / name)
+    out = work / "runs" / "demo-quick"
+    proc, wall = _demo(out, work)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return {"dir": out, "proc": proc, "wall": wall}
+    return {"dir": out, "work": work, "proc": proc, "wall": wall}
 
 
 def _json(path: Path) -> Any:
@@ -187,7 +194,7 @@ def test_rerun_resumes_every_finished_stage(demo: dict[str, Any]) -> None:
     before = _json(d / "stages.json")["stages"]
     adapter = d / "adapter" / "adapter_model.safetensors"
     mtime = adapter.stat().st_mtime_ns
-    proc, wall = _demo(d)
+    proc, wall = _demo(d, demo["work"])
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = _json(d / "stages.json")["stages"]
     for name in STAGE_NAMES[:-1]:
@@ -244,7 +251,7 @@ def test_improvement_loop_commands_work_on_the_demo_run(demo: dict[str, Any], tm
     d = demo["dir"]
     cmp = subprocess.run(
         [sys.executable, "-m", "bbjcoder", "runs", "compare", str(d), str(d)],
-        cwd=REPO,
+        cwd=demo["work"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -256,7 +263,7 @@ def test_improvement_loop_commands_work_on_the_demo_run(demo: dict[str, Any], tm
     inbox = tmp_path / "_inbox"
     sug = subprocess.run(
         [sys.executable, "-m", "bbjcoder", "data", "suggest", "--from-eval", str(d), "--inbox", str(inbox)],
-        cwd=REPO,
+        cwd=demo["work"],
         capture_output=True,
         text=True,
         timeout=120,
