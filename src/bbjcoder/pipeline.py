@@ -62,6 +62,9 @@ QUICK_OVERRIDES: dict[str, dict[str, Any]] = {
     },
     "eval": {"max_cases": 4, "n_samples": 2, "k": [1, 2], "max_new_tokens": 48, "forgetting_max_problems": 4},
 }
+# The full profile on the shipped config evaluates the whole suite (demo.toml's max_cases keeps a
+# plain `bbjcoder eval --config configs/demo.toml` short; the demo has the time budget for all cases).
+FULL_OVERRIDES: dict[str, dict[str, Any]] = {"eval": {"max_cases": None}}
 # The demo's export is always F16 + Q4_K_M, whatever the config's [export] quant says.
 DEMO_QUANT = "q4_k_m"
 
@@ -95,12 +98,17 @@ def _merge(base: dict[str, Any], over: dict[str, dict[str, Any]]) -> dict[str, A
     return out
 
 
-def demo_config(source: Path, demo_dir: Path, *, quick: bool) -> RunConfig:
-    """The config file plus the demo's settings: data and runs inside `demo_dir`, absolute paths."""
+def demo_config(source: Path, demo_dir: Path, *, quick: bool, shipped: bool = True) -> RunConfig:
+    """The config file plus the demo's settings: data and runs inside `demo_dir`, absolute paths.
+
+    `quick` applies QUICK_OVERRIDES; the full profile of the `shipped` config applies FULL_OVERRIDES.
+    """
     cfg = load_config(source)
     raw = cfg.to_dict()
     if quick:
         raw = _merge(raw, QUICK_OVERRIDES)
+    elif shipped:
+        raw = _merge(raw, FULL_OVERRIDES)
     demo_dir = demo_dir.resolve()
 
     def absolute(p: str | None) -> str | None:
@@ -916,7 +924,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
                 path=Path(needed),
             )
     demo_dir = choose_demo_dir(opts, Path(base_cfg.run.runs_dir), base_cfg.run.name).resolve()
-    cfg = demo_config(source, demo_dir, quick=opts.quick)
+    cfg = demo_config(source, demo_dir, quick=opts.quick, shipped=opts.config is None)
     profile = "quick" if opts.quick else "full"
     record = _load_stages(demo_dir)
     demo_dir.mkdir(parents=True, exist_ok=True)
