@@ -29,8 +29,6 @@ CHROMIUM_ARGS = [
 ]
 STAGE_NAMES = ["convert", "split", "corpus", "stats", "train", "eval", "export", "serve", "report"]
 
-pytestmark = pytest.mark.slow
-
 
 def _demo(out: Path, workdir: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     t0 = time.monotonic()
@@ -96,6 +94,7 @@ def _parse(html_text: str) -> _Cells:
     return p
 
 
+@pytest.mark.slow
 def test_demo_records_every_stage_done_and_prints_the_report_path(demo: dict[str, Any]) -> None:
     d = demo["dir"]
     rec = _json(d / "stages.json")
@@ -113,6 +112,7 @@ def test_demo_records_every_stage_done_and_prints_the_report_path(demo: dict[str
         assert (d / "stage-logs" / f"{name}.log").is_file()
 
 
+@pytest.mark.slow
 def test_report_html_numbers_equal_report_json(demo: dict[str, Any]) -> None:
     d = demo["dir"]
     report = _json(d / "eval" / "bbj-core" / "report.json")
@@ -153,6 +153,7 @@ def test_report_html_numbers_equal_report_json(demo: dict[str, Any]) -> None:
     assert p_cells, "the baseline comparison is on the page"
 
 
+@pytest.mark.slow
 def test_report_html_data_export_and_server_sections_match_their_files(demo: dict[str, Any]) -> None:
     d = demo["dir"]
     cells = _parse((d / "report.html").read_text(encoding="utf-8")).cells
@@ -167,6 +168,7 @@ def test_report_html_data_export_and_server_sections_match_their_files(demo: dic
     assert stage_secs <= set(STAGE_NAMES)
 
 
+@pytest.mark.slow
 def test_model_card_export_and_server_check_are_filled(demo: dict[str, Any]) -> None:
     from bbjcoder.bbj import check_source
     from bbjcoder.runs import EVAL_END, EVAL_PLACEHOLDER, EVAL_START
@@ -189,6 +191,7 @@ def test_model_card_export_and_server_check_are_filled(demo: dict[str, Any]) -> 
         assert check["compiles"] is False
 
 
+@pytest.mark.slow
 def test_rerun_resumes_every_finished_stage(demo: dict[str, Any]) -> None:
     d = demo["dir"]
     before = _json(d / "stages.json")["stages"]
@@ -206,8 +209,10 @@ def test_rerun_resumes_every_finished_stage(demo: dict[str, Any]) -> None:
     assert wall < demo["wall"] / 3, (wall, demo["wall"])
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make browser)")
+@pytest.mark.slow
 def test_report_renders_in_chromium_with_images_and_no_outside_requests(demo: dict[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -247,6 +252,7 @@ def test_report_renders_in_chromium_with_images_and_no_outside_requests(demo: di
     assert (d / "report.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_improvement_loop_commands_work_on_the_demo_run(demo: dict[str, Any], tmp_path: Path) -> None:
     d = demo["dir"]
     cmp = subprocess.run(
@@ -276,3 +282,65 @@ def test_improvement_loop_commands_work_on_the_demo_run(demo: dict[str, Any], tm
         assert drafts and all("from-eval" in p.read_text(encoding="utf-8") for p in drafts)
     else:
         assert sug.returncode == 1
+
+
+# --- fast checks of the pieces the demo is made of ------------------------------------------------
+
+
+def test_resolved_config_round_trips_through_toml(tmp_path: Path) -> None:
+    from bbjcoder.config import load_config
+    from bbjcoder.pipeline import config_to_toml, demo_config
+
+    demo_dir = tmp_path / "runs" / "demo-x"
+    for quick in (False, True):
+        cfg = demo_config(REPO / "configs" / "demo.toml", demo_dir, quick=quick)
+        path = tmp_path / f"config-{quick}.toml"
+        path.write_text(config_to_toml(cfg, "header\nline two"), encoding="utf-8")
+        again = load_config(path)
+        assert again.to_dict() == cfg.to_dict()
+        assert again.data.dataset_dir == demo_dir.resolve() / "dataset"
+        assert again.run.runs_dir == demo_dir.resolve().parent
+        assert again.export.quant == "q4_k_m"
+        assert (again.cpt.max_steps > 0) == quick and (again.eval.max_cases is None) == (not quick)
+
+
+def test_input_hash_follows_file_contents_and_ignores_drafts(tmp_path: Path) -> None:
+    from bbjcoder.pipeline import input_hash
+
+    root = tmp_path / "training-data"
+    (root / "gui").mkdir(parents=True)
+    (root / "gui" / "a.md").write_text("one", encoding="utf-8")
+    h = input_hash([root], {"check": True})
+    assert input_hash([root], {"check": True}) == h
+    assert input_hash([root], {"check": False}) != h
+    (root / "_inbox").mkdir()
+    (root / "_inbox" / "draft.md").write_text("draft", encoding="utf-8")
+    assert input_hash([root], {"check": True}) == h
+    (root / "gui" / "a.md").write_text("two", encoding="utf-8")
+    assert input_hash([root], {"check": True}) != h
+
+
+def test_demo_dir_choice_resumes_the_latest_of_its_profile_and_refuses_foreign_dirs(tmp_path: Path) -> None:
+    from bbjcoder.errors import UserError
+    from bbjcoder.pipeline import DemoOptions, choose_demo_dir
+
+    runs = tmp_path / "runs"
+    for name, profile, created in (
+        ("demo-1", "full", "1"),
+        ("demo-2", "full", "2"),
+        ("demo-q", "quick", "3"),
+    ):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "stages.json").write_text(json.dumps({"profile": profile, "created": created}))
+    assert choose_demo_dir(DemoOptions(), runs, "demo") == runs / "demo-2"
+    assert choose_demo_dir(DemoOptions(quick=True), runs, "demo") == runs / "demo-q"
+    fresh = choose_demo_dir(DemoOptions(fresh=True), runs, "demo")
+    assert fresh.parent == runs and not fresh.exists() and fresh.name.startswith("demo-")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="not a demo directory"):
+        choose_demo_dir(DemoOptions(out=foreign, fresh=True), runs, "demo")
+    assert (foreign / "notes.txt").is_file()
+    assert choose_demo_dir(DemoOptions(out=runs / "demo-1", fresh=True), runs, "demo") == runs / "demo-1"
+    assert not (runs / "demo-1").exists()

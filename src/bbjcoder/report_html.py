@@ -153,7 +153,7 @@ def _summary_cards(
     total = sum(float(s.get("seconds") or 0) for s in stages.values())
     cards.append(
         f'<div class="card"><div class="label">stage time</div><div class="value">{total / 60:.1f} min</div>'
-        f"<div class='small'>last `bbjcoder demo` call: {_esc(wall) + ' s' if wall is not None else '–'}</div></div>"
+        f"<div class='small'>last <code>bbjcoder demo</code> call: {_esc(wall) + ' s' if wall is not None else '–'}</div></div>"
     )
     return '<div class="cards">' + "".join(cards) + "</div>"
 
