@@ -212,7 +212,6 @@ def test_rerun_resumes_every_finished_stage(demo: dict[str, Any]) -> None:
 @pytest.mark.slow
 @pytest.mark.browser
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make browser)")
-@pytest.mark.slow
 def test_report_renders_in_chromium_with_images_and_no_outside_requests(demo: dict[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 
