@@ -266,7 +266,8 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
         cat_rows.append(f"<tr><td>{_esc(key)}</td><td class='num'>{n}</td>{cells}</tr>")
     cats = (
         f"<h3>compile@{k} per category (95% bootstrap intervals over cases)</h3>"
-        + "<div class='grid2'><div>"
+        # Many categories make a wide plot: then it goes under the table, full width.
+        + ("<div class='grid2'><div>" if len(cat_rows) <= 6 else "<div><div>")
         + "<table id='eval-categories'><tr><th>category</th><th class='num'>cases</th>"
         + "".join(f"<th class='num'><code>{_esc(label)}</code></th>" for label in labels)
         + "</tr>"
@@ -284,7 +285,7 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
     comps = (
         "<h3>Baseline comparison (paired, McNemar exact test)</h3>"
         "<p class='note'>A case counts as solved when at least half its samples compile; "
-        "a model beats another only where p &lt; 0.05. A tiny random model on a handful of cases rarely reaches that.</p>"
+        "a model beats another only where p &lt; 0.05, which few cases rarely reach.</p>"
         "<table id='eval-comparisons'><tr><th>category</th><th>A</th><th>B</th><th class='num'>both</th><th class='num'>only A</th>"
         "<th class='num'>only B</th><th class='num'>neither</th><th class='num'>p</th><th>verdict</th></tr>"
         + "".join(comp_rows)
