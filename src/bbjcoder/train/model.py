@@ -6,6 +6,8 @@ Also fixes up base-model tokenizers for chat training: a ChatML template when no
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,34 @@ def prepare_tokenizer(tokenizer: Any) -> Any:
         tokenizer.chat_template = CHATML_TEMPLATE
     tokenizer.padding_side = "right"
     return tokenizer
+
+
+def nf4_config_kwargs() -> dict[str, Any]:
+    """`BitsAndBytesConfig` arguments for QLoRA: NF4, double quantization, bf16 compute.
+
+    The 4-bit weights are also *stored* as bf16 (`bnb_4bit_quant_storage`): FSDP can only shard
+    float tensors, so this is what lets `accelerate launch` with FSDP shard a QLoRA model; on a
+    single GPU it changes nothing.
+    """
+    import torch
+
+    return {
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": True,
+        "bnb_4bit_compute_dtype": torch.bfloat16,
+        "bnb_4bit_quant_storage": torch.bfloat16,
+    }
+
+
+def qlora_device_map(env: Mapping[str, str], current_device: int) -> dict[str, int] | None:
+    """Where a 4-bit model is loaded: None under FSDP (accelerate places and shards the weights),
+    the process's own GPU under DDP (`LOCAL_RANK`), else the current GPU."""
+    if env.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true"):
+        return None
+    if int(env.get("WORLD_SIZE", "1")) > 1:
+        return {"": int(env.get("LOCAL_RANK", "0"))}
+    return {"": current_device}
 
 
 def load_model_and_tokenizer(
@@ -87,14 +117,11 @@ def load_model_and_tokenizer(
             ) from exc
         from transformers import BitsAndBytesConfig
 
-        kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=torch.bfloat16,
-        )
+        kwargs["quantization_config"] = BitsAndBytesConfig(**nf4_config_kwargs())
         kwargs["dtype"] = torch.bfloat16
-        kwargs["device_map"] = {"": torch.cuda.current_device()}
+        device_map = qlora_device_map(os.environ, torch.cuda.current_device())
+        if device_map is not None:
+            kwargs["device_map"] = device_map
     elif quantization != "none":
         raise ModelError(f"unknown quantization {quantization!r}; expected 'none' or 'nf4'")
     try:
