@@ -76,6 +76,10 @@ class LoraSection(_Section):
     alpha: int | None = None  # None means 2 * r
     dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    # Modules trained in full and saved with the adapter (e.g. ["embed_tokens"] for a randomly
+    # initialised demo model whose frozen random embeddings/output head would cap what LoRA can learn;
+    # tied input/output embeddings stay tied). Real base models keep this empty: pure LoRA.
+    modules_to_save: list[str] = []
 
     @property
     def lora_alpha(self) -> int:

@@ -150,8 +150,20 @@ def load_model_and_tokenizer(
     return model, tokenizer
 
 
-def add_lora(model: Any, *, r: int, alpha: int, dropout: float, target_modules: str | list[str]) -> Any:
-    """Wrap `model` in a fresh trainable LoRA adapter (PEFT) on the given modules."""
+def add_lora(
+    model: Any,
+    *,
+    r: int,
+    alpha: int,
+    dropout: float,
+    target_modules: str | list[str],
+    modules_to_save: list[str] | None = None,
+) -> Any:
+    """Wrap `model` in a fresh trainable LoRA adapter (PEFT) on the given modules.
+
+    `modules_to_save` are trained in full and stored in the adapter; tied input/output
+    embeddings stay tied (`ensure_weight_tying`), so the merged model keeps one embedding matrix.
+    """
     from peft import LoraConfig, get_peft_model
 
     config = LoraConfig(
@@ -159,6 +171,8 @@ def add_lora(model: Any, *, r: int, alpha: int, dropout: float, target_modules: 
         lora_alpha=alpha,
         lora_dropout=dropout,
         target_modules=target_modules,
+        modules_to_save=list(modules_to_save) if modules_to_save else None,
+        ensure_weight_tying=bool(modules_to_save),
         bias="none",
         task_type="CAUSAL_LM",
     )

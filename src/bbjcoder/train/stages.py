@@ -153,6 +153,7 @@ def run_stage(
             alpha=cfg.lora.lora_alpha,
             dropout=cfg.lora.dropout,
             target_modules=cfg.lora.target_modules,
+            modules_to_save=cfg.lora.modules_to_save,
         )
     if mc.gradient_checkpointing:
         enable_gradient_checkpointing(model, mc.checkpoint_every)
