@@ -177,9 +177,9 @@ def data_stats(
     inputs: list[str] = typer.Argument(
         None, help="Dataset directories or record JSONL files (default: dataset)."
     ),
-    out: str | None = typer.Option(None, "--out", help="Stats JSON (default: <dataset>/stats.json)."),
+    out: str | None = typer.Option(None, "--out", help="Stats JSON (default: DATASET/stats.json)."),
     png: str | None = typer.Option(
-        None, "--png", help="Histogram PNG (default: <dataset>/token_lengths.png)."
+        None, "--png", help="Histogram PNG (default: DATASET/token_lengths.png)."
     ),
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="HF tokenizer directory for exact token counts."
@@ -370,7 +370,7 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run of this name."),
     run_id: str | None = typer.Option(None, "--run", help="With --resume: the run id to continue."),
 ) -> None:
-    """Train a LoRA adapter in two stages (CPT on the corpus, SFT on the dataset) into runs/<id>/."""
+    """Train a LoRA adapter in two stages (CPT on the corpus, SFT on the dataset) into runs/ID/."""
     from bbjcoder.config import load_config
     from bbjcoder.train.stages import train
 
