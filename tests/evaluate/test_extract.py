@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bbjcoder.evaluate.extract import extract_code, fenced_blocks, is_prose_line, truncate_at_stop
+from bbjcoder.evaluate.extract import (
+    extract_code,
+    fenced_blocks,
+    has_statements,
+    is_prose_line,
+    truncate_at_stop,
+)
 
 
 def test_bbj_fenced_blocks_win_over_other_blocks_and_are_joined() -> None:
@@ -49,3 +55,26 @@ def test_longer_fence_closes_only_on_same_length_or_more() -> None:
 def test_truncate_at_earliest_stop_sequence() -> None:
     assert truncate_at_stop("abc<|im_end|>def\nEND", ["\nEND", "<|im_end|>"]) == "abc"
     assert truncate_at_stop("abc", []) == "abc"
+
+
+def test_comment_only_code_has_no_statements() -> None:
+    assert not has_statements("rem a comment\n\n  REM another\n0010 rem numbered\n")
+    assert not has_statements("")
+
+
+def test_code_with_one_statement_or_rem_like_names_has_statements() -> None:
+    assert has_statements('rem header\nprint "hi"\n')
+    assert has_statements("remark = 1\n")  # `remark` is a variable, not a comment
+    assert has_statements('rem15$ = "x"\n')
+
+
+def test_comment_only_sample_is_scored_as_not_compiling() -> None:
+    from bbjcoder.bbj import check_source
+    from bbjcoder.evaluate.scoring import score_sample
+    from bbjcoder.evaluate.suite import Case
+
+    case = Case(id="c", prompt="p", type="completion", generation=("all",), difficulty="basic")
+    only_rem = score_sample(case, 0, "```bbj\nrem just a comment\n```", check_source)
+    real = score_sample(case, 0, '```bbj\nrem hello\nprint "hello"\n```', check_source)
+    assert not only_rem.compiles and "only comments" in only_rem.diagnostics[0]["message"]
+    assert real.compiles

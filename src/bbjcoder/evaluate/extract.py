@@ -74,6 +74,19 @@ def extract_code(text: str, language: str = "bbj") -> str:
     return code.strip("\n").rstrip() + ("\n" if code.strip() else "")
 
 
+# A BBj comment line: optional line number, then REM as a whole word (`remark`, `rem15` are names).
+_BBJ_COMMENT_LINE = re.compile(r"^\s*(?:\d+\s+)?rem(?:\s|$)", re.IGNORECASE)
+
+
+def has_statements(code: str) -> bool:
+    """Whether BBj code holds at least one line that is not blank and not a REM comment.
+
+    A sample of comments only "compiles" but answers nothing, so compile@k counts it as
+    "no code" (a tiny or broken model otherwise scores by echoing `rem ...` lines).
+    """
+    return any(line.strip() and not _BBJ_COMMENT_LINE.match(line) for line in code.splitlines())
+
+
 def truncate_at_stop(text: str, stop: list[str] | tuple[str, ...]) -> str:
     """Cut `text` at the earliest stop sequence (exclusive), the same way for every backend."""
     cut = len(text)

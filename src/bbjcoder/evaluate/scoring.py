@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bbjcoder.errors import DependencyError
-from bbjcoder.evaluate.extract import extract_code
+from bbjcoder.evaluate.extract import extract_code, has_statements
 from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, check_solution
 from bbjcoder.evaluate.metrics import bootstrap_ci, pass_at_k
 from bbjcoder.evaluate.suite import Case, categories, check_idioms
@@ -112,8 +112,10 @@ class CaseResult:
 def score_sample(case: Case, index: int, text: str, check: CheckFn) -> SampleResult:
     code = sample_code(case, text)
     program = program_for(case, code)
-    if code.strip():
+    if has_statements(code):
         diags = tuple(_diag(d) for d in check(program))
+    elif code.strip():
+        diags = ({"line": 0, "column": 0, "message": "only comments in the output, no statement"},)
     else:
         diags = ({"line": 0, "column": 0, "message": "no code in the output"},)
     ok, problems = check_idioms(case.idioms, code) if case.idioms else (None, [])
