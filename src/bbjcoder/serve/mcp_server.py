@@ -131,7 +131,7 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
-    from bbjcoder.evaluate.extract import extract_code
+    from bbjcoder.evaluate.extract import extract_code, has_statements
     from bbjcoder.export.modelfile import system_prompt
 
     server = MCPServer(
@@ -195,8 +195,8 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
                 code = extract_code(text, "bbj")
                 diags = (
                     _diagnostics(code)
-                    if code.strip()
-                    else [DiagnosticOut(line=1, column=1, message="the reply contained no code")]
+                    if has_statements(code)
+                    else [DiagnosticOut(line=1, column=1, message="the reply contained no BBj statement")]
                 )
                 if not diags:
                     break
