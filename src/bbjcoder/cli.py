@@ -178,9 +178,7 @@ def data_stats(
         None, help="Dataset directories or record JSONL files (default: dataset)."
     ),
     out: str | None = typer.Option(None, "--out", help="Stats JSON (default: DATASET/stats.json)."),
-    png: str | None = typer.Option(
-        None, "--png", help="Histogram PNG (default: DATASET/token_lengths.png)."
-    ),
+    png: str | None = typer.Option(None, "--png", help="Histogram PNG (default: DATASET/token_lengths.png)."),
     tokenizer: str | None = typer.Option(
         None, "--tokenizer", help="HF tokenizer directory for exact token counts."
     ),
