@@ -171,6 +171,7 @@ def test_report_html_data_export_and_server_sections_match_their_files(demo: dic
 @pytest.mark.slow
 def test_model_card_export_and_server_check_are_filled(demo: dict[str, Any]) -> None:
     from bbjcoder.bbj import check_source
+    from bbjcoder.evaluate.extract import has_statements
     from bbjcoder.runs import EVAL_END, EVAL_PLACEHOLDER, EVAL_START
 
     d = demo["dir"]
@@ -184,8 +185,8 @@ def test_model_card_export_and_server_check_are_filled(demo: dict[str, Any]) -> 
     assert check["prompt"].startswith("Write a BBj program that creates a window with a button")
     assert isinstance(check["answer"], str) and check["server_stopped"] is True
     assert check["server_exit_code"] is not None
-    # The recorded verdict is the checker's verdict on the recorded code.
-    if check["code"].strip():
+    # The recorded verdict is compile@k's verdict on the recorded code: statements that pass the checker.
+    if has_statements(check["code"]):
         assert check["compiles"] == (not check_source(check["code"]))
     else:
         assert check["compiles"] is False

@@ -611,7 +611,7 @@ def serve_and_ask(
     from openai import OpenAI
 
     from bbjcoder.bbj import check_source
-    from bbjcoder.evaluate.extract import extract_code
+    from bbjcoder.evaluate.extract import extract_code, has_statements
     from bbjcoder.export.modelfile import system_prompt
 
     port = _free_port()
@@ -653,17 +653,20 @@ def serve_and_ask(
         out["latency_s"] = round(time.monotonic() - t1, 2)
         answer = reply.choices[0].message.content or ""
         code = extract_code(answer, "bbj")
-        diags = [d.to_dict() for d in check_source(code)] if code.strip() else []
+        # The same verdict as compile@k: comments alone are no answer (evaluate.extract.has_statements).
+        if has_statements(code):
+            diags = [d.to_dict() for d in check_source(code)]
+        else:
+            message = "only comments in the answer, no statement" if code.strip() else "no code in the answer"
+            diags = [{"line": 0, "column": 0, "message": message}]
         out.update(
             model=model,
             answer=answer,
             code=code,
             finish_reason=reply.choices[0].finish_reason,
             completion_tokens=getattr(reply.usage, "completion_tokens", None),
-            compiles=bool(code.strip()) and not diags,
-            diagnostics=diags
-            if code.strip()
-            else [{"line": 0, "column": 0, "message": "no code in the answer"}],
+            compiles=not diags,
+            diagnostics=diags,
         )
     finally:
         proc.terminate()
