@@ -16,17 +16,9 @@ from typing import Any
 
 import pytest
 
+from .helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STAGE_NAMES = ["convert", "split", "corpus", "stats", "train", "eval", "export", "serve", "report"]
 
 
@@ -212,7 +204,7 @@ def test_rerun_resumes_every_finished_stage(demo: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make browser)")
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian chromium not installed (make browser)")
 def test_report_renders_in_chromium_with_images_and_no_outside_requests(demo: dict[str, Any]) -> None:
     from playwright.sync_api import sync_playwright
 

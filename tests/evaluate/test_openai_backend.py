@@ -20,11 +20,7 @@ from bbjcoder.errors import ServerError
 from bbjcoder.evaluate.generate import OpenAIBackend, SamplingParams
 from bbjcoder.evaluate.prompts import Prompt
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from ..helpers import free_port
 
 
 class _Server:
@@ -80,7 +76,7 @@ class _Server:
                 }
             )
 
-        self.port = _free_port()
+        self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
@@ -138,7 +134,7 @@ def test_eval_against_openai_server_writes_all_report_files(
 
 
 def test_dead_server_is_a_clear_error_after_bounded_retries() -> None:
-    port = _free_port()  # nothing listens here
+    port = free_port()  # nothing listens here
     backend = OpenAIBackend(
         "m", f"http://127.0.0.1:{port}/v1", label="x", max_retries=2, backoff_s=0.01, timeout_s=2
     )

@@ -16,16 +16,7 @@ import pytest
 from bbjcoder.evaluate.highlight import highlight_bbj
 from bbjcoder.evaluate.review import create_app, export, load_pairs, render_output, review_summary
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from ..helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
 
 
 def test_highlighter_marks_bbj_tokens_and_escapes_html() -> None:
@@ -82,13 +73,13 @@ def served(review_dir: Path) -> Iterator[tuple[str, Path]]:
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (make browser)")
+@pytest.mark.skipif(not HAVE_CHROMIUM, reason="Debian chromium not installed (make browser)")
 def test_review_page_in_chromium_stores_rating_and_shows_next_case(served, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     url, db = served
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.goto(url)

@@ -22,18 +22,14 @@ import pytest
 from bbjcoder.export import ExportResult, export_run
 from bbjcoder.train.tiny import build_tiny_model
 
+from ..helpers import free_port
+
 TEXTS = [
     '10 PRINT "Hello, world"\n20 END\n',
     'OPEN (1)"customers.dat"\nREAD RECORD (1,KEY="0001",ERR=NOT_FOUND)cust$\nCLOSE (1)\n',
     'window! = BBjAPI().getSysGui().addWindow(100,100,400,300,"Orders")\n',
 ]
 API_KEY = "test-key-123"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli(*args: str) -> list[str]:

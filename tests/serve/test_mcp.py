@@ -12,7 +12,8 @@ from mcp.client.stdio import StdioServerParameters
 
 from bbjcoder.serve.mcp_server import MAX_CODE_CHARS, MAX_PROMPT_CHARS
 
-from .conftest import API_KEY, ScriptedModel, free_port
+from ..helpers import free_port
+from .conftest import API_KEY, ScriptedModel
 
 BROKEN = 'Here is the program:\n```bbj\nPRINT "Hello, world\nEND\n```\n'
 FIXED = 'Fixed:\n```bbj\nPRINT "Hello, world"\nEND\n```\n'
