@@ -36,7 +36,8 @@ def _config(root: Path, ds: Path, **over: Any) -> Any:
             "tiny_intermediate_size": 128,
             "tiny_vocab_size": 600,
         },
-        "lora": {"r": 16, "dropout": 0.0},
+        # as configs/demo.toml: the random-init embeddings are trained too (pure LoRA barely learns)
+        "lora": {"r": 16, "dropout": 0.0, "modules_to_save": ["embed_tokens"]},
         "cpt": {
             **stage,
             "max_steps": 24,
@@ -89,7 +90,8 @@ def test_both_stages_reduce_validation_loss_clearly(trained: Any) -> None:
     for stage in ("cpt", "sft"):
         s = trained.info["stages"][stage]
         assert s["status"] == "done" and s["global_step"] > 0
-        assert s["best_val_loss"] < s["first_val_loss"] * 0.9, (stage, s)
+        # measured: a 58% drop in both stages; pure LoRA on the random model gives only 13-21%
+        assert s["best_val_loss"] < s["first_val_loss"] * 0.7, (stage, s)
 
 
 @pytest.mark.slow
@@ -210,3 +212,13 @@ def test_prepare_tokenizer_fixes_qwen_base_eos_and_pad(tiny_dir: Path) -> None:
     prepare_tokenizer(tok)
     assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
     assert "<|im_start|>" in tok.chat_template
+
+
+def test_loss_is_plain_under_multi_process_launch_and_chunked_on_one_cpu_process() -> None:
+    from bbjcoder.train.stages import _loss_impl
+
+    assert _loss_impl("auto", False) == ("chunked", None)
+    assert _loss_impl("chunked", False) == ("chunked", None)
+    # DDP/FSDP: the chunked path would bypass the wrapped forward (no grad sync, no all-gather).
+    assert _loss_impl("chunked", False, world_size=2) == ("plain", None)
+    assert _loss_impl("auto", True, world_size=4) == ("plain", None)

@@ -7,6 +7,7 @@ our collator and loss; checkpoints under `checkpoints/<stage>/` make `--resume` 
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -78,9 +79,18 @@ class ListDataset:
         return self.rows[i]
 
 
-def _loss_impl(choice: str, cuda: bool) -> tuple[str, Any]:
+def _loss_impl(choice: str, cuda: bool, world_size: int = 1) -> tuple[str, Any]:
+    """The loss path actually used: "plain", "chunked" or "liger" (with Liger's loss function).
+
+    With more than one process (DDP or FSDP under `accelerate launch`) the loss is always plain:
+    the chunked and Liger paths call the unwrapped decoder and read the lm_head weight directly,
+    which would bypass DDP's gradient sync and FSDP's parameter all-gather. The plain path goes
+    through the wrapped model's forward.
+    """
     from bbjcoder.train.loss import liger_fused_linear_cross_entropy
 
+    if world_size > 1:
+        return "plain", None
     if choice in ("liger", "auto"):
         fn = liger_fused_linear_cross_entropy() if cuda else None
         if fn is not None:
@@ -208,7 +218,7 @@ def run_stage(
         use_cpu=not cuda,
     )
     trainer_cls = _stage_trainer_class()
-    impl, liger_fn = _loss_impl(mc.cross_entropy, cuda)
+    impl, liger_fn = _loss_impl(mc.cross_entropy, cuda, int(os.environ.get("WORLD_SIZE", "1")))
     cbs: list[Any] = [
         NonFiniteLossGuard(stage),
         TensorBoardCallback(tb_writer=_tb_writer(run.path / "logs" / stage)),
