@@ -549,10 +549,15 @@ def export_cmd(
     if quant not in QUANTS:
         raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of {', '.join(QUANTS)}")
     result = export_run(run, quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]
+    from rich.table import Table
+
+    table = Table("file", "size", box=None)
     for fname, size in result.sizes.items():
-        print(f"{result.export_dir / fname}  {size / 1024**2:.1f} MiB")
-    print(f"{result.modelfile}\nexport took {result.timings['total_s']:.1f} s")
-    print(f"next: cd {result.export_dir} && ollama create {name} -f Modelfile")
+        table.add_row(str(result.export_dir / fname), f"{size / 1024**2:.1f} MiB")
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"{result.modelfile}\nexport took {result.timings['total_s']:.1f} s", markup=False)
+    console.print(f"next: cd {result.export_dir} && ollama create {name} -f Modelfile", markup=False)
 
 
 @app.command("serve")
@@ -635,7 +640,10 @@ def main() -> None:
         if isinstance(rc, int) and rc != 0:
             sys.exit(rc)
     except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        from rich.markup import escape
+
+        # Escaped: messages and hints quote brackets (`pip install -e '.[serve]'`) that Rich would eat.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -59,6 +59,15 @@ class Run:
     created: str
     info: dict[str, Any] = field(repr=False, default_factory=dict)  # the whole run.json
 
+    @property
+    def base_model_dir(self) -> Path | None:
+        """`base_model_path` as a directory: relative to the run when it exists there (tiny runs keep
+        their base model in `base/`), else as written (a hub cache or an absolute path)."""
+        if not self.base_model_path:
+            return None
+        base = Path(self.base_model_path)
+        return self.path / base if not base.is_absolute() and (self.path / base).exists() else base
+
 
 def new_run_id(name: str, now: _dt.datetime | None = None) -> str:
     """`<name>-<YYYYmmdd-HHMMSS>` in local time."""

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bbjcoder.data.checker import get_checker
-
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,8 +30,6 @@ def test_validate_exit_codes(run_cli) -> None:
 
 
 def test_validate_fails_on_checker_errors(run_cli) -> None:
-    if get_checker() is None:
-        pytest.skip("BBj checker not importable yet")
     code, _, err = run_cli("data", "validate", str(FIXTURES / "invalid" / "checker-fails.md"))
     assert code == 1 and "checker-fails.md:12: error: BBj checker:" in err
 

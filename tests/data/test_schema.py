@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
-from bbjcoder.data.schema import FrontMatter, json_schema, main, schema_text
+from bbjcoder import bbj
+from bbjcoder.data.schema import FrontMatter, GenerationLabel, json_schema, main, schema_text
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -17,6 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 def test_checked_in_schema_matches_the_model() -> None:
     path = REPO / "training-data" / "schema" / "example.schema.json"
     assert path.read_text(encoding="utf-8") == schema_text(), "run `python -m bbjcoder.data.schema`"
+
+
+def test_generation_literal_spells_the_checkers_generations() -> None:
+    assert get_args(GenerationLabel) == bbj.GENERATIONS
 
 
 def test_schema_check_mode_detects_drift(tmp_path) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from bbjcoder.data.checker import get_checker
 from bbjcoder.data.markdown import parse_example
 from bbjcoder.data.validate import find_example_files, validate_paths
 
@@ -82,8 +81,6 @@ def test_valid_fixtures_have_no_problems() -> None:
 
 
 def test_checker_error_points_at_the_physical_line_in_the_markdown() -> None:
-    if get_checker() is None:
-        pytest.skip("BBj checker not importable yet")
     result = validate_paths([FIXTURES / "invalid" / "checker-fails.md"])
     errors = [p for p in result.problems if p.is_error]
     assert errors and all("BBj checker" in p.message for p in errors)
@@ -92,8 +89,6 @@ def test_checker_error_points_at_the_physical_line_in_the_markdown() -> None:
 
 
 def test_checker_lines_map_into_fim_parts(tmp_path: Path) -> None:
-    if get_checker() is None:
-        pytest.skip("BBj checker not importable yet")
     text = (FIXTURES / "valid" / "gui" / "button-callback.md").read_text()
     broken = text.replace(
         'window!.setCallback(window!.ON_CLOSE, "onClose")', 'window!.setCallback(window!.ON_CLOSE, "onClose"'
@@ -121,8 +116,7 @@ def test_warnings_for_labels_and_whitespace() -> None:
     messages = {(Path(p.path).name, p.line, p.message.split(";")[0]) for p in result.problems}
     assert ("whitespace.md", 10, "trailing whitespace in code") in messages
     assert ("whitespace.md", 12, "code indents with both tabs and spaces") in messages
-    if get_checker() is not None:
-        assert any(name == "label-contradicts.md" and line == 4 for name, line, _ in messages)
+    assert any(name == "label-contradicts.md" and line == 4 for name, line, _ in messages)
 
 
 def test_mixed_line_endings_are_reported() -> None:

@@ -1,6 +1,6 @@
-"""Access to the BBj checker (`bbjcoder.bbj`) from the data stage, detected at call time.
+"""The BBj checker (`bbjcoder.bbj`) as the data stage uses it: check code, detect generations.
 
-While the checker is not importable the data stage still works: code is then reported as unchecked.
+Callers pass `check=False` (`--no-check`) to skip checking; code is then reported as unchecked.
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from bbjcoder import bbj
 
 UNAVAILABLE_MESSAGE = "BBj checker not available; code not checked"
 
@@ -21,23 +23,10 @@ class Checker:
 
 
 def get_checker() -> Checker | None:
-    """The BBj checker, or None when `bbjcoder.bbj` does not provide `check_source` (yet)."""
-    try:
-        from bbjcoder import bbj
-    except ImportError:
-        return None
-    check = getattr(bbj, "check_source", None)
-    if not callable(check):
-        return None
-    detect = getattr(bbj, "detect_generations", None)
-    return Checker(check_source=check, detect_generations=detect if callable(detect) else None)
+    """The BBj checker (typed optional: validate and corpus also run with checking turned off)."""
+    return Checker(check_source=bbj.check_source, detect_generations=bbj.detect_generations)
 
 
 def get_detector() -> Callable[[str], set[str]] | None:
-    """`detect_generations` alone (it may exist before `check_source` does)."""
-    try:
-        from bbjcoder import bbj
-    except ImportError:
-        return None
-    detect = getattr(bbj, "detect_generations", None)
-    return detect if callable(detect) else None
+    """`bbj.detect_generations`, the generation detector import uses for unlabelled records."""
+    return bbj.detect_generations

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bbjcoder.bbj.runner import DEFAULT_EXTENSIONS
 from bbjcoder.data.checker import UNAVAILABLE_MESSAGE, get_checker
 from bbjcoder.data.records import rejected
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import atomic_write_jsonl
 
-DEFAULT_EXTENSIONS: tuple[str, ...] = (".bbj", ".src", ".bbl", ".bbx", ".txt")
 DEFAULT_FALLBACKS: tuple[str, ...] = ("cp1252",)
 
 
@@ -74,6 +74,8 @@ def decode_source(data: bytes, path: str, fallbacks: Sequence[str] = DEFAULT_FAL
 
 def find_sources(dirs: Iterable[str | Path], extensions: Sequence[str]) -> list[Path]:
     """Source files under `dirs` with one of `extensions` (case-insensitive), hidden dirs skipped."""
+    # Not bbj.runner.collect_sources: a corpus walk skips hidden files and directories (editor and
+    # VCS droppings), while `bbjcoder check` checks exactly what it is given, `-` included.
     exts = {e.lower() if e.startswith(".") else "." + e.lower() for e in extensions}
     found: set[Path] = set()
     for raw in dirs:

@@ -10,13 +10,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-GENERATIONS: tuple[str, ...] = ("character", "vpro5", "bbj-gui", "dwc")
-TYPES: tuple[str, ...] = ("comprehension", "completion", "migration", "explanation")
-DIFFICULTIES: tuple[str, ...] = ("basic", "intermediate", "advanced")
+from bbjcoder.bbj import GENERATIONS
+
 # Types whose assistant answer must contain BBj code. Comprehension answers in prose; explanation
 # answers usually show code (converted examples always do) but a concept Q&A may not.
 CODE_ANSWER_TYPES: frozenset[str] = frozenset({"completion", "migration"})
@@ -24,6 +23,10 @@ CODE_ANSWER_TYPES: frozenset[str] = frozenset({"completion", "migration"})
 GenerationLabel = Literal["character", "vpro5", "bbj-gui", "dwc"]
 ExampleType = Literal["comprehension", "completion", "migration", "explanation"]
 Difficulty = Literal["basic", "intermediate", "advanced"]
+# The tuples every stage checks against; the Literals above exist for pydantic and the JSON Schema
+# (GenerationLabel spells out bbj.GENERATIONS; a test keeps the two equal).
+TYPES: tuple[str, ...] = get_args(ExampleType)
+DIFFICULTIES: tuple[str, ...] = get_args(Difficulty)
 GenerationList = Annotated[
     list[GenerationLabel], Field(min_length=1, json_schema_extra={"uniqueItems": True})
 ]
@@ -183,15 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     check = "--check" in args
     paths = [a for a in args if a != "--check"]
     path = Path(paths[0]) if paths else SCHEMA_PATH
+    from rich.console import Console
+
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
     if check:
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != schema_text():
-            print(f"{path}: out of date; run `python -m bbjcoder.data.schema`", file=sys.stderr)
+            err.print(f"{path}: out of date; run `bbjcoder data schema`", markup=False)
             return 1
-        print(f"{path}: up to date")
+        out.print(f"{path}: up to date", markup=False)
         return 0
     write_schema(path)
-    print(f"wrote {path}")
+    out.print(f"wrote {path}", markup=False)
     return 0
 
 

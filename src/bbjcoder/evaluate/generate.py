@@ -116,11 +116,9 @@ def resolve_run(run_id: str, runs_dir: Path = Path("runs")) -> RunInfo:
     from bbjcoder.runs import load_run
 
     run = load_run(run_id, runs_dir)
-    if not run.base_model_path:
+    base = run.base_model_dir
+    if base is None:
         raise ModelError("run.json has no base_model_path", path=run.path / "run.json")
-    base = Path(run.base_model_path)
-    if not base.is_absolute() and (run.path / base).exists():
-        base = run.path / base  # tiny runs keep their base model inside the run directory
     adapter = run.adapter_path or run.path / "adapter"
     return RunInfo(run.path, run.id, base, adapter)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bbjcoder.errors import DependencyError
+from bbjcoder.bbj import check_source
 from bbjcoder.evaluate.extract import extract_code, has_statements
 from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, check_solution
 from bbjcoder.evaluate.metrics import bootstrap_ci, pass_at_k
@@ -21,11 +21,7 @@ CheckFn = Callable[[str], list[Any]]
 
 def default_checker() -> CheckFn:
     """`bbjcoder.bbj.check_source`, the ground truth of compile@k."""
-    try:
-        from bbjcoder.bbj import check_source  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise DependencyError("the BBj checker (bbjcoder.bbj.check_source) is not available") from exc
-    return check_source  # type: ignore[no-any-return]
+    return check_source
 
 
 def sample_code(case: Case, text: str) -> str:

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bbjcoder.data.schema import DIFFICULTIES, TYPES
+from bbjcoder.data.schema import GENERATIONS as _LABELS
 from bbjcoder.errors import DataError
 
-TYPES: tuple[str, ...] = ("comprehension", "completion", "migration", "explanation")
-GENERATIONS: tuple[str, ...] = ("all", "character", "vpro5", "bbj-gui", "dwc")
-DIFFICULTIES: tuple[str, ...] = ("basic", "intermediate", "advanced")
+# A case may also be labelled "all" (portable code), as a training example may.
+GENERATIONS: tuple[str, ...] = ("all", *_LABELS)
 CASES_FILE = "cases.jsonl"
 
 _ALLOWED = {

@@ -55,17 +55,14 @@ class ExportResult:
 def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> RunPaths:
     """A run id (under `runs_dir`), `run:ID` or a run directory -> its base model and final adapter.
 
-    Read through the run registry: `base_model_path` (relative to the run directory, or absolute;
-    tiny runs keep their base in `model/`) and `adapter_path` (default `adapter/`).
+    Read through the run registry (`Run.base_model_dir`, the rule eval uses too; a run with no
+    usable base_model_path falls back to a `model/` directory) and `adapter_path` (default `adapter/`).
     """
     from bbjcoder.runs import load_run
 
     rec = load_run(run, Path(runs_dir))
     run_dir = rec.path
-    base: Path | None = None
-    if rec.base_model_path and rec.base_model_path != "tiny":
-        p = Path(rec.base_model_path)
-        base = p if p.is_absolute() or not (run_dir / p).exists() else run_dir / p
+    base = rec.base_model_dir
     if (base is None or not (base / "config.json").exists()) and (run_dir / "model" / "config.json").exists():
         base = run_dir / "model"
     if base is None or not (base / "config.json").exists():

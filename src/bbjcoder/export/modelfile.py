@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bbjcoder.data import convert
+
 # What each generation looks like, so one served model can answer for all four. Follows the data
 # stage's system prompt (the sentence the model was trained with) in the Modelfile's SYSTEM.
 GENERATIONS_GUIDE = """\
@@ -24,9 +26,6 @@ labels, mnemonics or objects). For a new program, write modern BBj for the DWC u
 Write complete, syntactically correct BBj in one ```bbj fenced block, then explain briefly. Use the \
 type suffixes ($ string, % integer, ! object). Never invent BBjAPI methods; say so when unsure."""
 
-_FALLBACK_INTRO = (
-    "You are an expert programmer in BBj (BASIS Business BASIC). Target generation: {generation}."
-)
 _ANY_GENERATION = "the one the user's code uses, else DWC (browser) for new programs"
 
 
@@ -36,13 +35,9 @@ def system_prompt(generation: str | None = None) -> str:
     With a `generation` label (character, vpro5, bbj-gui, dwc) it is exactly the training prompt for
     that generation; without one (the Modelfile) it names all four and how to choose.
     """
-    try:
-        from bbjcoder.data.convert import SYSTEM_PROMPT, generation_names
-    except ImportError:  # the data stage is absent: same shape, our wording
-        SYSTEM_PROMPT, generation_names = _FALLBACK_INTRO, lambda labels: ", ".join(labels)
     if generation is not None:
-        return SYSTEM_PROMPT.format(generation=generation_names([generation]))
-    return SYSTEM_PROMPT.format(generation=_ANY_GENERATION) + "\n\n" + GENERATIONS_GUIDE
+        return convert.system_prompt([generation])
+    return convert.SYSTEM_PROMPT.format(generation=_ANY_GENERATION) + "\n\n" + GENERATIONS_GUIDE
 
 
 # Ollama Go template for ChatML: every message in its own <|im_start|>role ... <|im_end|> block; the

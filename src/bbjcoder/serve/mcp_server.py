@@ -12,14 +12,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bbjcoder.bbj import GENERATIONS, check_source, detect_generations
 from bbjcoder.errors import ModelError
 
 MAX_PROMPT_CHARS = 20_000
 MAX_CODE_CHARS = 200_000
-GENERATIONS: tuple[str, ...] = ("character", "vpro5", "bbj-gui", "dwc")
 MODEL_ENV = "BBJCODER_MCP_MODEL"  # model SPEC when --model is not given
 DEFAULT_MAX_REPAIRS = 2
 
+# Said again in the user turn, in more words than data.convert.GENERATION_NAMES (the system
+# prompt's): a tool caller's request may pull the model away from the system prompt's target.
 _GENERATION_NAMES = {
     "character": "character-mode Business BASIC (line-numbered, terminal I/O)",
     "vpro5": "Visual PRO/5 (SYSGUI channel and mnemonics)",
@@ -84,8 +86,6 @@ def endpoint_from_spec(spec: str | None, *, timeout_s: float = 120.0) -> ModelEn
 
 
 def _diagnostics(code: str) -> list[DiagnosticOut]:
-    from bbjcoder.bbj import check_source  # type: ignore[attr-defined]
-
     return [DiagnosticOut(line=d.line, column=d.column, message=d.message) for d in check_source(code)]
 
 
@@ -115,14 +115,9 @@ def _infer_generation(generation: str | None, context_code: str | None) -> str:
     if generation:
         return generation
     if context_code:
-        try:
-            from bbjcoder.bbj import detect_generations  # type: ignore[attr-defined]
-
-            found = [g for g in GENERATIONS if g in detect_generations(context_code)]
-            if found:
-                return found[-1]  # the most modern generation the surrounding code uses
-        except ImportError:
-            pass
+        found = [g for g in GENERATIONS if g in detect_generations(context_code)]
+        if found:
+            return found[-1]  # the most modern generation the surrounding code uses
     return "dwc"  # new code: modern DWC, as the system prompt says
 
 

@@ -43,9 +43,10 @@ def check_bind(host: str, api_key: str | None) -> None:
 
 def resolve_target(spec: str, *, runs_dir: str | Path = "runs", progress: bool = True) -> ServeTarget:
     """`gguf:PATH` or `run:ID` (that run's exported GGUF, Q4_K_M preferred; exported first when missing)."""
-    kind, sep, value = spec.partition(":")
-    if not sep or not value:
-        raise ModelError(f"bad model spec {spec!r}: expected gguf:PATH or run:ID")
+    from bbjcoder.evaluate.generate import parse_spec
+
+    parsed = parse_spec(spec)
+    kind, value = parsed.kind, parsed.target
     if kind == "gguf":
         path = Path(value)
         if not path.is_file():
@@ -60,14 +61,15 @@ def resolve_target(spec: str, *, runs_dir: str | Path = "runs", progress: bool =
             p for quant in ("q4_k_m", "q8_0", "f16") for p in sorted(paths.export_dir.glob(f"*-{quant}.gguf"))
         ][:1]
         if not found:
-            import sys
+            from rich.console import Console
 
             from bbjcoder.export import export_run
 
-            print(
+            Console(stderr=True).print(
                 f"run {paths.run_dir.name} has no exported Q4_K_M GGUF yet: exporting it first "
                 f"(bbjcoder export {value}) ...",
-                file=sys.stderr,
+                highlight=False,
+                markup=False,
             )
             result = export_run(paths.run_dir, "q4_k_m", progress=progress, runs_dir=runs_dir)
             found = [result.gguf["q4_k_m"]]
@@ -130,5 +132,9 @@ def serve(
     )
     server_settings = ServerSettings(host=host, port=port, api_key=api_key)
     app = create_app(server_settings=server_settings, model_settings=[model_settings])
-    print(f"serving {target.alias} ({target.gguf}) at http://{host}:{port}/v1", flush=True)
+    from rich.console import Console
+
+    Console().print(
+        f"serving {target.alias} ({target.gguf}) at http://{host}:{port}/v1", highlight=False, markup=False
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")
