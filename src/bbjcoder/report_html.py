@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bbjcoder.evaluate.report import category_keys
 from bbjcoder.fileio import atomic_write_text
 
 CSS = """
@@ -212,14 +213,6 @@ def _training_section(demo_dir: Path, run: dict[str, Any] | None) -> str:
     )
 
 
-def _cat_keys(report: dict[str, Any]) -> list[str]:
-    order = {"overall": 0, "generation": 1, "type": 2, "difficulty": 3}
-    keys: set[str] = set()
-    for per in report["summary"].values():
-        keys |= set(per)
-    return sorted(keys, key=lambda k: (order.get(k.split(":")[0], 9), k))
-
-
 def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
     if not report:
         return "<section id='evaluation'><h2>Evaluation</h2><p class='note'>No eval report.</p></section>"
@@ -256,7 +249,7 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
     )
     k = min(ks)
     cat_rows = []
-    for key in _cat_keys(report):
+    for key in category_keys(report):
         per = [report["summary"][label].get(key) for label in labels]
         n = next((p["cases"] for p in per if p), 0)
         cells = "".join(

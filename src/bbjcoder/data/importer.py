@@ -16,8 +16,14 @@ from typing import Any
 from bbjcoder.data.checker import get_detector
 from bbjcoder.data.convert import system_prompt
 from bbjcoder.data.quality import code_blocks
-from bbjcoder.data.records import Record, normalise_generation, parse_messages, rejected
-from bbjcoder.data.schema import DIFFICULTIES, TYPES
+from bbjcoder.data.records import (
+    Record,
+    check_difficulty_and_tags,
+    normalise_generation,
+    parse_messages,
+    rejected,
+)
+from bbjcoder.data.schema import TYPES
 from bbjcoder.errors import DataError
 
 
@@ -123,12 +129,7 @@ def _import_line(
     else:
         generation = _detect(user, answer, detect)
         result.inferred_generation += 1
-    difficulty = meta.get("difficulty")
-    if difficulty is not None and difficulty not in DIFFICULTIES:
-        raise ValueError(f"meta.difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
-    tags = meta.get("tags") or []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ValueError("meta.tags must be a list of strings")
+    difficulty, tags = check_difficulty_and_tags(meta)
     record_id = meta.get("id")
     if not isinstance(record_id, str) or not record_id:
         # Content-derived, so the id (and with it the split) survives reordering the file.
@@ -142,7 +143,7 @@ def _import_line(
         generation=generation,
         messages=(("system", system), ("user", user), ("assistant", answer)),
         difficulty=difficulty,
-        tags=tuple(tags),
+        tags=tags,
     )
 
 

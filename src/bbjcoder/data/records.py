@@ -67,12 +67,7 @@ class Record:
         if meta["type"] not in TYPES:
             raise ValueError(f"meta.type {meta['type']!r} is not one of {', '.join(TYPES)}")
         generation = normalise_generation(meta.get("generation"))
-        difficulty = meta.get("difficulty")
-        if difficulty is not None and difficulty not in DIFFICULTIES:
-            raise ValueError(f"meta.difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
-        tags = meta.get("tags") or []
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise ValueError("meta.tags must be a list of strings")
+        difficulty, tags = check_difficulty_and_tags(meta)
         fim = None
         raw_fim = meta.get("fim")
         if raw_fim is not None:
@@ -81,9 +76,18 @@ class Record:
             ):
                 raise ValueError("meta.fim must be {prefix, middle, suffix} strings")
             fim = Fim(raw_fim["prefix"], raw_fim["middle"], raw_fim["suffix"])
-        return cls(
-            meta["id"], meta["source"], meta["type"], generation, messages, difficulty, tuple(tags), fim
-        )
+        return cls(meta["id"], meta["source"], meta["type"], generation, messages, difficulty, tags, fim)
+
+
+def check_difficulty_and_tags(meta: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+    """`meta.difficulty` (optional, one of DIFFICULTIES) and `meta.tags` (strings); ValueError if bad."""
+    difficulty = meta.get("difficulty")
+    if difficulty is not None and difficulty not in DIFFICULTIES:
+        raise ValueError(f"meta.difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
+    tags = meta.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise ValueError("meta.tags must be a list of strings")
+    return difficulty, tuple(tags)
 
 
 def parse_messages(raw: Any) -> tuple[tuple[str, str], ...]:

@@ -149,7 +149,8 @@ def compare_reports(
 # --- rendering ------------------------------------------------------------------------------------
 
 
-def _cat_keys(report: dict[str, Any]) -> list[str]:
+def category_keys(report: dict[str, Any]) -> list[str]:
+    """The report's category keys in reading order: overall, generation:*, type:*, difficulty:*."""
     order = {"overall": 0, "generation": 1, "type": 2, "difficulty": 3}
     keys: set[str] = set()
     for per in report["summary"].values():
@@ -216,7 +217,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| category | cases | " + " | ".join(f"`{x}`" for x in labels) + " |",
     ]
     lines.append("|---|---|" + "---|" * len(labels))
-    for key in _cat_keys(report):
+    for key in category_keys(report):
         per = [report["summary"][label].get(key) for label in labels]
         n = next((p["cases"] for p in per if p), 0)
         lines.append(
@@ -293,7 +294,7 @@ def plot_compile_at_k(report: dict[str, Any], path: Path) -> None:
 
     k = min(report["ks"])
     labels = [m["label"] for m in report["models"]]
-    keys = _cat_keys(report)
+    keys = category_keys(report)
     x = np.arange(len(keys))
     width = 0.8 / max(1, len(labels))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(keys) + 2), 4.5))
