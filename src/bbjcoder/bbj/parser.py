@@ -191,6 +191,16 @@ class Parser:
                 continue
             raise ParseError(self._unexpected(tok, "expected ';' or end of line"), self.i)
 
+    def _close_parameter_list(self, opened: int) -> None:
+        """Step over the ')' of a DEF FN or METHOD parameter list opened at token `opened`."""
+        if self.t[self.i] != ")":
+            raise ParseError(
+                self._unexpected(self.t[self.i], "expected ')' to close the parameter list opened at {col}"),
+                self.i,
+                opened,
+            )
+        self.i += 1
+
     def _unexpected(self, tok: str, expected: str) -> str:
         foreign = _FOREIGN_TOKENS.get(tok)
         if foreign:
@@ -934,13 +944,7 @@ class Parser:
                 if t[self.i] != ",":
                     break
                 self.i += 1
-        if t[self.i] != ")":
-            raise ParseError(
-                self._unexpected(t[self.i], "expected ')' to close the parameter list opened at {col}"),
-                self.i,
-                opened,
-            )
-        self.i += 1
+        self._close_parameter_list(opened)
         if t[self.i] == "=":
             self.i += 1
             self.expr()
@@ -1071,13 +1075,7 @@ class Parser:
                 if t[self.i] != ",":
                     break
                 self.i += 1
-        if t[self.i] != ")":
-            raise ParseError(
-                self._unexpected(t[self.i], "expected ')' to close the parameter list opened at {col}"),
-                self.i,
-                opened,
-            )
-        self.i += 1
+        self._close_parameter_list(opened)
         if not self._end_of_statement():
             raise ParseError(
                 self._unexpected(t[self.i], "expected end of line after the METHOD header"), self.i
