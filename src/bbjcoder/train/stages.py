@@ -240,7 +240,12 @@ def run_stage(
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.monotonic() - t0
     adapter_dir = run.path / ("stage1" if stage == "cpt" else "stage2") / "adapter"
-    trainer.model.save_pretrained(adapter_dir)
+    if trainer.is_fsdp_enabled:
+        # Sharded parameters must be gathered into one adapter file (as PEFT's FSDP recipe does).
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+        trainer.save_model(str(adapter_dir))
+    else:
+        trainer.model.save_pretrained(adapter_dir)
     state = trainer.state
     hist = state.log_history
     train_losses = [h["loss"] for h in hist if "loss" in h]
