@@ -222,3 +222,39 @@ def test_loss_is_plain_under_multi_process_launch_and_chunked_on_one_cpu_process
     # DDP/FSDP: the chunked path would bypass the wrapped forward (no grad sync, no all-gather).
     assert _loss_impl("chunked", False, world_size=2) == ("plain", None)
     assert _loss_impl("auto", True, world_size=4) == ("plain", None)
+
+
+@pytest.mark.slow
+def test_two_processes_train_into_one_run_with_the_plain_loss(tmp_path: Path) -> None:
+    """torchrun with 2 CPU processes (gloo DDP): one run directory, both stages done, plain loss."""
+    import subprocess
+    import sys
+
+    ds = write_dataset(tmp_path / "dataset")
+    cfg = tmp_path / "ddp.toml"
+    cfg.write_text(
+        f'[run]\nname = "ddp"\nruns_dir = "{tmp_path / "runs"}"\nseed = 3\n'
+        f'[data]\ndataset_dir = "{ds}"\ngeneral_mix_share = 0.0\n'
+        '[model]\npath = "tiny"\ntiny_hidden_size = 64\ntiny_layers = 2\n'
+        "tiny_intermediate_size = 128\ntiny_vocab_size = 600\n"
+        '[lora]\nr = 8\ndropout = 0.0\nmodules_to_save = ["embed_tokens"]\n'
+        + "".join(
+            f"[{st}]\nmax_steps = 4\nmicro_batch_size = 4\nmax_length = {n}\neval_steps = 2\n"
+            "save_steps = 2\nlogging_steps = 1\nlearning_rate = 5e-3\n"
+            for st, n in (("cpt", 128), ("sft", 256))
+        )
+    )
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    proc = subprocess.run(
+        [*cmd, "-m", "bbjcoder", "train", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = list_runs(tmp_path / "runs")
+    assert len(runs) == 1, [r.id for r in runs]
+    info = runs[0].info
+    assert info["status"] == "done" and (runs[0].path / "adapter" / "adapter_config.json").is_file()
+    for st in ("cpt", "sft"):
+        assert info["stages"][st]["loss_impl"] == "plain" and info["stages"][st]["global_step"] == 4

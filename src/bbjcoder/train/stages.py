@@ -244,8 +244,9 @@ def run_stage(
         # Sharded parameters must be gathered into one adapter file (as PEFT's FSDP recipe does).
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
         trainer.save_model(str(adapter_dir))
-    else:
+    elif trainer.is_world_process_zero():
         trainer.model.save_pretrained(adapter_dir)
+    trainer.accelerator.wait_for_everyone()
     state = trainer.state
     hist = state.log_history
     train_losses = [h["loss"] for h in hist if "loss" in h]
@@ -385,6 +386,46 @@ def _ensure_base_model(
     return base
 
 
+class _Processes:
+    """The processes of this training job: one, or several under `accelerate launch`/torchrun.
+
+    With several, all must train into one run directory: rank 0 makes (or finds) it and tells the
+    others its id, and only rank 0 builds the tiny base and writes the run's final files.
+    """
+
+    def __init__(self) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.state: Any = None
+        if self.world > 1:
+            import torch
+            from accelerate import PartialState
+
+            # sets up the process group the Trainer then uses (on CPU only when told: cpu=True)
+            self.state = PartialState(cpu=not torch.cuda.is_available())
+        self.main = self.state is None or bool(self.state.is_main_process)
+
+    def wait(self) -> None:
+        if self.state is not None:
+            self.state.wait_for_everyone()
+
+    def one_run(self, make: Callable[[], Run], runs_dir: Path) -> Run:
+        if self.state is None:
+            return make()
+        import torch.distributed as torch_dist
+
+        run: Run | None = None
+        ids: list[str | None] = [None]
+        try:
+            if self.main:
+                run = make()
+                ids[0] = str(run.path.resolve())
+        finally:  # rank 0 always broadcasts, so a failure there cannot hang the others
+            torch_dist.broadcast_object_list(ids, src=0)
+        if ids[0] is None:
+            raise UserError("the main process could not create or find the run", path=runs_dir)
+        return run if run is not None else load_run(Path(ids[0]), runs_dir)
+
+
 def train(
     cfg: RunConfig,
     *,
@@ -423,13 +464,22 @@ def train(
     mix_path = cfg.data.general_mix or GENERAL_MIX
     general = list(read_jsonl(mix_path)) if cfg.data.general_mix_share > 0 else []
 
-    run = (
-        _find_resumable(cfg, run_id) if resume else create_run(cfg.run.runs_dir, cfg.run.name, cfg.to_dict())
+    dist = _Processes()
+    run = dist.one_run(
+        lambda: (
+            _find_resumable(cfg, run_id)
+            if resume
+            else create_run(cfg.run.runs_dir, cfg.run.name, cfg.to_dict())
+        ),
+        cfg.run.runs_dir,
     )
     t_start = time.monotonic()
     used = [p for p in (ds / "corpus.jsonl", ds / "train.jsonl", val_path) if p.is_file()]
     if cfg.data.general_mix_share > 0:
         used.append(mix_path)
+    if dist.main:  # builds the tiny base once; the others then find it built
+        _ensure_base_model(cfg, run, corpus, train_recs + val_recs + general)
+    dist.wait()
     base_dir = _ensure_base_model(cfg, run, corpus, train_recs + val_recs + general)
 
     def _init(info: dict[str, Any]) -> None:
@@ -509,6 +559,9 @@ def train(
             raise
         run = update_run(run, _record_stage(st, stats))
 
+    if not dist.main:  # rank 0 writes the run's final files
+        dist.wait()
+        return load_run(run.path)
     last = run.path / ("stage2" if (run.path / "stage2" / "adapter").is_dir() else "stage1") / "adapter"
     final = run.path / "adapter"
     if final.exists():
@@ -530,4 +583,5 @@ def train(
 
     run = update_run(run, _finish)
     write_model_card(run)
+    dist.wait()
     return run
