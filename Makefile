@@ -28,7 +28,7 @@ browser:
 	fi
 
 demo: setup
-	$(BIN)/bbjcoder data build
+	$(BIN)/bbjcoder demo
 
 test: setup
 	$(BIN)/python -m pytest -q
