@@ -379,8 +379,10 @@ class Parser:
             return
         raise ParseError(self._unexpected(tok, "expected an expression"), i)
 
-    def _postfix(self) -> None:
+    def _postfix(self) -> bool:
+        """Members, calls and indices after a primary; True if the chain ended in a call."""
         t = self.t
+        called = False
         while True:
             tok = t[self.i]
             if tok == ".":
@@ -389,15 +391,18 @@ class Parser:
                         self._unexpected(t[self.i + 1], "expected a member name after '.'"), self.i + 1
                     )
                 self.i += 2
+                called = False
             elif tok == "(":
                 self._args(")", "argument list")
+                called = True
             elif tok == "[":
                 if t[self.i + 1].upper() == "ALL" and t[self.i + 2] == "]":
                     self.i += 3
                 else:
                     self._args("]", "index list")
+                called = False
             else:
-                return
+                return called
 
     def _args(self, close: str, what: str, options: bool = False) -> None:
         """`(` or `[` at self.i, comma-separated expressions (and ERR=/END=/DOM= options), `close`.
@@ -492,27 +497,7 @@ class Parser:
             self.i += 1
         else:
             raise ParseError(self._unexpected(tok, "expected a variable"), self.i)
-        called = False
-        while True:
-            tok = t[self.i]
-            if tok == ".":
-                if t[self.i + 1][:1] not in _ID_START:
-                    raise ParseError(
-                        self._unexpected(t[self.i + 1], "expected a member name after '.'"), self.i + 1
-                    )
-                self.i += 2
-                called = False
-            elif tok == "(":
-                self._args(")", "argument list")
-                called = True
-            elif tok == "[":
-                if t[self.i + 1].upper() == "ALL" and t[self.i + 2] == "]":
-                    self.i += 3
-                else:
-                    self._args("]", "index list")
-                called = False
-            else:
-                return called
+        return self._postfix()
 
     # --- statements -----------------------------------------------------------------------------
 
