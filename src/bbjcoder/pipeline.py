@@ -612,7 +612,8 @@ def serve_and_ask(
     from openai import OpenAI
 
     from bbjcoder.bbj import check_source
-    from bbjcoder.evaluate.extract import extract_code, has_statements
+    from bbjcoder.evaluate.extract import extract_code
+    from bbjcoder.evaluate.scoring import compile_diagnostics
     from bbjcoder.export.modelfile import system_prompt
 
     port = _free_port()
@@ -654,12 +655,7 @@ def serve_and_ask(
         out["latency_s"] = round(time.monotonic() - t1, 2)
         answer = reply.choices[0].message.content or ""
         code = extract_code(answer, "bbj")
-        # The same verdict as compile@k: comments alone are no answer (evaluate.extract.has_statements).
-        if has_statements(code):
-            diags = [d.to_dict() for d in check_source(code)]
-        else:
-            message = "only comments in the answer, no statement" if code.strip() else "no code in the answer"
-            diags = [{"line": 0, "column": 0, "message": message}]
+        diags = list(compile_diagnostics(code, check_source))  # the same verdict as compile@k
         out.update(
             model=model,
             answer=answer,

@@ -105,15 +105,22 @@ class CaseResult:
         }
 
 
+def compile_diagnostics(code: str, check: CheckFn, program: str | None = None) -> tuple[dict[str, Any], ...]:
+    """compile@k's verdict on extracted `code`: empty when it compiles.
+
+    Code with no statement (empty, or REM comments only) fails without asking the checker; else
+    the checker judges `program` (the code itself, or a FIM middle joined with its context).
+    """
+    if has_statements(code):
+        return tuple(_diag(d) for d in check(code if program is None else program))
+    if code.strip():
+        return ({"line": 0, "column": 0, "message": "only comments in the output, no statement"},)
+    return ({"line": 0, "column": 0, "message": "no code in the output"},)
+
+
 def score_sample(case: Case, index: int, text: str, check: CheckFn) -> SampleResult:
     code = sample_code(case, text)
-    program = program_for(case, code)
-    if has_statements(code):
-        diags = tuple(_diag(d) for d in check(program))
-    elif code.strip():
-        diags = ({"line": 0, "column": 0, "message": "only comments in the output, no statement"},)
-    else:
-        diags = ({"line": 0, "column": 0, "message": "no code in the output"},)
+    diags = compile_diagnostics(code, check, program_for(case, code))
     ok, problems = check_idioms(case.idioms, code) if case.idioms else (None, [])
     return SampleResult(index, not diags, diags, ok, tuple(problems), code)
 
