@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -44,6 +44,17 @@ class DataSection(_Section):
     general_mix_share: float = Field(default=0.0, ge=0.0, le=0.5)
 
 
+class TinyShape(TypedDict):
+    """The shape arguments of `bbjcoder.train.tiny.build_tiny_model`."""
+
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    intermediate_size: int
+    vocab_size: int
+
+
 class ModelSection(_Section):
     # Any local Hugging Face causal-LM directory. "tiny" builds the demo model under the run dir.
     path: str = "tiny"
@@ -69,6 +80,17 @@ class ModelSection(_Section):
     tiny_kv_heads: int = 2
     tiny_intermediate_size: int = 352
     tiny_vocab_size: int = 2048
+
+    def tiny_shape(self) -> TinyShape:
+        """The tiny_* fields as keyword arguments of `bbjcoder.train.tiny.build_tiny_model`."""
+        return TinyShape(
+            hidden_size=self.tiny_hidden_size,
+            num_layers=self.tiny_layers,
+            num_heads=self.tiny_heads,
+            num_kv_heads=self.tiny_kv_heads,
+            intermediate_size=self.tiny_intermediate_size,
+            vocab_size=self.tiny_vocab_size,
+        )
 
 
 class LoraSection(_Section):

@@ -43,12 +43,7 @@ def make_tiny_run(run_dir: Path) -> Path:
     build_tiny_model(
         run_dir / "model",
         corpus_texts(),
-        hidden_size=shape.tiny_hidden_size,
-        num_layers=shape.tiny_layers,
-        num_heads=shape.tiny_heads,
-        num_kv_heads=shape.tiny_kv_heads,
-        intermediate_size=shape.tiny_intermediate_size,
-        vocab_size=shape.tiny_vocab_size,
+        **shape.tiny_shape(),
     )
     torch.manual_seed(1)
     base = AutoModelForCausalLM.from_pretrained(run_dir / "model", dtype=torch.float32)

@@ -374,12 +374,7 @@ def _ensure_base_model(
         build_tiny_model(
             base,
             tokenizer_texts(corpus, records),
-            hidden_size=m.tiny_hidden_size,
-            num_layers=m.tiny_layers,
-            num_heads=m.tiny_heads,
-            num_kv_heads=m.tiny_kv_heads,
-            intermediate_size=m.tiny_intermediate_size,
-            vocab_size=m.tiny_vocab_size,
+            **m.tiny_shape(),
             max_position_embeddings=max(cfg.cpt.max_length, cfg.sft.max_length, 512),
             seed=cfg.run.seed,
         )
