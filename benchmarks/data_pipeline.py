@@ -58,7 +58,7 @@ def _code(rng: random.Random, lines: int) -> list[str]:
         elif kind == 2:
             out += [f"FOR i = 1 TO {rng.randint(2, 50)}", f'    PRINT "{rng.choice(WORDS)} ", i', "NEXT i"]
         elif kind == 3:
-            out.append(f'PRINT UCS(CVS("{rng.choice(WORDS)}", 3)), LEN("{v}")')
+            out.append(f'PRINT CVS("{rng.choice(WORDS)}", 3 + 4), LEN("{v}")')
         elif kind == 4:
             out += [
                 "chan = UNT",

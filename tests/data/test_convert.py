@@ -81,6 +81,7 @@ def test_each_type_has_at_least_four_prompt_templates() -> None:
         "completion_fim",
         "completion_continue",
         "migration",
+        "refactoring",
         "explanation",
     ):
         assert len(TEMPLATES[kind]) >= 4, kind
@@ -109,3 +110,56 @@ def test_titles_read_naturally_inside_prompts() -> None:
     assert mid_sentence("BBjVector basics") == "BBjVector basics"
     assert mid_sentence("SQL queries") == "SQL queries"
     assert mid_sentence("A") == "A"
+
+
+_REFACTORING = """---
+title: "GOTO loop to WHILE"
+type: migration
+generation: all
+from_generation: all
+to_generation: all
+---
+
+## Code
+
+### Before (legacy)
+
+```bbj
+i = 1
+again:
+print i
+i = i + 1
+if i <= 3 then goto again
+end
+```
+
+### After (modern)
+
+```bbj
+i = 1
+while i <= 3
+    print i
+    i = i + 1
+wend
+end
+```
+
+## Explanation
+
+The label and GOTO become a WHILE loop.
+"""
+
+
+def test_all_to_all_refactoring_converts_with_a_refactoring_prompt(tmp_path) -> None:
+    (tmp_path / "refactoring").mkdir()
+    (tmp_path / "refactoring" / "goto-to-while.md").write_text(_REFACTORING, encoding="utf-8")
+    result = validate_paths([tmp_path], check_code=False)
+    (example,) = result.valid_examples()
+    record = example_to_record(example)
+    assert record.type == "migration"
+    assert record.generation == ("all",)
+    user = record.content("user")
+    assert "portable BBj code to portable" not in user and " to portable" not in user
+    assert not any(word in user for word in ("Migrate", "Port this", "This is portable"))
+    assert "if i <= 3 then goto again" in user
+    assert "portable BBj" in record.content("system")

@@ -51,6 +51,22 @@ def test_schema_requires_from_and_to_for_migrations() -> None:
         ({"type": "migration"}, "needs from_generation and to_generation"),
         ({"from_generation": "character"}, "only belong to migration"),
         ({"colour": "blue"}, "Extra inputs"),
+        (
+            {"type": "migration", "from_generation": "all", "to_generation": "dwc"},
+            "only for a generation-neutral refactoring",
+        ),
+        (
+            {"type": "migration", "from_generation": "character", "to_generation": "all"},
+            "only for a generation-neutral refactoring",
+        ),
+        (
+            {"type": "migration", "generation": "dwc", "from_generation": "all", "to_generation": "all"},
+            "has `generation: all`",
+        ),
+        (
+            {"type": "migration", "from_generation": "all", "to_generation": ["all"]},
+            "cannot appear in a list",
+        ),
     ],
 )
 def test_front_matter_rejects(fields: dict, message: str) -> None:
@@ -88,3 +104,29 @@ def test_published_schema_agrees_with_the_model_on_fixtures() -> None:
         assert not list(validator.iter_errors(_front(path))), path
     for name in ("unknown-field.md", "wrong-label.md", "all-in-list.md", "migration-missing-from-to.md"):
         assert list(validator.iter_errors(_front(fixtures / "invalid" / name))), name
+
+
+_REFACTORING = {
+    "title": "t",
+    "type": "migration",
+    "generation": "all",
+    "from_generation": "all",
+    "to_generation": "all",
+}
+
+
+def test_generation_neutral_refactoring_is_all_to_all() -> None:
+    fm = FrontMatter.model_validate(_REFACTORING)
+    assert fm.target_generations() == ("all",)
+
+
+def test_published_schema_allows_all_to_all_only_on_both_ends() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(json_schema())
+    assert not list(validator.iter_errors(_REFACTORING))
+    for bad in (
+        {**_REFACTORING, "to_generation": "dwc"},
+        {**_REFACTORING, "from_generation": "character"},
+        {**_REFACTORING, "generation": "dwc"},
+    ):
+        assert list(validator.iter_errors(bad)), bad

@@ -68,6 +68,13 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{code}\n\nThis is {from_gen} code. How would it look in {to_gen}?",
         "Port this BBj code from {from_gen} to {to_gen}, keeping what it does.\n\n{code}",
     ),
+    # A migration `all -> all`: a generation-neutral refactoring, so no "from X to Y" in the prompt.
+    "refactoring": (
+        "Refactor this BBj code: {task}\n\n{code}",
+        "{code}\n\nRewrite this BBj code in a more modern, structured style, keeping what it does.",
+        "Modernise the following BBj program without changing its behavior ({title}):\n\n{code}",
+        "Clean up this legacy BBj code. {task}\n\n{code}",
+    ),
     "explanation": (
         "Explain {title} in BBj, with an example.",
         "How does this work in BBj: {task} Show some code.",
@@ -167,6 +174,8 @@ def example_to_record(example: Example) -> Record:
         answer = f"{values['code']}\n\n{example.explanation}"
     elif front.type == "migration":
         values["code"] = fence(example.before)
+        if front.from_generation == "all":
+            kind = "refactoring"
         answer = "\n\n".join(p for p in (fence(example.after), _expected(example), example.explanation) if p)
     else:  # explanation: the code shows the concept, the prose explains it
         answer = "\n\n".join(p for p in (values["code"], _expected(example), example.explanation) if p)

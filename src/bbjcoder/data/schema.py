@@ -80,7 +80,23 @@ class FrontMatter(BaseModel):
                     "else": {
                         "not": {"anyOf": [{"required": ["from_generation"]}, {"required": ["to_generation"]}]}
                     },
-                }
+                },
+                {  # a generation-neutral refactoring is `all -> all` on both ends, target `all`
+                    "if": {
+                        "properties": {"from_generation": {"const": "all"}},
+                        "required": ["from_generation"],
+                    },
+                    "then": {
+                        "properties": {"to_generation": {"const": "all"}, "generation": {"const": "all"}}
+                    },
+                },
+                {
+                    "if": {"properties": {"to_generation": {"const": "all"}}, "required": ["to_generation"]},
+                    "then": {
+                        "properties": {"from_generation": {"const": "all"}},
+                        "required": ["from_generation"],
+                    },
+                },
             ],
         },
     )
@@ -97,11 +113,15 @@ class FrontMatter(BaseModel):
     requires_version: str | None = Field(
         default=None, pattern=r"^\d+(\.\d+)*$", description='Minimum BBj version, quoted: "23.04".'
     )
-    from_generation: GenerationLabel | None = Field(
-        default=None, description="Migration only (required there): the source generation."
+    from_generation: Literal["all"] | GenerationLabel | None = Field(
+        default=None,
+        description="Migration only (required there): the source generation; `all` only for a "
+        "generation-neutral refactoring (`all` -> `all`).",
     )
-    to_generation: GenerationLabel | GenerationList | None = Field(
-        default=None, description="Migration only (required there): the target generation(s)."
+    to_generation: Literal["all"] | GenerationLabel | GenerationList | None = Field(
+        default=None,
+        description="Migration only (required there): the target generation(s); `all` only together "
+        "with `from_generation: all`.",
     )
 
     @field_validator("generation", mode="before")
@@ -112,7 +132,7 @@ class FrontMatter(BaseModel):
     @field_validator("to_generation", mode="before")
     @classmethod
     def _to_generation(cls, value: Any) -> Any:
-        return None if value is None else _check_generation_value(value, "to_generation", allow_all=False)
+        return None if value is None else _check_generation_value(value, "to_generation", allow_all=True)
 
     @field_validator("from_generation", mode="before")
     @classmethod
@@ -121,7 +141,7 @@ class FrontMatter(BaseModel):
             return None
         if isinstance(value, list):
             raise ValueError("from_generation is a single label, not a list")
-        return _check_generation_value(value, "from_generation", allow_all=False)
+        return _check_generation_value(value, "from_generation", allow_all=True)
 
     @field_validator("requires_version", mode="before")
     @classmethod
@@ -139,6 +159,16 @@ class FrontMatter(BaseModel):
             missing = [f for f in ("from_generation", "to_generation") if getattr(self, f) is None]
             if missing:
                 raise ValueError(f"a migration example needs {' and '.join(missing)}")
+            # A refactoring that changes no generation-specific code is `all -> all`; `all` on one
+            # side only would claim that portable code turns into (or out of) UI code.
+            ends = (self.from_generation == "all", self.to_generation == "all")
+            if any(ends) and not all(ends):
+                raise ValueError(
+                    "`all` in from_generation/to_generation is only for a generation-neutral refactoring: "
+                    f"write both as `all` (got {self.from_generation} -> {self.to_generation})"
+                )
+            if all(ends) and self.generation != "all":
+                raise ValueError("an `all -> all` refactoring has `generation: all` (its target)")
         else:
             present = [f for f in ("from_generation", "to_generation") if getattr(self, f) is not None]
             if present:
