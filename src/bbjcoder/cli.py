@@ -50,7 +50,10 @@ def check_cmd(
     ext: list[str] = typer.Option(
         [],
         "--ext",
-        help="File extension to search in directories (repeatable; default .bbj .src .bbl .bbx .txt).",
+        help="File extension to search in directories (repeatable; default .bbj .src .bbl .bbx .bbjt .aon .prc).",
+    ),
+    api: bool = typer.Option(
+        False, "--api", help="Also warn about unknown BBj methods/functions and impossible argument counts."
     ),
 ) -> None:
     """Syntax-check BBj source like `bbjcpl -N`. Exit 0: all clean, 1: syntax errors, 2: usage or I/O error."""
@@ -61,7 +64,7 @@ def check_cmd(
     try:
         checker = get_checker(backend)
         sources = runner.collect_sources(paths, ext or runner.DEFAULT_EXTENSIONS)
-        results = runner.check_paths(sources, checker, strict=strict)
+        results = runner.check_paths(sources, checker, strict=strict, api=api)
     except CheckerUnavailable as exc:
         raise UserError(exc.message, hint=exc.hint) from exc
     except runner.SourceError as exc:

@@ -128,3 +128,28 @@ def test_check_starts_without_heavy_imports() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.strip() == ""
+
+
+def test_directory_walk_finds_every_program_extension_but_not_prose(tmp_path: Path) -> None:
+    for ext in (".bbj", ".src", ".bbl", ".bbx", ".bbjt", ".aon", ".prc"):
+        (tmp_path / f"prog{ext}").write_text(GOOD)
+    (tmp_path / "notes.txt").write_text("Some prose, not { BBj\n")
+    (tmp_path / "form.arc").write_text("WINDOW 101\n")
+    done = run_check("--json", str(tmp_path))
+    assert done.returncode == 0, done.stdout
+    found = sorted(Path(r["path"]).suffix for r in json.loads(done.stdout))
+    assert found == sorted([".bbj", ".src", ".bbl", ".bbx", ".bbjt", ".aon", ".prc"])
+
+
+def test_api_option_prints_warnings_without_failing(tmp_path: Path) -> None:
+    source = tmp_path / "a.bbj"
+    source.write_text("x$ = ucs(a$)\nw!.adButton(101)\n")
+    done = run_check("--api", str(source))
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.splitlines() == [
+        f"{source}:1:6: warning: api: UCS() is not BBj: use CVS(s$,4) to convert to upper case",
+        f"{source}:2:4: warning: api: method adButton() exists on no BBj class (did you mean addButton?)",
+    ]
+    as_json = json.loads(run_check("--api", "--json", str(source)).stdout)
+    assert as_json[0]["ok"] is True and len(as_json[0]["warnings"]) == 2
+    assert "warnings" not in json.loads(run_check("--json", str(source)).stdout)[0]

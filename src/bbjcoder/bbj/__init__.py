@@ -8,6 +8,8 @@ Public API (relied on by data, evaluate, serve and outside checks):
     detect_generations(text: str) -> set[str]           # subset of GENERATIONS, or {"all"}
     generation_mismatch(labels, text) -> str | None     # why a label contradicts the code
     get_checker("auto" | "builtin" | "bbjcpl") -> Checker  # .check(text, strict=False)
+    load_api() -> ApiTable                              # BBj classes/methods/functions/events/verbs
+    check_api(text) -> list[Diagnostic]                 # API warnings (`bbjcoder check --api`)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class Diagnostic:
 
 
 # The implementation modules import Diagnostic from here, so they come after its definition.
+from bbjcoder.bbj.api import ApiTable, check_api, load_api  # noqa: E402
 from bbjcoder.bbj.backends import BACKENDS, Checker, CheckerUnavailable, get_checker, parse_bbjcpl_output  # noqa: E402
 from bbjcoder.bbj.generations import detect_generations, generation_mismatch  # noqa: E402
 from bbjcoder.bbj.parser import check_source  # noqa: E402
@@ -37,12 +40,15 @@ from bbjcoder.bbj.parser import check_source  # noqa: E402
 __all__ = [
     "BACKENDS",
     "GENERATIONS",
+    "ApiTable",
     "Checker",
     "CheckerUnavailable",
     "Diagnostic",
+    "check_api",
     "check_source",
     "detect_generations",
     "generation_mismatch",
     "get_checker",
+    "load_api",
     "parse_bbjcpl_output",
 ]

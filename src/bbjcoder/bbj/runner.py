@@ -15,7 +15,9 @@ from typing import TextIO
 from bbjcoder.bbj import Diagnostic
 from bbjcoder.bbj.backends import Checker
 
-DEFAULT_EXTENSIONS: tuple[str, ...] = (".bbj", ".src", ".bbl", ".bbx", ".txt")
+# Every extension real repositories keep BBj programs under: .bbjt (BBjUnit tests), .aon
+# (AddonSoftware programs), .prc (stored procedures). Not .txt, .arc, .cdf or .tpl.
+DEFAULT_EXTENSIONS: tuple[str, ...] = (".bbj", ".src", ".bbl", ".bbx", ".bbjt", ".aon", ".prc")
 STDIN = "-"
 
 
@@ -34,13 +36,22 @@ class FileResult:
 
     path: str
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # `--api` only: unknown methods/functions and impossible argument counts (never errors)
+    warnings: list[Diagnostic] | None = None
 
     @property
     def ok(self) -> bool:
         return not self.diagnostics
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "ok": self.ok, "diagnostics": [d.to_dict() for d in self.diagnostics]}
+        out: dict[str, object] = {
+            "path": self.path,
+            "ok": self.ok,
+            "diagnostics": [d.to_dict() for d in self.diagnostics],
+        }
+        if self.warnings is not None:
+            out["warnings"] = [d.to_dict() for d in self.warnings]
+        return out
 
 
 def decode_source(data: bytes) -> str:
@@ -84,14 +95,27 @@ def read_source(path: str, stdin: TextIO | None = None) -> str:
 
 
 def check_paths(
-    paths: Sequence[str], checker: Checker, *, strict: bool = False, stdin: TextIO | None = None
+    paths: Sequence[str],
+    checker: Checker,
+    *,
+    strict: bool = False,
+    api: bool = False,
+    stdin: TextIO | None = None,
 ) -> list[FileResult]:
-    """Check every source in order; `-` reads standard input (shown as `<stdin>`)."""
+    """Check every source in order; `-` reads standard input (shown as `<stdin>`).
+
+    With `api`, each result also carries the BBj API table's warnings (`bbj.api.check_api`).
+    """
     results = []
     for path in paths:
         text = read_source(path, stdin)
         shown = "<stdin>" if path == STDIN else path
-        results.append(FileResult(shown, checker.check(text, strict=strict)))
+        warnings = None
+        if api:
+            from bbjcoder.bbj.api import check_api
+
+            warnings = check_api(text)
+        results.append(FileResult(shown, checker.check(text, strict=strict), warnings))
     return results
 
 
@@ -100,6 +124,8 @@ def render_human(results: Sequence[FileResult], out: TextIO) -> None:
     for result in results:
         for d in result.diagnostics:
             out.write(f"{result.path}:{d.line}:{d.column}: {d.message}\n")
+        for d in result.warnings or ():
+            out.write(f"{result.path}:{d.line}:{d.column}: warning: {d.message}\n")
 
 
 def render_json(results: Sequence[FileResult], out: TextIO) -> None:
@@ -114,6 +140,9 @@ def summary(results: Sequence[FileResult], backend: str) -> str:
     files = f"{len(results)} file{'s' if len(results) != 1 else ''}"
     if not results:
         return f"[yellow]no BBj sources found[/] ({backend})"
+    warned = sum(len(r.warnings or ()) for r in results)
+    if warned:
+        backend += f"; {warned} API warning{'s' if warned != 1 else ''}"
     if bad == 0:
         return f"[bold green]ok[/] {files} checked, no syntax errors ({backend})"
     return f"[bold red]{count} syntax error{'s' if count != 1 else ''}[/] in {bad} of {files} ({backend})"
