@@ -284,6 +284,23 @@ def data_new(
     _data_exit(code)
 
 
+@data_app.command("lint")
+def data_lint(
+    paths: list[str] = typer.Argument(
+        None,
+        help="Training data, eval suites (dir or cases.jsonl), corpus dirs, .bbj files "
+        "(default: training-data evals/bbj-core corpus).",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the findings as JSON."),
+) -> None:
+    """BBj that compiles but is wrong: NOT() on numbers, KNO=, UCS/LCS, getSysGui() without an open,
+    generation labels without their idioms, undocumented mnemonics, unknown API names and argument
+    counts. Prints `file:line: rule: message`; exit 1 on findings."""
+    from bbjcoder.data import commands
+
+    _data_exit(commands.lint(_paths(paths), as_json=json_out))
+
+
 @data_app.command("schema")
 def data_schema(
     check: bool = typer.Option(

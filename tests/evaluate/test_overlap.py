@@ -106,3 +106,16 @@ def test_shipped_references_score_as_perfect_samples() -> None:
         if not result.compiles or result.idioms_ok is False:
             bad.append((case.id, result.diagnostics[:1], result.idiom_problems))
     assert bad == []
+
+
+def test_shipped_references_pass_the_data_lint() -> None:
+    """No reference teaches a BBj pitfall or an API name BBj lacks (`bbjcoder data lint`)."""
+    from bbjcoder.data.lint import lint_paths
+
+    _shipped()
+    assert [str(f) for f in lint_paths([SUITE / "cases.jsonl"])] == []
+
+
+def test_shipped_suite_has_no_needs_review_cases() -> None:
+    """Cases whose BBj we could not verify are moved out of the suite, not kept with a tag."""
+    assert [c.id for c in _shipped() if "needs-review" in c.tags] == []

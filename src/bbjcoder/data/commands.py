@@ -79,6 +79,31 @@ def validate(
     return 1 if result.errors or (strict and result.warnings) else 0
 
 
+def lint(paths: Sequence[Path], *, as_json: bool = False) -> int:
+    """`data lint`: every finding as `file:line: rule: message`; exit 1 when there is one."""
+    from rich.markup import escape
+
+    from bbjcoder.data.lint import RULES, lint_paths
+
+    targets = list(paths) or [
+        p for p in (TRAINING_DATA, Path("evals/bbj-core"), Path("corpus")) if p.exists()
+    ]
+    missing = [p for p in targets if not p.exists()]
+    if missing:
+        raise DataError("no such file or directory", path=missing[0])
+    findings = lint_paths(targets)
+    if as_json:
+        print(json.dumps([f.to_dict() for f in findings], indent=2))
+    else:
+        for f in findings:
+            err.print(f"{escape(f.path)}:{f.line}: [red]{f.rule}:[/] {escape(f.message)}")
+        counts = {rule: sum(1 for f in findings if f.rule == rule) for rule in RULES}
+        summary = ", ".join(f"{rule} {n}" for rule, n in counts.items() if n) or "none"
+        status = "[green]ok[/]" if not findings else "[red]failed[/]"
+        console.print(f"lint: {len(findings)} findings ({summary}) — {status}")
+    return 1 if findings else 0
+
+
 def convert(paths: Sequence[Path], out: Path, *, check: bool = True, quiet: bool = False) -> int:
     """Validate and convert examples to ChatML; invalid ones go to `<out>.rejected.jsonl`."""
     from bbjcoder.data.convert import example_to_record

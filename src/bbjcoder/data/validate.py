@@ -184,6 +184,7 @@ def validate_text(
     example, problems = parse_example(text, path=path, example_id=example_id)
     if checker is not None:
         problems.extend(check_code(example, checker))
+        problems.extend(lint_problems(example))
     if callable(detect) and example.front is not None:
         problems.extend(check_generation_labels(example, detect))
     return example, problems
@@ -202,6 +203,22 @@ def check_code(example: Example, checker: Checker) -> list[Problem]:
             col = getattr(diag, "column", 0)
             where = f" (column {col})" if col else ""
             problems.append(Problem(example.path, line, "error", f"BBj checker: {diag.message}{where}"))
+    return problems
+
+
+def lint_problems(example: Example) -> list[Problem]:
+    """`bbjcoder data lint` findings as errors (BBj pitfalls, API table). A label whose idioms are
+    absent only warns here, like every label check of validate (FORMAT.md); a label the code
+    contradicts is already warned about by `check_generation_labels`."""
+    from bbjcoder.data.lint import PORTABLE, example_programs, lint_program
+
+    problems = []
+    for prog in example_programs(example):
+        for f in lint_program(prog):
+            if f.rule != "generation-idioms":
+                problems.append(Problem(f.path, f.line, "error", f"lint {f.rule}: {f.message}"))
+            elif PORTABLE in f.message:
+                problems.append(Problem(f.path, f.line, "warning", f"lint {f.rule}: {f.message}"))
     return problems
 
 
