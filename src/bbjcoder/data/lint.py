@@ -553,9 +553,13 @@ def eval_programs(cases_file: str | Path) -> Iterator[Program]:
 
 
 def corpus_programs(root: str | Path) -> Iterator[Program]:
-    """Every .bbj file under a corpus directory; its top folder names its generation."""
+    """Every program file (the checker's extensions) under a corpus directory; its top folder
+    names its generation."""
+    from bbjcoder.bbj.runner import DEFAULT_EXTENSIONS
+
     base = Path(root)
-    for path in sorted(base.rglob("*.bbj")):
+    found = (p for p in base.rglob("*") if p.is_file() and p.suffix.lower() in DEFAULT_EXTENSIONS)
+    for path in sorted(found):
         rel = path.relative_to(base)
         label = _DIR_LABELS.get(rel.parts[0], "all") if len(rel.parts) > 1 else "all"
         yield Program(path.as_posix(), 1, path.read_text(encoding="utf-8"), (label,))
@@ -569,9 +573,9 @@ def programs_under(paths: Sequence[str | Path]) -> Iterator[Program]:
             yield from eval_programs(p)
         elif p.is_dir() and (p / "cases.jsonl").is_file():
             yield from eval_programs(p / "cases.jsonl")
-        elif p.is_file() and p.suffix == ".bbj":
+        elif p.is_file() and p.suffix.lower() != ".md":
             yield Program(p.as_posix(), 1, p.read_text(encoding="utf-8"))
-        elif p.is_dir() and any(p.rglob("*.bbj")) and not any(p.rglob("*.md")):
+        elif p.is_dir() and not any(p.rglob("*.md")):
             yield from corpus_programs(p)
         else:
             yield from training_programs([p])
