@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
         ("not-numeric.bbj", "not-numeric", 3, "`done = 0`"),
         ("kno-option.bbj", "kno-option", 4, "KNUM="),
         ("ucs-lcs.bbj", "ucs-lcs", 3, "CVS(s$, 4)"),
+        ("assignment-err.bbj", "assignment-err", 4, "num(s$, err=label)"),
         ("sysgui-not-opened.bbj", "sysgui-not-opened", 2, 'openSysGui("X0")'),
         ("mnemonic.bbj", "mnemonic", 2, "'EE' (end echo)"),
         ("api-method.bbj", "api-method", 4, "getMenuItem().getID()"),

@@ -26,6 +26,7 @@ RULES: dict[str, str] = {
     "kno-option": "KNO= (ProvideX) instead of BBj's KNUM=",
     "ucs-lcs": "UCS()/LCS(), which BBj does not have",
     "sysgui-not-opened": "getSysGui() in a standalone program that never opened the SysGui device",
+    "assignment-err": "ERR= written on an assignment, which has no such option",
     "generation-idioms": "a generation label whose idioms the code does not use",
     "mnemonic": "a mnemonic BASIS does not document",
     "api-method": "a method that no BBj class has, called on a BBj object",
@@ -213,6 +214,42 @@ def _pitfalls(prog: Program) -> Iterator[tuple[int, str, str]]:
                         f"'{name}' is not a mnemonic BASIS documents{hint}; see the list in "
                         "bbjcoder.data.lint.MNEMONICS and docs/bbj-api-review.md",
                     )
+
+
+def _assignment_err(prog: Program) -> Iterator[tuple[int, str, str]]:
+    """`x = a / b, err=label`: LET takes only assignments, so this assigns to ERR, not a branch."""
+    for line, toks, _ in _code_tokens(prog.code):
+        start = 0
+        for end in [*(i for i, t in enumerate(toks) if t == ";"), len(toks)]:
+            stmt = toks[start:end]
+            start = end + 1
+            if stmt[:1] and stmt[0].upper() == "LET":
+                stmt = stmt[1:]
+            if (
+                len(stmt) < 3
+                or stmt[1] != "="
+                or not stmt[0][:1].isalpha()
+                or stmt[0].upper() in _VERB_STARTS
+            ):
+                continue
+            depth = 0
+            for i, tok in enumerate(stmt):
+                if tok in ("(", "[", "@("):
+                    depth += 1
+                elif tok in (")", "]"):
+                    depth -= 1
+                elif depth == 0 and tok == "," and stmt[i + 1 : i + 3] and stmt[i + 1].upper() == "ERR":
+                    if i + 2 < len(stmt) and stmt[i + 2] == "=":
+                        yield (
+                            line,
+                            "assignment-err",
+                            "an assignment has no ERR= option (this `, err=` assigns to ERR): put ERR= "
+                            "on a function call that has one (`num(s$, err=label)`) or test the values first",
+                        )
+                        break
+
+
+_VERB_STARTS = frozenset({"IF", "FOR", "WHILE", "UNTIL", "PRINT", "INPUT", "READ", "WRITE", "CASE"})
 
 
 def _nearest(name: str, pool: Iterable[str]) -> str | None:
@@ -465,6 +502,7 @@ def lint_program(prog: Program, api: ApiTable | None = None) -> list[Finding]:
     out: list[Finding] = []
     for code_line, rule, message in (
         *_pitfalls(prog),
+        *_assignment_err(prog),
         *_sysgui_not_opened(prog),
         *_api_rules(prog, api),
     ):
