@@ -238,15 +238,14 @@ def _assignment_err(prog: Program) -> Iterator[tuple[int, str, str]]:
                     depth += 1
                 elif tok in (")", "]"):
                     depth -= 1
-                elif depth == 0 and tok == "," and stmt[i + 1 : i + 3] and stmt[i + 1].upper() == "ERR":
-                    if i + 2 < len(stmt) and stmt[i + 2] == "=":
-                        yield (
-                            line,
-                            "assignment-err",
-                            "an assignment has no ERR= option (this `, err=` assigns to ERR): put ERR= "
-                            "on a function call that has one (`num(s$, err=label)`) or test the values first",
-                        )
-                        break
+                elif depth == 0 and tok == "," and [t.upper() for t in stmt[i + 1 : i + 3]] == ["ERR", "="]:
+                    yield (
+                        line,
+                        "assignment-err",
+                        "an assignment has no ERR= option (this `, err=` assigns to ERR): put ERR= "
+                        "on a function call that has one (`num(s$, err=label)`) or test the values first",
+                    )
+                    break
 
 
 _VERB_STARTS = frozenset({"IF", "FOR", "WHILE", "UNTIL", "PRINT", "INPUT", "READ", "WRITE", "CASE"})
