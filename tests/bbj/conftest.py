@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 
-def _write_fake_bbjcpl(directory: Path, *, sleep: float = 0.0) -> Path:
+def _write_fake_bbjcpl(directory: Path, *, sleep: float = 0.0, stream: str = "stderr") -> Path:
     """A `bbjcpl` stand-in: flags every line containing BROKEN in real bbjcpl format, exits 0.
 
     It also records its argv so tests can check the `-N` flag and that no shell was involved.
@@ -25,7 +25,7 @@ open({str(directory / "argv.txt")!r}, "w").write("\\n".join(args))
 path = args[-1]
 for n, line in enumerate(open(path, encoding="utf-8").read().split("\\n"), start=1):
     if "BROKEN" in line:
-        sys.stderr.write(f"{{path}}: error at line {{n * 10}} ({{n}}): {{line}}\\n")
+        sys.{stream}.write(f"{{path}}: error at line {{n * 10}} ({{n}}): {{line}}\\n")
 sys.exit(0)
 """,
         encoding="utf-8",
@@ -36,7 +36,7 @@ sys.exit(0)
 
 @pytest.fixture
 def fake_bbjcpl() -> Callable[..., Path]:
-    """Factory: `fake_bbjcpl(directory, sleep=0.0)` writes an executable `bbjcpl` there."""
+    """Factory: `fake_bbjcpl(directory, sleep=0.0, stream="stderr")` writes an executable `bbjcpl` there."""
     return _write_fake_bbjcpl
 
 

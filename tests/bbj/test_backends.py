@@ -46,6 +46,13 @@ def test_bbjcpl_backend_runs_the_compiler_with_dash_n_and_parses_stderr(
     assert checker.check('PRINT "clean"\n') == []
 
 
+def test_bbjcpl_backend_reads_errors_printed_on_stdout(
+    tmp_path: Path, fake_bbjcpl: Callable[..., Path]
+) -> None:
+    checker = BbjcplChecker(str(fake_bbjcpl(tmp_path, stream="stdout")))
+    assert [d.line for d in checker.check('PRINT "ok"\nBROKEN\n')] == [2]
+
+
 def test_bbjcpl_backend_times_out_with_a_clear_error(
     tmp_path: Path, fake_bbjcpl: Callable[..., Path]
 ) -> None:

@@ -143,11 +143,11 @@ def test_directory_walk_finds_every_program_extension_but_not_prose(tmp_path: Pa
 
 def test_api_option_prints_warnings_without_failing(tmp_path: Path) -> None:
     source = tmp_path / "a.bbj"
-    source.write_text("x$ = ucs(a$)\nw!.adButton(101)\n")
+    source.write_text("x = frobnicate(1)\nw!.adButton(101)\n")
     done = run_check("--api", str(source))
     assert done.returncode == 0, done.stdout
     assert done.stdout.splitlines() == [
-        f"{source}:1:6: warning: api: UCS() is not BBj: use CVS(s$,4) to convert to upper case",
+        f"{source}:1:5: warning: api: frobnicate() is not a BBj built-in function",
         f"{source}:2:4: warning: api: method adButton() exists on no BBj class (did you mean addButton?)",
     ]
     as_json = json.loads(run_check("--api", "--json", str(source)).stdout)

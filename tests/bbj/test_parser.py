@@ -63,7 +63,7 @@ VALID = {
     "method-chain": 'sg! = BBjAPI().getSysGui()\nwnd!.addButton(1,1,1,1,1,"x").setCallback(1,"h")\n',
     "add-event-listener-is-syntax": 'btn!.addEventListener("click", h!)\n',
     "operators": "x = -a ^ 2 * b / c + d - e\nIF a = b OR c <> d AND e <= f AND g >= h and i < j or k > l THEN x = 1\n",
-    "not": "IF NOT(x) THEN y = 1\n",
+    "not-prefix": "IF !x THEN y = 1\nIF !(a = b) THEN y = 2\n",
     "substrings": 'a$ = b$(1,3) + b$(4)\nb$(2,1) = "x"\n',
     "functions": 'x = LEN(a$) + POS("a"=a$) + NUM(b$) + FNX(1)\nc$ = STR(x:"##0.00") + CVS(a$, 3)\n',
     "string-literals": 'a$ = "say ""hi"""\nb$ = $0D0A$\nc$ = ""\n',
@@ -230,7 +230,8 @@ def test_def_fn_pairing() -> None:
     assert lines_flagged("DEF FNA(X)\nRETURN X\n") == []  # bbjcpl ends an open DEF FN at EOF
     assert lines_flagged("DEF FNA(X)\nRETURN X\nFNEND\nFNEND\n") == [4]
     assert lines_flagged("FNEND\n") == [1]
-    assert lines_flagged("DEF FNA(X)\nDEF FNB(Y)\nFNEND\nFNEND\n") == [2, 4]
+    # the next DEF FN closes an open one, as the end of the program does
+    assert lines_flagged("DEF FNA(X)\nDEF FNB(Y)\nFNEND\nFNEND\n") == [4]
 
 
 def test_loop_and_if_nesting_is_not_checked_by_default() -> None:

@@ -58,7 +58,7 @@ class BuiltinChecker:
 
 
 def parse_bbjcpl_output(stderr: str) -> list[Diagnostic]:
-    """Diagnostics from bbjcpl's stderr (it exits 0 even when there are errors)."""
+    """Diagnostics from bbjcpl's output, stdout and stderr together (it exits 0 even on errors)."""
     diags = []
     for raw in stderr.splitlines():
         match = _BBJCPL_ERROR_RE.match(raw.rstrip("\r"))
@@ -122,7 +122,8 @@ class BbjcplChecker:
                 ) from exc
             except OSError as exc:
                 raise CheckerUnavailable(f"cannot run bbjcpl ({self.executable}): {exc}") from exc
-        return parse_bbjcpl_output(done.stderr)
+        # Some bbjcpl versions print their errors on stdout, others on stderr: read both.
+        return parse_bbjcpl_output(done.stdout + "\n" + done.stderr)
 
 
 def get_checker(name: str = "auto") -> Checker:

@@ -24,7 +24,6 @@ _EXPR_OPTIONS = frozenset(
     {
         "KEY",
         "KNUM",
-        "KNO",
         "IND",
         "TIM",
         "MODE",
@@ -39,7 +38,20 @@ _EXPR_OPTIONS = frozenset(
         "DIR",
     }
 )
-_OPTIONS = _LABEL_OPTIONS | _EXPR_OPTIONS | {"IOL"}
+# Options of other Business BASIC dialects; listed in _OPTIONS only so that `_option` names the fix.
+_FOREIGN_OPTIONS = {"KNO": "KNO= is ProvideX, not BBj: BBj selects the key chain with KNUM="}
+_OPTIONS = _LABEL_OPTIONS | _EXPR_OPTIONS | {"IOL"} | frozenset(_FOREIGN_OPTIONS)
+# Functions of other Business BASIC dialects that BBj lacks (bbjcpl rejects the call).
+_FOREIGN_FUNCTIONS = {
+    "UCS": "UCS() is not a BBj function: use CVS(s$,4) to convert to upper case",
+    "LCS": "LCS() is not a BBj function: use CVS(s$,8) to convert to lower case",
+}
+_LIBRARY_MESSAGE = (
+    "not a BBj program: `library` starts a BBj language-server library file (declarations of "
+    "functions, variables and events), which the compiler does not take"
+)
+# what a member/call chain ends in (Parser._postfix)
+_NO_CALL, _BARE_CALL, _METHOD_CALL = 0, 1, 2
 _VISIBILITY = frozenset({"PUBLIC", "PRIVATE", "PROTECTED"})
 _MODIFIERS = frozenset({"PUBLIC", "PRIVATE", "PROTECTED", "STATIC"})
 _IF_ENDERS = frozenset({"ELSE", "FI", "ENDIF"})
@@ -137,10 +149,16 @@ class Parser:
 
     def run(self, text: str) -> list[tuple[int, int, str]]:
         handlers = _HANDLERS
+        first = True
         for ll in logical_lines(text):
             toks = tokenize(ll.text)
             if not toks:
                 continue
+            if first:
+                first = False
+                if len(toks) == 1 and toks[0] == "library":
+                    self.diags.append((ll.first_line, 1, _LIBRARY_MESSAGE))
+                    return self.diags
             self.line = ll.first_line
             toks.append("")
             toks.append("")
@@ -280,27 +298,35 @@ class Parser:
 
     def expr(self) -> None:
         """An expression: operands joined by binary operators; precedence does not affect validity."""
+        self._unary()
+        self._rest_of_expression()
+
+    def _rest_of_expression(self) -> None:
+        """Binary operators and their operands (and a trailing mask) after a first operand."""
         t = self.t
         while True:
-            self._unary()
             tok = t[self.i]
-            if tok in _BINOPS:
+            if tok in _BINOPS or (tok[:1] in _ID_START and tok.upper() in _WORD_BINOPS):
                 self.i += 1
-                continue
-            if tok[:1] in _ID_START and tok.upper() in _WORD_BINOPS:
-                self.i += 1
+                self._unary()
                 continue
             if tok == ":":  # string mask  n:"##0.00", or input verification  x:("Y"=lbl)
                 self.i += 1
                 if t[self.i] == "(":
                     self._skip_balanced()
                     return
+                self._unary()
                 continue
             return
 
     def _unary(self) -> None:
         t = self.t
         tok = t[self.i]
+        if tok == "!":  # logical not: the grammar's prefix `!` before a member call (!x, !#f(), !(a))
+            self.i += 1
+            self._primary()
+            self._postfix()
+            return
         while tok == "-" or tok == "+" or (tok.upper() == "NOT" and t[self.i + 1] != "("):
             self.i += 1
             tok = t[self.i]
@@ -315,7 +341,12 @@ class Parser:
         if c in _ID_START:
             up = tok.upper()
             if up in _NOT_OPERANDS:
+                if up == "AND" and t[i + 1] == "(":  # AND(a$,b$): the bitwise string function
+                    self.i = i + 1
+                    return
                 raise ParseError(f"expected an expression, found keyword {tok}", i)
+            if up in _FOREIGN_FUNCTIONS and t[i + 1] == "(":
+                raise ParseError(_FOREIGN_FUNCTIONS[up], i)
             if up == "NEW" and (t[i + 1][:1] in _ID_START or t[i + 1][:2] == "::"):
                 self.i = i + 1
                 self._qualified_type()
@@ -379,10 +410,14 @@ class Parser:
             return
         raise ParseError(self._unexpected(tok, "expected an expression"), i)
 
-    def _postfix(self) -> bool:
-        """Members, calls and indices after a primary; True if the chain ended in a call."""
+    def _postfix(self, member: bool = False) -> int:
+        """Members, calls and indices after a primary.
+
+        Returns _NO_CALL, _BARE_CALL (the chain ends in `name(...)`: a function) or _METHOD_CALL
+        (it ends in `.name(...)`, or `#name(...)` when `member` says the primary was `#name`).
+        """
         t = self.t
-        called = False
+        called = _NO_CALL
         while True:
             tok = t[self.i]
             if tok == ".":
@@ -391,16 +426,19 @@ class Parser:
                         self._unexpected(t[self.i + 1], "expected a member name after '.'"), self.i + 1
                     )
                 self.i += 2
-                called = False
+                called = _NO_CALL
+                member = True
             elif tok == "(":
                 self._args(")", "argument list")
-                called = True
+                called = _METHOD_CALL if member else _BARE_CALL
+                member = False
             elif tok == "[":
                 if t[self.i + 1].upper() == "ALL" and t[self.i + 2] == "]":
                     self.i += 3
                 else:
                     self._args("]", "index list")
-                called = False
+                called = _NO_CALL
+                member = False
             else:
                 return called
 
@@ -485,19 +523,47 @@ class Parser:
         if t[self.i] == "[" and t[self.i + 1] == "]":
             self.i += 2
 
-    def _lvalue_chain(self) -> bool:
-        """An assignable or callable: [#]name with members, calls, indices; True if it ended in a call."""
+    def _lvalue_chain(self) -> int:
+        """An assignable or callable: [#]name with members, calls, indices (see `_postfix`)."""
         t = self.t
         tok = t[self.i]
         if tok == "#":
             if t[self.i + 1][:1] not in _ID_START:
                 raise ParseError("expected a field or method name after '#'", self.i + 1)
             self.i += 2
-        elif tok[:1] in _ID_START:
+            return self._postfix(member=True)
+        if tok[:1] in _ID_START:
             self.i += 1
-        else:
-            raise ParseError(self._unexpected(tok, "expected a variable"), self.i)
-        return self._postfix()
+            return self._postfix()
+        raise ParseError(self._unexpected(tok, "expected a variable"), self.i)
+
+    def _check_assignable(self, start: int) -> None:
+        """Reject `name(args) = ...`: a function call (ctrl(...), str(x)) cannot take a value.
+
+        Substrings of string variables (`a$(1,3) = "x"`) stay valid; so do array elements,
+        fields and members, which end in `]`, `$`-suffixed names or `.name`.
+        """
+        t = self.t
+        name = t[start]
+        if name[:1] not in _ID_START or name[-1] in _SUFFIXES or t[start + 1] != "(":
+            return
+        depth = 0
+        k = start + 1
+        while True:
+            tok = t[k]
+            if tok == "(":
+                depth += 1
+            elif tok == ")":
+                depth -= 1
+                if depth == 0:
+                    break
+            k += 1
+        if k + 1 == self.i:
+            raise ParseError(
+                f"cannot assign to {name}(...): a function call is not a variable "
+                "(only variables, array elements, fields and substrings such as a$(1,3) take '=')",
+                start,
+            )
 
     # --- statements -----------------------------------------------------------------------------
 
@@ -505,18 +571,38 @@ class Parser:
         """Implicit LET (`x = 1`, `a$(1,2) = "x"`, `#f! = y`) or a method call (`o!.m()`, `#m()`)."""
         t = self.t
         start = self.i
+        first = t[start]
+        if first.upper() == "NEW" and (t[start + 1][:1] in _ID_START or t[start + 1][:2] == "::"):
+            # `new Gen(a!, b$)`: a constructor called for its side effect, maybe with a method chain
+            self._primary()
+            self._postfix()
+            if not self._end_of_statement():
+                raise ParseError(self._unexpected(t[self.i], "expected end of statement"), self.i)
+            return
         called = self._lvalue_chain()
         tok = t[self.i]
         if tok == "=":
+            self._check_assignable(start)
             self.i += 1
             self.expr()
             if t[self.i] == "," and t[self.i + 1][:1] in _ID_START | {"#"}:  # a=1,b=2
                 self.i += 1
                 self._expression_statement()
             return
-        if called and ("." in t[start : self.i] or t[start] == "#"):
+        if called == _BARE_CALL and first.upper() == "CAST" and t[start + 1] == "(":
+            called = _METHOD_CALL  # CAST(Type, obj!) is a typed expression, not a function call
+        if called == _METHOD_CALL:
             return
-        first = t[start]
+        if (
+            called == _BARE_CALL
+            and first[-1] not in _SUFFIXES
+            and (tok == "" or tok == ";" or (self.in_if and tok.upper() in _IF_ENDERS))
+        ):
+            raise ParseError(
+                f"{_show(first)}(...) is not a statement: a call statement must call a method on an "
+                "object (obj!.method(...), #method(...)) or start with a verb",
+                start,
+            )
         if tok == "" or tok == ";":
             raise ParseError(
                 f"{_show(first)} is not a statement: expected a verb, an assignment (x = ...) or a method call",
@@ -525,9 +611,11 @@ class Parser:
         raise ParseError(self._unexpected(tok, "expected '=' or a method call"), self.i)
 
     def _assignment(self) -> None:
+        start = self.i
         self._lvalue_chain()
         if self.t[self.i] != "=":
             raise ParseError(self._unexpected(self.t[self.i], "expected '='"), self.i)
+        self._check_assignable(start)
         self.i += 1
         self.expr()
 
@@ -569,6 +657,8 @@ class Parser:
                 self._unexpected(tok, 'expected an option such as ERR=label, KEY=k$ or MODE="..."'),
                 self.i,
             )
+        if up in _FOREIGN_OPTIONS:
+            raise ParseError(_FOREIGN_OPTIONS[up], self.i)
         if up not in _OPTIONS:
             raise ParseError(
                 f"unknown option {tok}=: expected ERR=, DOM=, END=, KEY=, IND=, TIM=, MODE=, IOL=, ...",
@@ -669,12 +759,16 @@ class Parser:
 
     def s_generic(self) -> None:
         """Less common verbs: optional (channel,options), then expressions and options."""
-        self.i += 1
-        if self.t[self.i] == "," and self.t[self.i + 2] == "=":  # PROCESS_EVENTS,TIM=1
-            self.i += 1
-        if self.t[self.i] == "(":  # (channel,options) or CALLBACK(event,label,context)
-            self._args(")", "parameter list", options=True)
         t = self.t
+        verb = t[self.i].upper()
+        self.i += 1
+        if t[self.i] == "," and (t[self.i + 2] == "=" or verb == "DELETE"):  # PROCESS_EVENTS,TIM=1
+            self.i += 1  # DELETE ,label: the first line reference left out
+        if t[self.i] == "(":  # (channel,options), CALLBACK(event,label,context) or CHDIR (path$)
+            self._args(")", "parameter list", options=True)
+            self._rest_of_expression()  # CHDIR (dir$)+"sub", ERR=x
+            if t[self.i] == "," and not self._end_of_statement():
+                self.i += 1
         if t[self.i].upper() == "EXCEPT":  # BEGIN EXCEPT a$, b[ALL]
             self.i += 1
         while not self._end_of_statement():
@@ -690,7 +784,7 @@ class Parser:
             if not self._end_of_statement():
                 raise ParseError(self._unexpected(tok, "expected ',' or end of statement"), self.i)
 
-    def s_keyed(self) -> None:  # MKEYED/VKEYED/XKEYED accept [offset:len:flags] key segments
+    def s_keyed(self) -> None:  # MKEYED/VKEYED/XKEYED [offset:len:flags] segments; FIELD [index]
         self.key_segments = True
         try:
             self.s_generic()
@@ -934,8 +1028,9 @@ class Parser:
             self.i += 1
             self.expr()
             return
-        if self._in_frame("DEF"):
-            raise ParseError("DEF FN inside another DEF FN: close the first with FNEND", self.stmt_start)
+        # A multi-line DEF FN still open is closed by the next one (as by the end of the program):
+        # programs that never write FNEND compile.
+        self._close_open_defs()
         self._push("DEF", False)
 
     def s_fnend(self) -> None:
@@ -950,6 +1045,7 @@ class Parser:
         t = self.t
         verb = t[self.i].upper()
         start = self.stmt_start
+        self._close_open_defs()
         if self.frames:
             raise ParseError(
                 f"{verb} inside {self.frames[-1].kind}: close it with {_CLOSER[self.frames[-1].kind]} first",
@@ -982,6 +1078,7 @@ class Parser:
         verb = self.t[self.i].upper()
         kind = "CLASS" if verb == "CLASSEND" else "INTERFACE"
         self.i += 1
+        self._close_open_defs()
         frames = self.frames
         if frames and frames[-1].kind == "METHOD" and kind == "CLASS":
             method = frames.pop()
@@ -1000,7 +1097,7 @@ class Parser:
                 "FIELD inside an INTERFACE: an INTERFACE holds only METHOD headers", self.stmt_start
             )
         if not frames or frames[-1].kind != "CLASS":
-            self.s_generic()  # the legacy FIELD verb: FIELD rec$, name$ = value
+            self.s_keyed()  # the legacy FIELD verb: FIELD rec$, name$ = value; FIELD s$,f$,[i]=v$
             return
         self.i += 1
         if t[self.i].upper() in _VISIBILITY:
@@ -1020,6 +1117,7 @@ class Parser:
         t = self.t
         frames = self.frames
         start = self.stmt_start
+        self._close_open_defs()
         in_interface = bool(frames) and frames[-1].kind == "INTERFACE"
         if frames and frames[-1].kind == "METHOD":
             previous = frames.pop()
@@ -1057,6 +1155,11 @@ class Parser:
                         self.i,
                     )
                 self.i += 1
+                if t[self.i] == "[":  # an array parameter: BBjArray chans$[all] (or name$[])
+                    if t[self.i + 1].upper() == "ALL" and t[self.i + 2] == "]":
+                        self.i += 3
+                    elif t[self.i + 1] == "]":
+                        self.i += 2
                 if t[self.i] != ",":
                     break
                 self.i += 1
@@ -1070,6 +1173,7 @@ class Parser:
 
     def s_methodend(self) -> None:
         self.i += 1
+        self._close_open_defs()
         frames = self.frames
         if frames and frames[-1].kind == "METHOD":
             frame = frames.pop()
@@ -1122,6 +1226,28 @@ class Parser:
     def s_table(self) -> None:  # TABLE data is opaque to the syntax
         self.i = len(self.t) - 2
 
+    def s_select(self) -> None:
+        """SELECT (ch{,MODE=,ERR=}) template{:field,...} FROM fileid {WHERE e} {SORTBY e} {LIMIT a,b}."""
+        t = self.t
+        self.i += 1
+        if not self._channel():
+            raise ParseError(self._unexpected(t[self.i], "expected '(' and a channel after SELECT"), self.i)
+        self.expr()
+        while t[self.i] == ",":
+            self.i += 1
+            self.expr()
+        if t[self.i].upper() != "FROM":
+            raise ParseError(self._unexpected(t[self.i], "expected FROM in SELECT"), self.i)
+        self.i += 1
+        self.expr()
+        for word in ("WHERE", "SORTBY", "LIMIT"):
+            if t[self.i].upper() == word:
+                self.i += 1
+                self.expr()
+                if word == "LIMIT" and t[self.i] == ",":
+                    self.i += 1
+                    self.expr()
+
     def s_iolist(self) -> None:
         self.i += 1
         if self._end_of_statement():
@@ -1134,6 +1260,12 @@ class Parser:
         frame = _Frame(kind, self.line, broken, len(self.blocks))
         self.frames.append(frame)
         return frame
+
+    def _close_open_defs(self) -> None:
+        """Close multi-line DEF FNs left open (without FNEND) before a block word that ends them."""
+        frames = self.frames
+        while frames and frames[-1].kind == "DEF":
+            self._pop_blocks(frames.pop())
 
     def _in_frame(self, kind: str) -> bool:
         return any(f.kind == kind for f in self.frames)
@@ -1218,7 +1350,7 @@ def _register(func: Callable[[Parser], None], *verbs: str) -> None:
 
 
 _register(Parser.s_print, "PRINT")
-_register(Parser.s_io, "READ", "WRITE", "INPUT", "EXTRACT", "FIND")
+_register(Parser.s_io, "READ", "WRITE", "INPUT", "EXTRACT", "FIND", "INPUTE", "INPUTN")
 _register(
     Parser.s_io_record,
     "READRECORD",
@@ -1308,6 +1440,17 @@ _register(
     "XFILE",
     "BEGIN",
     "CLEAR",
+    "AUTO",
+    "DREAD",
+    "JERASE",
+    "JKEYED",
+    "JOPEN",
+    "RENUM",
+    "RESERVE",
+    "SCAN",
+    "TCLOSE",
+    "TCOMMIT",
+    "TROLLBACK",
 )
 _register(
     Parser.s_bare,
@@ -1354,6 +1497,7 @@ _register(Parser.s_use, "USE")
 _register(Parser.s_declare, "DECLARE")
 _register(Parser.s_table, "TABLE")
 _register(Parser.s_iolist, "IOLIST")
+_register(Parser.s_select, "SELECT")
 
 
 def check_source(text: str, *, strict: bool = False) -> list[Diagnostic]:
