@@ -61,6 +61,11 @@ def check_cmd(
     try:
         checker = get_checker(backend)
         sources = runner.collect_sources(paths, ext or runner.DEFAULT_EXTENSIONS)
+        if not sources:  # nothing was checked, so nothing was asked for was done: not "all clean"
+            raise UserError(
+                f"no BBj sources found in {', '.join(paths)}",
+                hint=f"directories are searched for {' '.join(ext or runner.DEFAULT_EXTENSIONS)}; add --ext",
+            )
         results = runner.check_paths(sources, checker, strict=strict)
     except CheckerUnavailable as exc:
         raise UserError(exc.message, hint=exc.hint) from exc
@@ -125,7 +130,11 @@ def data_import(
         False, "--keep-system", help="Keep the file's system prompts instead of ours."
     ),
 ) -> None:
-    """Normalise existing ChatML JSONL into dataset records; malformed lines go to OUT's .rejected.jsonl."""
+    """Normalise existing ChatML JSONL (multi-turn too) into dataset records; rejected lines go to OUT's .rejected.jsonl.
+
+    Each conversation goes through the same checks as a curated example (BBj checker on its code).
+    Exit 0: every line imported, 1: some lines rejected (listed with their reason), 2: unreadable input.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands
@@ -244,7 +253,11 @@ def data_new(
     root: str = typer.Option("training-data", "--root", help="Training-data directory."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Scaffold a new example from flags; asks for missing ones when run in a terminal."""
+    """Scaffold a new example from flags; asks for missing ones when run in a terminal.
+
+    Exit 0: written, 2: a flag is missing (and there is no terminal to ask), the file exists, or
+    --topic/--slug would leave the training-data root.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands
@@ -306,10 +319,14 @@ def data_build(
     test_share: float = typer.Option(0.05, "--test-share", help="Share of all records held out as test."),
     val_share: float = typer.Option(0.10, "--val-share", help="Share of the rest used for validation."),
     strict: bool = typer.Option(
-        False, "--strict", help="Exit 1 when any example or corpus file was left out."
+        False, "--strict", help="Exit 1 when anything was left out (example, import line, corpus file)."
     ),
 ) -> None:
-    """The whole data stage: validate + convert, import, quality + split, corpus, stats -> OUT_DIR."""
+    """The whole data stage: validate + convert, import, quality + split, corpus, stats -> OUT_DIR.
+
+    Exit 0: done (left-out inputs are listed in OUT_DIR/rejected.jsonl), 1: with --strict, anything
+    was left out (an invalid example, a rejected import line or corpus file), 2: usage or I/O error.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands
@@ -504,7 +521,7 @@ def review_cmd(
     eval_dir: str = typer.Option(
         ..., "--eval", "-e", help="An eval output directory (report.json + samples.jsonl)."
     ),
-    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port on 127.0.0.1 (1-65535)."),
     db: str | None = typer.Option(None, "--db", help="Ratings SQLite file (default: EVAL/review.sqlite)."),
     models: str | None = typer.Option(
         None, "--models", help="Two model labels A,B to compare (default: first two in the report)."
@@ -632,30 +649,73 @@ def demo_cmd(
     )
 
 
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """ClickException classes that usage errors may arrive as.
+
+    Typer >= 0.20 bundles its own copy of click (`typer._click`) and raises that copy's exceptions;
+    older Typer raises plain click's. Both are caught so a usage error never becomes a traceback.
+    """
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(name).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def _usage_error(exc: BaseException) -> int:
+    """Print a click usage error as `error: ...` plus a `--help` hint; return the exit status."""
+    from rich.markup import escape
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `bbjcoder` or `bbjcoder data` alone: the help
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            print(ctx.get_help())
+        return 0
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = " ".join(str(message).split())  # one line, however click wrapped it
+    ctx = getattr(exc, "ctx", None)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
+    if ctx is not None:
+        err_console.print(f"  hint: see `{ctx.command_path} --help`", highlight=False, markup=False)
+    return 2
+
+
 def main() -> None:
-    """Console-script entry: run the app, turning UserErrors into a short message and exit 2."""
+    """Console-script entry: run the app, turning UserErrors into a short message and exit 2.
+
+    Exit codes: 0 success, 1 the command ran and found problems (syntax errors, rejected inputs),
+    2 usage error or user-fixable error (bad flag, bad file, missing dependency), 130 interrupted.
+    """
+    click_errors = _click_exception_types()
     try:
         # In non-standalone mode click returns the code of a `typer.Exit(n)` instead of exiting.
-        rc = app(standalone_mode=False)
+        rc = app(standalone_mode=False, prog_name="bbjcoder")
         if isinstance(rc, int) and rc != 0:
             sys.exit(rc)
     except UserError as exc:
         from rich.markup import escape
 
         # Escaped: messages and hints quote brackets (`pip install -e '.[serve]'`) that Rich would eat.
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
+        )
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
+    except Exception as exc:
+        if click_errors and isinstance(exc, click_errors):
+            sys.exit(_usage_error(exc))
+        if type(exc).__name__ in ("Abort", "Exit") and type(exc).__module__.endswith("exceptions"):
+            # the bundled click's own Abort/Exit (e.g. Ctrl-C at a prompt)
+            code = getattr(exc, "exit_code", 130)
+            sys.exit(code if type(exc).__name__ == "Exit" else 130)
         raise
 
 
