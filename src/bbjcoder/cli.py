@@ -384,12 +384,31 @@ def train_cmd(
     stage: str = typer.Option("all", "--stage", help="cpt (stage 1), sft (stage 2) or all."),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run of this name."),
     run_id: str | None = typer.Option(None, "--run", help="With --resume: the run id to continue."),
+    allow_config_change: bool = typer.Option(
+        False, "--allow-config-change", help="With --resume: continue although the config changes training."
+    ),
+    fresh_optimizer: bool = typer.Option(
+        False,
+        "--fresh-optimizer",
+        help="With --resume: continue from a checkpoint without optimizer.pt/scheduler.pt (new optimizer and schedule).",
+    ),
 ) -> None:
-    """Train a LoRA adapter in two stages (CPT on the corpus, SFT on the dataset) into runs/ID/."""
+    """Train a LoRA adapter in two stages (CPT on the corpus, SFT on the dataset) into runs/ID/.
+
+    Exit 0: trained, 2: bad config, a run directory in use by another process (its pid is named),
+    a --resume whose config or checkpoint does not fit (the message says which file and what to do).
+    """
     from bbjcoder.config import load_config
     from bbjcoder.train.stages import train
 
-    run = train(load_config(config), stage=stage, resume=resume, run_id=run_id)
+    run = train(
+        load_config(config),
+        stage=stage,
+        resume=resume,
+        run_id=run_id,
+        allow_config_change=allow_config_change,
+        fresh_optimizer=fresh_optimizer,
+    )
     Console().print(f"[bold green]done:[/] {run.path}  (adapter: {run.path / 'adapter'})")
 
 
@@ -402,10 +421,13 @@ def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where run
 
     from bbjcoder.runs import list_runs
 
+    runs = list_runs(Path(runs_dir))
     table = Table()
-    for col in ("id", "status", "base model", "cpt best val", "sft best val", "wall (s)"):
-        table.add_column(col)
-    for r in list_runs(Path(runs_dir)):
+    # Ids are what users copy into other commands: never cut; the other columns wrap instead.
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in runs), default=2))
+    for col in ("status", "base model", "cpt best val", "sft best val", "wall (s)"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
         st = r.info.get("stages", {})
         table.add_row(
             r.id,
@@ -589,10 +611,13 @@ def serve_cmd(
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live (for run:ID)."),
 ) -> None:
     """Serve a model over an OpenAI-compatible API (llama-cpp-python) at http://HOST:PORT/v1."""
+    from bbjcoder.integrity import check_gguf
     from bbjcoder.serve.server import check_bind, resolve_target, serve
 
     check_bind(host, api_key)  # before any slow work (an export) happens
-    serve(resolve_target(model, runs_dir=runs_dir), host=host, port=port, api_key=api_key, n_ctx=n_ctx)
+    target = resolve_target(model, runs_dir=runs_dir)
+    check_gguf(target.gguf)  # a truncated GGUF: one line naming it, before llama.cpp loads it
+    serve(target, host=host, port=port, api_key=api_key, n_ctx=n_ctx)
 
 
 @app.command("mcp")

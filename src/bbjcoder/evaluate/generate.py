@@ -218,8 +218,9 @@ class GGUFBackend:
             from llama_cpp import Llama
         except ImportError as exc:
             raise DependencyError("the gguf backend needs llama-cpp-python (the [export] extra)") from exc
-        if not Path(path).is_file():
-            raise ModelError("no GGUF file here", path=path)
+        from bbjcoder.integrity import check_gguf
+
+        check_gguf(path)  # a truncated file: one line naming it, not llama.cpp's traceback
         self.label = label
         self.llm = Llama(
             model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=max(1, (os.cpu_count() or 2))
