@@ -626,11 +626,26 @@ def mcp_cmd(
         None, "--model", help="openai:MODEL@BASE_URL of the model to ask (default: $BBJCODER_MCP_MODEL)."
     ),
     max_repairs: int = typer.Option(2, "--max-repairs", min=0, help="Repair attempts after a failed check."),
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        min=1,
+        help="Seconds per model request (default: 120; more for a large model on a local server without GPU).",
+    ),
+    max_tokens: int | None = typer.Option(
+        None,
+        "--max-tokens",
+        min=1,
+        help="Token cap per model reply (default: 1024; 512 for a 7B+ model on a local server without GPU).",
+    ),
 ) -> None:
-    """MCP server over stdio: generate_bbj_code (checked, self-repairing) and validate_bbj_syntax."""
+    """MCP server over stdio: generate_bbj_code (checked, self-repairing) and validate_bbj_syntax.
+
+    The model server gets BBJCODER_API_KEY (OPENAI_API_KEY only when it is api.openai.com).
+    """
     from bbjcoder.serve.mcp_server import run_stdio
 
-    run_stdio(model, max_repairs=max_repairs)
+    run_stdio(model, max_repairs=max_repairs, timeout_s=timeout, max_tokens=max_tokens)
 
 
 # --- demo (pipeline.py) -------------------------------------------------------------------------

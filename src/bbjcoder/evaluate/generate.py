@@ -253,6 +253,18 @@ class GGUFBackend:
 # --- openai-compatible ----------------------------------------------------------------------------
 
 
+def api_key_for(base_url: str) -> str:
+    """The API key for an OpenAI-compatible server: OPENAI_API_KEY only for OpenAI's own API,
+    BBJCODER_API_KEY for every other server (a `bbjcoder serve`, vLLM, llama.cpp): a developer's
+    OpenAI key is never sent to another server, and no key silently stands in for another."""
+    from urllib.parse import urlparse
+
+    host = (urlparse(base_url).hostname or "").lower()
+    if host == "api.openai.com" or host.endswith(".openai.com"):
+        return os.environ.get("OPENAI_API_KEY") or "none"
+    return os.environ.get("BBJCODER_API_KEY") or "none"
+
+
 class OpenAIBackend:
     """Any OpenAI-compatible chat endpoint. Transient failures (connection, timeout, 429, 5xx) are
     retried with exponential backoff; after `max_retries` a ServerError says what failed."""
@@ -272,7 +284,7 @@ class OpenAIBackend:
         except ImportError as exc:
             raise DependencyError("the openai backend needs the [serve] extra (openai)") from exc
         self._openai = openai
-        key = os.environ.get("OPENAI_API_KEY") or os.environ.get("BBJCODER_API_KEY") or "not-needed"
+        key = api_key_for(base_url)
         # Our own retry loop (max_retries=0 in the client) so the bound and backoff are ours.
         self.client = openai.OpenAI(
             base_url=base_url,
