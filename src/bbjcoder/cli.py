@@ -515,8 +515,22 @@ def eval_cmd(
     no_forgetting: bool = typer.Option(
         False, "--no-forgetting", help="Skip the general-code forgetting check."
     ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Delete the samples already in the output directory and sample again."
+    ),
+    request_timeout: float | None = typer.Option(
+        None,
+        "--request-timeout",
+        min=1,
+        help="Seconds per request to an openai: server (default: [eval] 120).",
+    ),
 ) -> None:
-    """Sample the suite with every model, score compile@k and idioms, write report.md/json/png. Resumable."""
+    """Sample the suite with every model, score compile@k and idioms, write report.md/json/png. Resumable.
+
+    A rerun into the same output directory resumes only with the same sampling settings (else it
+    stops: pass --fresh, or another --out). Exit 0: report written, 2: bad input, a server that
+    does not answer, an output directory in use by another eval (its pid is named).
+    """
     from pathlib import Path
 
     from bbjcoder.evaluate.commands import eval_command
@@ -535,6 +549,8 @@ def eval_cmd(
         batch_size=batch_size,
         no_forgetting=no_forgetting,
         console=err_console,
+        fresh=fresh,
+        request_timeout=request_timeout,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -278,6 +279,7 @@ class OpenAIBackend:
         timeout_s: float = 120.0,
         max_retries: int = 4,
         backoff_s: float = 0.5,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         try:
             import openai
@@ -294,11 +296,15 @@ class OpenAIBackend:
         )
         self.model, self.base_url, self.label = model, base_url, label
         self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.timeout_s = timeout_s
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.description = {"backend": "openai", "model": model, "base_url": base_url}
+        self.log(f"{label}: requests to {base_url}, timeout {timeout_s:g} s each")
 
     def _one(self, prompt: Prompt, params: SamplingParams, seed: int) -> str:
         openai = self._openai
         last: Exception | None = None
+        timeouts = 0
         for attempt in range(self.max_retries + 1):
             try:
                 resp = self.client.chat.completions.create(
@@ -311,7 +317,22 @@ class OpenAIBackend:
                     seed=seed,
                 )
                 return truncate_at_stop(resp.choices[0].message.content or "", params.all_stops)
-            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            except openai.APITimeoutError as exc:
+                # A server that accepts the connection but never answers: one more try, not five.
+                timeouts += 1
+                if timeouts >= 2:
+                    raise ServerError(
+                        f"model server {self.base_url} did not answer within {self.timeout_s:g} s "
+                        f"({timeouts} requests timed out)",
+                        hint="is the server stuck or overloaded? check it, or allow more time per "
+                        "request with --request-timeout (or [eval] request_timeout_s)",
+                    ) from exc
+                self.log(
+                    f"{self.label}: no answer from {self.base_url} within {self.timeout_s:g} s; trying once more"
+                )
+                last = exc
+                continue
+            except openai.APIConnectionError as exc:
                 last = exc
             except openai.APIStatusError as exc:
                 if exc.status_code != 429 and exc.status_code < 500:
@@ -342,7 +363,13 @@ class OpenAIBackend:
         self.client.close()
 
 
-def make_backend(spec: ModelSpec, *, runs_dir: Path = Path("runs"), timeout_s: float = 120.0) -> Backend:
+def make_backend(
+    spec: ModelSpec,
+    *,
+    runs_dir: Path = Path("runs"),
+    timeout_s: float = 120.0,
+    log: Callable[[str], None] | None = None,
+) -> Backend:
     """Build the backend a SPEC names (loading the model now, so errors surface before sampling)."""
     if spec.kind == "hf":
         return HFBackend(Path(spec.target), label=spec.label)
@@ -350,7 +377,7 @@ def make_backend(spec: ModelSpec, *, runs_dir: Path = Path("runs"), timeout_s: f
         return GGUFBackend(Path(spec.target), label=spec.label)
     if spec.kind == "openai":
         assert spec.base_url is not None
-        return OpenAIBackend(spec.target, spec.base_url, label=spec.label, timeout_s=timeout_s)
+        return OpenAIBackend(spec.target, spec.base_url, label=spec.label, timeout_s=timeout_s, log=log)
     run = resolve_run(spec.target, runs_dir)
     if spec.kind == "run":
         if not (run.adapter_dir / "adapter_config.json").exists():
