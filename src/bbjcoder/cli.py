@@ -211,14 +211,21 @@ def data_corpus(
     dirs: list[str] = typer.Argument(None, help="Directories of BBj sources (default: corpus)."),
     out: str = typer.Option("dataset/corpus.jsonl", "--out", "-o", help="Corpus JSONL to write."),
     ext: list[str] = typer.Option(
-        None, "--ext", help="File extension to collect (repeat); default .bbj .src .bbl .bbx .txt."
+        None,
+        "--ext",
+        help="File extension to collect (repeat); default: the BBj program extensions of `check`.",
     ),
     fallback: list[str] = typer.Option(
         None, "--fallback-encoding", help="Encodings tried after UTF-8 (repeat); default cp1252."
     ),
     check: bool = typer.Option(False, "--check", help="Leave out files the BBj checker rejects."),
 ) -> None:
-    """Build the stage-1 corpus: decode, dedup identical files, optionally check; exit 1 on undecodable files."""
+    """Build the stage-1 corpus: decode, dedup identical files, optionally check; exit 1 on undecodable files.
+
+    Decoding, per file: strict UTF-8 (UTF-16/32 with a byte-order mark too); else, for a file with
+    no UTF-8 in it, the --fallback-encoding (cp1252); files that mix encodings, decode with none,
+    or are binary are rejected with the byte offset. Exit 0: all collected, 1: some rejected.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands

@@ -314,6 +314,11 @@ def corpus(
         err.print(f"[yellow]warning:[/] {note}")
     for line in result.errors:
         err.print(f"[red]error:[/] {line}")
+    legacy = [r["source"] for r in result.records if r["encoding"] not in ("utf-8", "utf-8-sig")]
+    if legacy:  # the decoding rule, reported: which files were read as something else than UTF-8
+        encodings = sorted({r["encoding"] for r in result.records if r["source"] in set(legacy)})
+        shown = ", ".join(legacy[:5]) + (f" and {len(legacy) - 5} more" if len(legacy) > 5 else "")
+        err.print(f"note: {len(legacy)} file(s) not UTF-8, decoded as {'/'.join(encodings)}: {shown}")
     dups = [r for r in result.rejected if r["reason"] == "identical file"]
     for r in dups:
         err.print(f"{r['source']}: identical to {r['duplicate_of']}, skipped")
