@@ -111,12 +111,13 @@ def decode_source(data: bytes, path: str, fallbacks: Sequence[str] = DEFAULT_FAL
     else:
         return text, encoding
     offset = first.start + bom_len
-    if bom_len or (m := _UTF8_MULTIBYTE.search(data)) is not None:
+    m = _UTF8_MULTIBYTE.search(data)
+    if bom_len or m is not None:
         where = (
-            "a UTF-8 byte-order mark"
-            if bom_len
-            else f"UTF-8 text ({m.group().decode()!r} at offset {m.start()})"
-        )  # type: ignore[union-attr]
+            f"UTF-8 text ({m.group().decode()!r} at offset {m.start() + bom_len})"
+            if m is not None
+            else "a UTF-8 byte-order mark"
+        )
         raise DecodeError(
             f"mixed encodings: {where}, but byte 0x{data[first.start]:02x} at offset {offset} is not UTF-8; "
             "decoding the whole file as a legacy code page would garble its UTF-8 text",
