@@ -601,16 +601,27 @@ def review_cmd(
 @app.command("export")
 def export_cmd(
     run: str = typer.Argument(..., help="Run id (under --runs-dir) or run directory."),
-    quant: str = typer.Option("q4_k_m", "--quant", help="q4_k_m (default), q8_0 or f16; F16 is always kept."),
-    name: str = typer.Option("bbj-coder", "--name", help="Model name: file names and `ollama create` name."),
+    quant: str | None = typer.Option(
+        None,
+        "--quant",
+        help="q4_k_m, q8_0 or f16 (default: the run config's [export] quant); F16 is always kept.",
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="Model name: file names and `ollama create` name (default: [export] name)."
+    ),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
 ) -> None:
-    """Merge the run's adapter and write GGUF (F16 + quant), Modelfile and README to runs/ID/export/."""
-    from bbjcoder.export import QUANTS, export_run
+    """Merge the run's adapter and write GGUF (F16 + quant), Modelfile and README to runs/ID/export/.
 
-    if quant not in QUANTS:
+    Folders left by an export that was killed (export.tmp-*) are removed first, and listed.
+    """
+    from bbjcoder.export import QUANTS, configured_export, export_run
+
+    if quant is not None and quant not in QUANTS:
         raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of {', '.join(QUANTS)}")
-    result = export_run(run, quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]
+    cfg_quant, cfg_name = configured_export(run, runs_dir)
+    name = name or cfg_name
+    result = export_run(run, quant or cfg_quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]
     from rich.table import Table
 
     table = Table("file", "size", box=None)

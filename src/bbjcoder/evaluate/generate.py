@@ -121,6 +121,10 @@ def resolve_run(run_id: str, runs_dir: Path = Path("runs")) -> RunInfo:
     if base is None:
         raise ModelError("run.json has no base_model_path", path=run.path / "run.json")
     adapter = run.adapter_path or run.path / "adapter"
+    if (adapter / "adapter_config.json").exists():
+        from bbjcoder.export import check_adapter
+
+        check_adapter(adapter)
     return RunInfo(run.path, run.id, base, adapter)
 
 
