@@ -57,6 +57,17 @@ def test_resume_with_a_config_that_changes_training_is_refused(copy: tuple[Path,
     assert "--allow-config-change" in (exc.value.hint or "")
 
 
+def test_resume_with_a_new_config_and_nothing_trained_yet_takes_the_new_config(
+    copy: tuple[Path, Path],
+) -> None:
+    root, ckpts = copy
+    shutil.rmtree(ckpts.parent)  # what `demo` does to a run whose training inputs changed
+    run = _resume(root, over={"sft": {**OVER["sft"], "max_steps": 4}})
+    assert run.status == "done" and run.info["stages"]["sft"]["global_step"] == 4
+    assert run.config["sft"]["max_steps"] == 4
+    assert run.info["previous_configs"][0]["sft"]["max_steps"] == 6
+
+
 def test_resume_without_optimizer_state_is_refused_unless_asked(copy: tuple[Path, Path]) -> None:
     root, ckpts = copy
     (ckpts / "checkpoint-4" / "optimizer.pt").unlink()

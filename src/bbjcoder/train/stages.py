@@ -400,9 +400,21 @@ def training_config_changes(stored: dict[str, Any], given: dict[str, Any]) -> li
     return out
 
 
-def check_resume_config(run: Run, cfg: RunConfig, *, allow_config_change: bool) -> None:
+def _has_training_state(run: Run) -> bool:
+    """Whether the run holds anything a resume would continue: checkpoints or a finished stage."""
+    return any((run.path / "checkpoints").glob("*/checkpoint-*")) or any(
+        (run.path / d / "adapter").is_dir() for d in ("stage1", "stage2")
+    )
+
+
+def check_resume_config(run: Run, cfg: RunConfig, *, allow_config_change: bool) -> Run:
+    """Refuse to continue a run's training under a config that changes it (unless allowed). With
+    nothing trained yet (no checkpoint, no finished stage) there is nothing to mix: the run simply
+    takes the new config. The config used from now on is recorded in run.json."""
     changes = training_config_changes(run.config, cfg.to_dict())
-    if changes and not allow_config_change:
+    if not changes:
+        return run
+    if _has_training_state(run) and not allow_config_change:
         shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
         raise ConfigError(
             f"--resume with a config that differs from run {run.id}'s in what it trains: {shown}",
@@ -410,6 +422,13 @@ def check_resume_config(run: Run, cfg: RunConfig, *, allow_config_change: bool) 
             hint="resume with the run's own config, start a new run without --resume, or pass "
             "--allow-config-change to continue with the new settings on purpose",
         )
+    new_config = cfg.to_dict()
+
+    def record(info: dict[str, Any]) -> None:
+        info.setdefault("previous_configs", []).append(info.get("config"))
+        info["config"] = new_config
+
+    return update_run(run, record)
 
 
 # --- the whole run ----------------------------------------------------------------------------
@@ -596,7 +615,7 @@ def _train(
         )
         held.enter_context(DirLock(found.path, "run directory"))
         if resume:
-            check_resume_config(found, cfg, allow_config_change=allow_config_change)
+            found = check_resume_config(found, cfg, allow_config_change=allow_config_change)
         return found
 
     run = dist.one_run(open_run, cfg.run.runs_dir)
