@@ -342,7 +342,8 @@ class OpenAIBackend:
                 if exc.status_code != 429 and exc.status_code < 500:
                     raise ServerError(
                         f"{self.base_url} refused the request (HTTP {exc.status_code}): {exc.message}",
-                        hint="check the model name and the API key (OPENAI_API_KEY or BBJCODER_API_KEY)",
+                        hint="check the model name and the API key: BBJCODER_API_KEY for this server "
+                        "(OPENAI_API_KEY is sent only to api.openai.com)",
                     ) from exc
                 last = exc
             if attempt < self.max_retries:
