@@ -25,10 +25,15 @@ def test_list_reports_broken_run_json_instead_of_crashing_or_dropping(tmp_path: 
     (runs / "array" / "run.json").write_text("[1, 2]\n")
     (runs / "torn").mkdir()
     (runs / "torn" / "run.json").write_text('{"id": "torn", "status": "do')
-    listed = {r.id: r.status for r in list_runs(runs)}
+    listed = {r.id: r for r in list_runs(runs)}
     assert set(listed) == {"good", "array", "torn"}
-    assert listed["array"].startswith("broken: run.json holds a JSON list")
-    assert listed["torn"].startswith("broken: run.json is not valid JSON")
+    assert listed["array"].status == listed["torn"].status == "broken"
+    assert (
+        listed["array"]
+        .info["problem"]
+        .startswith(f"{runs / 'array' / 'run.json'}: run.json holds a JSON list")
+    )
+    assert "run.json is not valid JSON" in listed["torn"].info["problem"]
     with pytest.raises(RunError, match="not an object"):
         load_run("array", runs)
 
@@ -48,6 +53,7 @@ def test_runs_list_shows_whole_ids_in_80_columns(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert long_id in out.stdout
     assert max(len(line) for line in out.stdout.splitlines()) <= 80
+    assert f"{long_id}: interrupted: recorded as running" in " ".join(out.stderr.split())
 
 
 def test_bare_id_resolves_under_runs_dir_before_the_current_directory(

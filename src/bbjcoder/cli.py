@@ -432,7 +432,8 @@ def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where run
     table = Table()
     # Ids are what users copy into other commands: never cut; the other columns wrap instead.
     table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in runs), default=2))
-    for col in ("status", "base model", "cpt best val", "sft best val", "wall (s)"):
+    table.add_column("status", no_wrap=True, min_width=max((len(r.status) for r in runs), default=6))
+    for col in ("base model", "cpt best val", "sft best val", "wall (s)"):
         table.add_column(col, overflow="fold")
     for r in runs:
         st = r.info.get("stages", {})
@@ -447,6 +448,11 @@ def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where run
             str(r.info.get("wall_time_s", "—")),
         )
     Console().print(table)
+    for r in runs:  # why a run is broken or interrupted, under the table (ids stay whole above)
+        if r.info.get("problem"):
+            err_console.print(
+                f"{r.id}: {r.status}: {r.info['problem']}", highlight=False, markup=False, soft_wrap=True
+            )
 
 
 @runs_app.command("show")

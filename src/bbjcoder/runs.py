@@ -233,7 +233,8 @@ def load_run(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Run:
 
 
 def broken_run(path: Path, reason: str) -> Run:
-    """A run whose run.json cannot be read: listed with status `broken: REASON`, never dropped."""
+    """A run whose run.json cannot be read: listed with status `broken` (the reason in
+    `info["problem"]`), never dropped."""
     return Run(
         id=path.name,
         path=path,
@@ -241,9 +242,9 @@ def broken_run(path: Path, reason: str) -> Run:
         metrics={},
         base_model_path=None,
         adapter_path=None,
-        status=f"broken: {reason}",
+        status="broken",
         created="",
-        info={},
+        info={"problem": f"{path / RUN_JSON}: {reason}"},
     )
 
 
@@ -255,7 +256,8 @@ def live_status(run: Run) -> Run:
     from bbjcoder.fileio import lock_holder
 
     if run.status == "running" and lock_holder(run.path) is None:
-        return replace(run, status="interrupted (no live process; `train --resume` continues it)")
+        problem = "recorded as running, but no process holds it: killed? `train --resume` continues it"
+        return replace(run, status="interrupted", info={**run.info, "problem": problem})
     return run
 
 

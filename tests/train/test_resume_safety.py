@@ -119,7 +119,7 @@ def test_second_trainer_on_a_locked_run_exits_naming_the_holder(copy: tuple[Path
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
         [listed] = list_runs(root / "runs")
-        assert not listed.status.startswith("interrupted")
+        assert listed.status != "interrupted"
         with pytest.raises(DirectoryInUse, match=f"pid {holder.pid}"):
             _resume(root)
     finally:
@@ -136,4 +136,4 @@ def test_killed_run_is_listed_as_interrupted_not_running(copy: tuple[Path, Path]
     info["status"] = "running"  # what a kill -9 leaves behind
     run_json.write_text(json.dumps(info))
     [run] = list_runs(root / "runs")
-    assert run.status.startswith("interrupted")
+    assert run.status == "interrupted" and "train --resume" in run.info["problem"]
