@@ -24,8 +24,11 @@ STAGE_NAMES = ["convert", "split", "corpus", "stats", "train", "eval", "export",
 
 def _demo(out: Path, workdir: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     t0 = time.monotonic()
+    # `--out NAME` as a user types it: a directory in the current folder (run id NAME resolves to
+    # runs_dir/NAME, the demo directory itself, not to a relative ./NAME).
+    arg = str(out.relative_to(workdir)) if out.is_relative_to(workdir) else str(out)
     proc = subprocess.run(
-        [sys.executable, "-m", "bbjcoder", "demo", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "bbjcoder", "demo", "--quick", "--out", arg],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -43,7 +46,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("work")
     for name in ("training-data", "corpus", "evals", "configs"):
         shutil.copytree(REPO / name, work / name)
-    out = work / "runs" / "demo-quick"
+    out = work / "demo-quick"
     proc, wall = _demo(out, work)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return {"dir": out, "work": work, "proc": proc, "wall": wall}

@@ -64,6 +64,11 @@ def check_cmd(
     try:
         checker = get_checker(backend)
         sources = runner.collect_sources(paths, ext or runner.DEFAULT_EXTENSIONS)
+        if not sources:  # nothing was checked, so nothing was asked for was done: not "all clean"
+            raise UserError(
+                f"no BBj sources found in {', '.join(paths)}",
+                hint=f"directories are searched for {' '.join(ext or runner.DEFAULT_EXTENSIONS)}; add --ext",
+            )
         results = runner.check_paths(sources, checker, strict=strict, api=api)
     except CheckerUnavailable as exc:
         raise UserError(exc.message, hint=exc.hint) from exc
@@ -128,7 +133,11 @@ def data_import(
         False, "--keep-system", help="Keep the file's system prompts instead of ours."
     ),
 ) -> None:
-    """Normalise existing ChatML JSONL into dataset records; malformed lines go to OUT's .rejected.jsonl."""
+    """Normalise existing ChatML JSONL (multi-turn too) into dataset records; rejected lines go to OUT's .rejected.jsonl.
+
+    Each conversation goes through the same checks as a curated example (BBj checker on its code).
+    Exit 0: every line imported, 1: some lines rejected (listed with their reason), 2: unreadable input.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands
@@ -205,14 +214,21 @@ def data_corpus(
     dirs: list[str] = typer.Argument(None, help="Directories of BBj sources (default: corpus)."),
     out: str = typer.Option("dataset/corpus.jsonl", "--out", "-o", help="Corpus JSONL to write."),
     ext: list[str] = typer.Option(
-        None, "--ext", help="File extension to collect (repeat); default .bbj .src .bbl .bbx .txt."
+        None,
+        "--ext",
+        help="File extension to collect (repeat); default: the BBj program extensions of `check`.",
     ),
     fallback: list[str] = typer.Option(
         None, "--fallback-encoding", help="Encodings tried after UTF-8 (repeat); default cp1252."
     ),
     check: bool = typer.Option(False, "--check", help="Leave out files the BBj checker rejects."),
 ) -> None:
-    """Build the stage-1 corpus: decode, dedup identical files, optionally check; exit 1 on undecodable files."""
+    """Build the stage-1 corpus: decode, dedup identical files, optionally check; exit 1 on undecodable files.
+
+    Decoding, per file: strict UTF-8 (UTF-16/32 with a byte-order mark too); else, for a file with
+    no UTF-8 in it, the --fallback-encoding (cp1252); files that mix encodings, decode with none,
+    or are binary are rejected with the byte offset. Exit 0: all collected, 1: some rejected.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands
@@ -247,7 +263,11 @@ def data_new(
     root: str = typer.Option("training-data", "--root", help="Training-data directory."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Scaffold a new example from flags; asks for missing ones when run in a terminal."""
+    """Scaffold a new example from flags; asks for missing ones when run in a terminal.
+
+    Exit 0: written, 2: a flag is missing (and there is no terminal to ask), the file exists, or
+    --topic/--slug would leave the training-data root.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands
@@ -326,10 +346,14 @@ def data_build(
     test_share: float = typer.Option(0.05, "--test-share", help="Share of all records held out as test."),
     val_share: float = typer.Option(0.10, "--val-share", help="Share of the rest used for validation."),
     strict: bool = typer.Option(
-        False, "--strict", help="Exit 1 when any example or corpus file was left out."
+        False, "--strict", help="Exit 1 when anything was left out (example, import line, corpus file)."
     ),
 ) -> None:
-    """The whole data stage: validate + convert, import, quality + split, corpus, stats -> OUT_DIR."""
+    """The whole data stage: validate + convert, import, quality + split, corpus, stats -> OUT_DIR.
+
+    Exit 0: done (left-out inputs are listed in OUT_DIR/rejected.jsonl), 1: with --strict, anything
+    was left out (an invalid example, a rejected import line or corpus file), 2: usage or I/O error.
+    """
     from pathlib import Path
 
     from bbjcoder.data import commands
@@ -387,12 +411,31 @@ def train_cmd(
     stage: str = typer.Option("all", "--stage", help="cpt (stage 1), sft (stage 2) or all."),
     resume: bool = typer.Option(False, "--resume", help="Continue the last unfinished run of this name."),
     run_id: str | None = typer.Option(None, "--run", help="With --resume: the run id to continue."),
+    allow_config_change: bool = typer.Option(
+        False, "--allow-config-change", help="With --resume: continue although the config changes training."
+    ),
+    fresh_optimizer: bool = typer.Option(
+        False,
+        "--fresh-optimizer",
+        help="With --resume: continue from a checkpoint without optimizer.pt/scheduler.pt (new optimizer and schedule).",
+    ),
 ) -> None:
-    """Train a LoRA adapter in two stages (CPT on the corpus, SFT on the dataset) into runs/ID/."""
+    """Train a LoRA adapter in two stages (CPT on the corpus, SFT on the dataset) into runs/ID/.
+
+    Exit 0: trained, 2: bad config, a run directory in use by another process (its pid is named),
+    a --resume whose config or checkpoint does not fit (the message says which file and what to do).
+    """
     from bbjcoder.config import load_config
     from bbjcoder.train.stages import train
 
-    run = train(load_config(config), stage=stage, resume=resume, run_id=run_id)
+    run = train(
+        load_config(config),
+        stage=stage,
+        resume=resume,
+        run_id=run_id,
+        allow_config_change=allow_config_change,
+        fresh_optimizer=fresh_optimizer,
+    )
     Console().print(f"[bold green]done:[/] {run.path}  (adapter: {run.path / 'adapter'})")
 
 
@@ -405,10 +448,14 @@ def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where run
 
     from bbjcoder.runs import list_runs
 
+    runs = list_runs(Path(runs_dir))
     table = Table()
-    for col in ("id", "status", "base model", "cpt best val", "sft best val", "wall (s)"):
-        table.add_column(col)
-    for r in list_runs(Path(runs_dir)):
+    # Ids are what users copy into other commands: never cut; the other columns wrap instead.
+    table.add_column("id", no_wrap=True, min_width=max((len(r.id) for r in runs), default=2))
+    table.add_column("status", no_wrap=True, min_width=max((len(r.status) for r in runs), default=6))
+    for col in ("base model", "cpt best val", "sft best val", "wall (s)"):
+        table.add_column(col, overflow="fold")
+    for r in runs:
         st = r.info.get("stages", {})
         table.add_row(
             r.id,
@@ -421,6 +468,11 @@ def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where run
             str(r.info.get("wall_time_s", "—")),
         )
     Console().print(table)
+    for r in runs:  # why a run is broken or interrupted, under the table (ids stay whole above)
+        if r.info.get("problem"):
+            err_console.print(
+                f"{r.id}: {r.status}: {r.info['problem']}", highlight=False, markup=False, soft_wrap=True
+            )
 
 
 @runs_app.command("show")
@@ -496,8 +548,22 @@ def eval_cmd(
     no_forgetting: bool = typer.Option(
         False, "--no-forgetting", help="Skip the general-code forgetting check."
     ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Delete the samples already in the output directory and sample again."
+    ),
+    request_timeout: float | None = typer.Option(
+        None,
+        "--request-timeout",
+        min=1,
+        help="Seconds per request to an openai: server (default: [eval] 120).",
+    ),
 ) -> None:
-    """Sample the suite with every model, score compile@k and idioms, write report.md/json/png. Resumable."""
+    """Sample the suite with every model, score compile@k and idioms, write report.md/json/png. Resumable.
+
+    A rerun into the same output directory resumes only with the same sampling settings (else it
+    stops: pass --fresh, or another --out). Exit 0: report written, 2: bad input, a server that
+    does not answer, an output directory in use by another eval (its pid is named).
+    """
     from pathlib import Path
 
     from bbjcoder.evaluate.commands import eval_command
@@ -516,6 +582,8 @@ def eval_cmd(
         batch_size=batch_size,
         no_forgetting=no_forgetting,
         console=err_console,
+        fresh=fresh,
+        request_timeout=request_timeout,
     )
 
 
@@ -524,7 +592,7 @@ def review_cmd(
     eval_dir: str = typer.Option(
         ..., "--eval", "-e", help="An eval output directory (report.json + samples.jsonl)."
     ),
-    port: int = typer.Option(8765, "--port", help="Port on 127.0.0.1."),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="Port on 127.0.0.1 (1-65535)."),
     db: str | None = typer.Option(None, "--db", help="Ratings SQLite file (default: EVAL/review.sqlite)."),
     models: str | None = typer.Option(
         None, "--models", help="Two model labels A,B to compare (default: first two in the report)."
@@ -559,16 +627,27 @@ def review_cmd(
 @app.command("export")
 def export_cmd(
     run: str = typer.Argument(..., help="Run id (under --runs-dir) or run directory."),
-    quant: str = typer.Option("q4_k_m", "--quant", help="q4_k_m (default), q8_0 or f16; F16 is always kept."),
-    name: str = typer.Option("bbj-coder", "--name", help="Model name: file names and `ollama create` name."),
+    quant: str | None = typer.Option(
+        None,
+        "--quant",
+        help="q4_k_m, q8_0 or f16 (default: the run config's [export] quant); F16 is always kept.",
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="Model name: file names and `ollama create` name (default: [export] name)."
+    ),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
 ) -> None:
-    """Merge the run's adapter and write GGUF (F16 + quant), Modelfile and README to runs/ID/export/."""
-    from bbjcoder.export import QUANTS, export_run
+    """Merge the run's adapter and write GGUF (F16 + quant), Modelfile and README to runs/ID/export/.
 
-    if quant not in QUANTS:
+    Folders left by an export that was killed (export.tmp-*) are removed first, and listed.
+    """
+    from bbjcoder.export import QUANTS, configured_export, export_run
+
+    if quant is not None and quant not in QUANTS:
         raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of {', '.join(QUANTS)}")
-    result = export_run(run, quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]
+    cfg_quant, cfg_name = configured_export(run, runs_dir)
+    name = name or cfg_name
+    result = export_run(run, quant or cfg_quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]
     from rich.table import Table
 
     table = Table("file", "size", box=None)
@@ -592,10 +671,13 @@ def serve_cmd(
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live (for run:ID)."),
 ) -> None:
     """Serve a model over an OpenAI-compatible API (llama-cpp-python) at http://HOST:PORT/v1."""
+    from bbjcoder.integrity import check_gguf
     from bbjcoder.serve.server import check_bind, resolve_target, serve
 
     check_bind(host, api_key)  # before any slow work (an export) happens
-    serve(resolve_target(model, runs_dir=runs_dir), host=host, port=port, api_key=api_key, n_ctx=n_ctx)
+    target = resolve_target(model, runs_dir=runs_dir)
+    check_gguf(target.gguf)  # a truncated GGUF: one line naming it, before llama.cpp loads it
+    serve(target, host=host, port=port, api_key=api_key, n_ctx=n_ctx)
 
 
 @app.command("mcp")
@@ -604,11 +686,26 @@ def mcp_cmd(
         None, "--model", help="openai:MODEL@BASE_URL of the model to ask (default: $BBJCODER_MCP_MODEL)."
     ),
     max_repairs: int = typer.Option(2, "--max-repairs", min=0, help="Repair attempts after a failed check."),
+    timeout: float | None = typer.Option(
+        None,
+        "--timeout",
+        min=1,
+        help="Seconds per model request (default: 120; more for a large model on a local server without GPU).",
+    ),
+    max_tokens: int | None = typer.Option(
+        None,
+        "--max-tokens",
+        min=1,
+        help="Token cap per model reply (default: 1024; 512 for a 7B+ model on a local server without GPU).",
+    ),
 ) -> None:
-    """MCP server over stdio: generate_bbj_code (checked, self-repairing) and validate_bbj_syntax."""
+    """MCP server over stdio: generate_bbj_code (checked, self-repairing) and validate_bbj_syntax.
+
+    The model server gets BBJCODER_API_KEY (OPENAI_API_KEY only when it is api.openai.com).
+    """
     from bbjcoder.serve.mcp_server import run_stdio
 
-    run_stdio(model, max_repairs=max_repairs)
+    run_stdio(model, max_repairs=max_repairs, timeout_s=timeout, max_tokens=max_tokens)
 
 
 # --- demo (pipeline.py) -------------------------------------------------------------------------
@@ -652,30 +749,73 @@ def demo_cmd(
     )
 
 
+def _click_exception_types() -> tuple[type[BaseException], ...]:
+    """ClickException classes that usage errors may arrive as.
+
+    Typer >= 0.20 bundles its own copy of click (`typer._click`) and raises that copy's exceptions;
+    older Typer raises plain click's. Both are caught so a usage error never becomes a traceback.
+    """
+    import importlib
+
+    found: list[type[BaseException]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            found.append(importlib.import_module(name).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+def _usage_error(exc: BaseException) -> int:
+    """Print a click usage error as `error: ...` plus a `--help` hint; return the exit status."""
+    from rich.markup import escape
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `bbjcoder` or `bbjcoder data` alone: the help
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            print(ctx.get_help())
+        return 0
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    message = " ".join(str(message).split())  # one line, however click wrapped it
+    ctx = getattr(exc, "ctx", None)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
+    if ctx is not None:
+        err_console.print(f"  hint: see `{ctx.command_path} --help`", highlight=False, markup=False)
+    return 2
+
+
 def main() -> None:
-    """Console-script entry: run the app, turning UserErrors into a short message and exit 2."""
+    """Console-script entry: run the app, turning UserErrors into a short message and exit 2.
+
+    Exit codes: 0 success, 1 the command ran and found problems (syntax errors, rejected inputs),
+    2 usage error or user-fixable error (bad flag, bad file, missing dependency), 130 interrupted.
+    """
+    click_errors = _click_exception_types()
     try:
         # In non-standalone mode click returns the code of a `typer.Exit(n)` instead of exiting.
-        rc = app(standalone_mode=False)
+        rc = app(standalone_mode=False, prog_name="bbjcoder")
         if isinstance(rc, int) and rc != 0:
             sys.exit(rc)
     except UserError as exc:
         from rich.markup import escape
 
         # Escaped: messages and hints quote brackets (`pip install -e '.[serve]'`) that Rich would eat.
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True
+        )
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except typer.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         err_console.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
+    except Exception as exc:
+        if click_errors and isinstance(exc, click_errors):
+            sys.exit(_usage_error(exc))
+        if type(exc).__name__ in ("Abort", "Exit") and type(exc).__module__.endswith("exceptions"):
+            # the bundled click's own Abort/Exit (e.g. Ctrl-C at a prompt)
+            code = getattr(exc, "exit_code", 130)
+            sys.exit(code if type(exc).__name__ == "Exit" else 130)
         raise
 
 

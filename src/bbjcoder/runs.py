@@ -190,36 +190,90 @@ def _from_info(path: Path, info: dict[str, Any]) -> Run:
 
 
 def resolve_run_dir(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Path:
+    """The one rule for finding a run: a bare id (or `run:ID`) is `RUNS_DIR/ID` first and `./ID`
+    only when there is no such run; anything with a path separator is a directory path."""
     text = str(id_or_path)
     if text.startswith("run:"):
         text = text[4:]
     as_path = Path(text)
-    for cand in (as_path, Path(runs_dir) / text):
+    is_path = isinstance(id_or_path, Path) or "/" in text or as_path.is_absolute()
+    candidates = [as_path] if is_path else [Path(runs_dir) / text, as_path]
+    for cand in candidates:
         if (cand / RUN_JSON).is_file():
             return cand
     raise RunError(f"no run {text!r}", path=Path(runs_dir), hint="see `bbjcoder runs list`")
 
 
+def read_run_info(path: Path) -> dict[str, Any]:
+    """run.json of the run directory `path` as a dict; RunError says what is wrong with it."""
+    file = path / RUN_JSON
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunError(f"cannot read run.json: {exc.strerror}", path=file) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(
+            f"run.json is not valid JSON ({exc}); the file is truncated or corrupt",
+            path=file,
+            hint="restore it from a backup, or delete the run directory",
+        ) from exc
+    if not isinstance(info, dict):
+        raise RunError(
+            f"run.json holds a JSON {type(info).__name__}, not an object",
+            path=file,
+            hint="restore it from a backup, or delete the run directory",
+        )
+    return info
+
+
 def load_run(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Run:
     """Load a run by id (under `runs_dir`), `run:ID`, or its directory path."""
     path = resolve_run_dir(id_or_path, runs_dir)
-    try:
-        info = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"cannot read run.json: {exc}", path=path / RUN_JSON) from exc
-    return _from_info(path, info)
+    return _from_info(path, read_run_info(path))
+
+
+def broken_run(path: Path, reason: str) -> Run:
+    """A run whose run.json cannot be read: listed with status `broken` (the reason in
+    `info["problem"]`), never dropped."""
+    return Run(
+        id=path.name,
+        path=path,
+        config={},
+        metrics={},
+        base_model_path=None,
+        adapter_path=None,
+        status="broken",
+        created="",
+        info={"problem": f"{path / RUN_JSON}: {reason}"},
+    )
+
+
+def live_status(run: Run) -> Run:
+    """A run recorded as `running` whose trainer no longer holds the run directory's lock has died
+    (killed, crashed machine): shown as `interrupted`, so it is not mistaken for a live run."""
+    from dataclasses import replace
+
+    from bbjcoder.fileio import lock_holder
+
+    if run.status == "running" and lock_holder(run.path) is None:
+        problem = "recorded as running, but no process holds it: killed? `train --resume` continues it"
+        return replace(run, status="interrupted", info={**run.info, "problem": problem})
+    return run
 
 
 def list_runs(runs_dir: Path = Path("runs")) -> list[Run]:
-    """Every readable run under `runs_dir`, oldest first."""
+    """Every run under `runs_dir`, oldest first; unreadable ones as `broken` runs, dead ones as
+    `interrupted`."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         return []
     out = []
     for d in runs_dir.iterdir():
         if (d / RUN_JSON).is_file():
-            with contextlib.suppress(RunError):
-                out.append(load_run(d))
+            try:
+                out.append(live_status(_from_info(d, read_run_info(d))))
+            except RunError as exc:
+                out.append(broken_run(d, exc.message))
     return sorted(out, key=lambda r: (r.created, r.id))
 
 
@@ -238,7 +292,7 @@ def update_run(run: Run | Path, mutate: Callable[[dict[str, Any]], None]) -> Run
     """Read run.json, apply `mutate` to the dict, write it back atomically (under a file lock)."""
     path = run.path if isinstance(run, Run) else Path(run)
     with _locked(path):
-        info = json.loads((path / RUN_JSON).read_text(encoding="utf-8"))
+        info = read_run_info(path)
         mutate(info)
         atomic_write_json(path / RUN_JSON, info)
     return _from_info(path, info)

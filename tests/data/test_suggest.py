@@ -122,9 +122,11 @@ def test_suggest_writes_scaffolds_with_front_matter_and_failing_prompts_as_comme
     assert str(run / "eval" / "bbj-core" / "report.json") in comment
     for section in ("## Code", "## Expected Behavior", "## Explanation"):
         assert section in text[text.index("-->") :]
-    # The draft is a structurally valid example: TODOs and the comment warn, nothing is an error.
+    # The draft is structurally valid: its only errors are the unfilled TODO placeholders, which
+    # keep it out of a dataset until a person fills them in.
     result = validate_paths([inbox / "bbj-gui-completion-gui-button.md"], check_code=True)
-    assert result.errors == 0, [p.message for p in result.problems]
+    errors = [p.message for p in result.problems if p.is_error]
+    assert errors and all("unfilled template placeholder" in m for m in errors), errors
 
 
 def test_validate_skips_the_inbox(tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def test_server_that_never_answers_times_out_instead_of_hanging() -> None:
             "m", f"http://127.0.0.1:{port}/v1", label="x", max_retries=1, backoff_s=0.01, timeout_s=0.5
         )
         t0 = time.monotonic()
-        with pytest.raises(ServerError, match="APITimeoutError"):
+        with pytest.raises(ServerError, match=r"did not answer within 0\.5 s"):
             backend.generate([Prompt((("user", "hi"),))], SamplingParams(n=1), [0])
         assert time.monotonic() - t0 < 10
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import sqlite3
@@ -125,9 +126,10 @@ def test_bad_rating_is_rejected_and_not_stored(served) -> None:
     import httpx
 
     url, db = served
+    token = re.search(r"name='csrf' value='([^']+)'", httpx.get(url).text).group(1)  # type: ignore[union-attr]
     resp = httpx.post(
         url + "rate",
-        content="case_id=t%2Fhello&choice=maybe",
+        content=f"case_id=t%2Fhello&choice=maybe&csrf={token}",
         headers={"content-type": "application/x-www-form-urlencoded"},
     )
     assert resp.status_code == 400

@@ -140,10 +140,11 @@ def convert(paths: Sequence[Path], out: Path, *, check: bool = True, quiet: bool
 # --- import -------------------------------------------------------------------------------------
 
 
-def import_file(path: Path, out: Path, *, keep_system: bool = False) -> int:
+def import_file(path: Path, out: Path, *, keep_system: bool = False, check: bool = True) -> int:
+    """Import ChatML JSONL into `out`; exit code 1 when any line was rejected (they are listed)."""
     from bbjcoder.data.importer import import_jsonl
 
-    result = import_jsonl(path, keep_system=keep_system)
+    result = import_jsonl(path, keep_system=keep_system, check=check)
     atomic_write_jsonl(out, (r.to_json() for r in result.records))
     atomic_write_jsonl(rejected_path_for(out), result.rejected)
     for entry in result.rejected[:20]:
@@ -155,7 +156,10 @@ def import_file(path: Path, out: Path, *, keep_system: bool = False) -> int:
         f"-> {rejected_path_for(out)} (type inferred for {result.inferred_type}, generation for "
         f"{result.inferred_generation})"
     )
-    return 1 if result.lines and not result.records else 0
+    if not result.lines:
+        err.print(f"[red]error:[/] {path}: no conversations found (empty file)")
+        return 1
+    return 1 if result.rejected else 0
 
 
 # --- split --------------------------------------------------------------------------------------
@@ -335,6 +339,11 @@ def corpus(
         err.print(f"[yellow]warning:[/] {note}")
     for line in result.errors:
         err.print(f"[red]error:[/] {line}")
+    legacy = [r["source"] for r in result.records if r["encoding"] not in ("utf-8", "utf-8-sig")]
+    if legacy:  # the decoding rule, reported: which files were read as something else than UTF-8
+        encodings = sorted({r["encoding"] for r in result.records if r["source"] in set(legacy)})
+        shown = ", ".join(legacy[:5]) + (f" and {len(legacy) - 5} more" if len(legacy) > 5 else "")
+        err.print(f"note: {len(legacy)} file(s) not UTF-8, decoded as {'/'.join(encodings)}: {shown}")
     dups = [r for r in result.rejected if r["reason"] == "identical file"]
     for r in dups:
         err.print(f"{r['source']}: identical to {r['duplicate_of']}, skipped")
@@ -403,8 +412,8 @@ def build(
 ) -> int:
     """validate + convert -> import -> quality + split -> corpus -> stats, all into `out_dir`.
 
-    Invalid examples and undecodable corpus files are left out and listed in the rejected files;
-    they make the exit code 1 only with `strict` (`data validate` is the gate for the data itself).
+    Invalid examples, rejected import lines, undecodable corpus files, lint and duplicate rejects are
+    left out and listed in `out_dir/rejected.jsonl`; with `strict` any of them makes the exit code 1.
     """
     console.rule("data: validate + convert")
     status = convert(list(training_data), out_dir / "converted.jsonl", check=check)
@@ -412,7 +421,7 @@ def build(
     for k, f in enumerate(imports):
         console.rule(f"data: import {f}")
         target = out_dir / ("imported.jsonl" if k == 0 else f"imported-{k + 1}.jsonl")
-        import_file(f, target)
+        status |= import_file(f, target, check=check)
         inputs.append(target)
     if corpus_dirs:
         console.rule("data: corpus")
@@ -427,6 +436,11 @@ def build(
     console.rule("data: quality + split")
     corpus_rejects = [rejected_path_for(out_dir / "corpus.jsonl")] if corpus_dirs else []
     split(inputs, out_dir, test_share=test_share, val_share=val_share, also_rejected=corpus_rejects)
+    # rejected.jsonl lists everything left out on the way (invalid examples, import lines, corpus
+    # files, lint and duplicate rejects): under --strict any of them fails the build.
+    left_out = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))["files"]["rejected"]
+    if left_out["records"]:
+        status = 1
     console.rule("data: stats")
     stats([out_dir])
     if status:

@@ -2,18 +2,21 @@
 
 Malformed lines are rejected with their line number; the rest is normalised: our system prompt
 naming the generation, a content-derived id, and a type and generation inferred when absent.
+Conversations may have several user/assistant exchanges (training puts loss on every assistant
+turn), and their ```bbj blocks go through the BBj checker, as a curated example's code does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bbjcoder.data.checker import get_detector
+from bbjcoder.data.checker import get_checker, get_detector
 from bbjcoder.data.convert import system_prompt
 from bbjcoder.data.quality import code_blocks
 from bbjcoder.data.records import (
@@ -55,16 +58,44 @@ def infer_type(user: str, answer: str) -> str:
     return "explanation"
 
 
+# A fenced block labelled as BBj; other languages (and unlabelled output blocks) are not checked.
+_BBJ_FENCE = re.compile(
+    r"^[ \t]*```[ \t]*bbj[^\n]*\n(.*?)^[ \t]*```", re.IGNORECASE | re.MULTILINE | re.DOTALL
+)
+
+
+def bbj_code_problems(
+    messages: tuple[tuple[str, str], ...], check_source: Callable[[str], list[Any]]
+) -> list[str]:
+    """Checker diagnostics for every ```bbj block of the conversation, as readable strings."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for role, content in messages:
+        seen[role] = seen.get(role, 0) + 1
+        for m in _BBJ_FENCE.finditer(content.replace("\r\n", "\n")):
+            for diag in check_source(m.group(1)):
+                out.append(
+                    f"{role} turn {seen[role]}, ```bbj block line {getattr(diag, 'line', 1)}"
+                    f" (column {getattr(diag, 'column', 0)}): {diag.message}"
+                )
+    return out
+
+
 def import_jsonl(
     path: str | Path,
     *,
     keep_system: bool = False,
     detect: Callable[[str], set[str]] | None = None,
+    check: bool = True,
 ) -> ImportResult:
-    """Read ChatML JSONL at `path` into records; bad lines become rejected entries with line numbers."""
+    """Read ChatML JSONL at `path` into records; bad lines become rejected entries with line numbers.
+
+    With `check`, a conversation whose ```bbj code the BBj checker rejects is rejected too.
+    """
     p = Path(path)
     if detect is None:
         detect = get_detector()
+    checker = get_checker() if check else None
     try:
         raw_lines = p.read_bytes().split(b"\n")
     except OSError as exc:
@@ -82,6 +113,13 @@ def import_jsonl(
             result.rejected.append(
                 rejected(f"import/{stem}/line-{lineno}", source, f"malformed: {exc}", "import", line=lineno)
             )
+            continue
+        problems = bbj_code_problems(record.messages, checker.check_source) if checker else []
+        if problems:
+            reason = "BBj checker: " + "; ".join(problems[:3])
+            if len(problems) > 3:
+                reason += f"; and {len(problems) - 3} more"
+            result.rejected.append(rejected(record.id, source, reason, "import", line=lineno))
             continue
         result.records.append(record)
     return result
@@ -108,12 +146,17 @@ def _import_line(
     turns = [(r, c) for r, c in messages if r != "system"]
     if any(r == "system" for r, _ in messages[1:]):
         raise ValueError("a system message may only come first")
-    if [r for r, _ in turns] != ["user", "assistant"]:
-        roles = ", ".join(r for r, _ in turns) or "none"
-        raise ValueError(f"expected one user message then one assistant message (got: {roles})")
-    user, answer = turns[0][1], turns[1][1]
-    if not user.strip() or not answer.strip():
+    roles = [r for r, _ in turns]
+    if not roles or len(roles) % 2 or roles != ["user", "assistant"] * (len(roles) // 2):
+        got = ", ".join(roles) or "none"
+        raise ValueError(
+            f"expected user and assistant messages taking turns, ending with assistant (got: {got})"
+        )
+    if any(not c.strip() for _, c in turns):
         raise ValueError("empty user or assistant message")
+    # Type and generation come from the whole conversation; the id from all of its turns.
+    user = "\n\n".join(c for r, c in turns if r == "user")
+    answer = "\n\n".join(c for r, c in turns if r == "assistant")
     meta = obj.get("meta") or {}
     if not isinstance(meta, dict):
         raise ValueError("`meta` must be an object")
@@ -133,7 +176,8 @@ def _import_line(
     record_id = meta.get("id")
     if not isinstance(record_id, str) or not record_id:
         # Content-derived, so the id (and with it the split) survives reordering the file.
-        digest = hashlib.sha256(f"{user}\x00{answer}".encode()).hexdigest()[:16]
+        text = f"{user}\x00{answer}" if len(turns) == 2 else "\x00".join(c for _, c in turns)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         record_id = f"import/{stem}/{digest}"
     system = systems[0] if keep_system and systems else system_prompt(generation)
     return Record(
@@ -141,7 +185,7 @@ def _import_line(
         source=str(meta.get("source") or source),
         type=ex_type,
         generation=generation,
-        messages=(("system", system), ("user", user), ("assistant", answer)),
+        messages=(("system", system), *turns),
         difficulty=difficulty,
         tags=tags,
     )

@@ -133,6 +133,7 @@ def parse_example(text: str, *, path: str, example_id: str) -> tuple[Example, li
     sections = _sections(lines, body_start, out)
     example = _assemble(example_id, path, front, front_lines, sections, out, raw_type)
     _lint_blocks(example, out)
+    _template_placeholders(lines, body_start, out)
     return example, sorted(out.problems, key=lambda p: (p.line, p.severity != "error"))
 
 
@@ -519,9 +520,20 @@ _TRAILING_WS = re.compile(r"[ \t]+$", re.MULTILINE)
 _MIXED_INDENT = re.compile(r"^\t", re.MULTILINE), re.compile(r"^ +\S", re.MULTILINE)
 
 
+# The placeholders `bbjcoder data new` writes ("REM TODO: ..." in code, "TODO: ..." in prose): a
+# scaffold left like this is not an example yet, so it must not pass validate or reach a dataset.
+_PLACEHOLDER = re.compile(r"^\s*(?:REM\s+)?TODO:")
+
+
+def _template_placeholders(lines: list[str], body_start: int, out: _Collector) -> None:
+    for i in range(body_start, len(lines)):
+        if _PLACEHOLDER.match(lines[i]):
+            out.error(i + 1, "unfilled template placeholder (TODO: ...): replace it with the real content")
+
+
 def _lint_blocks(example: Example, out: _Collector) -> None:
     for block in example.all_blocks():
-        if "TODO" in block.code:
+        if "TODO" in block.code and not any(_PLACEHOLDER.match(ln) for ln in block.code.split("\n")):
             out.warning(block.line, "code still contains a TODO placeholder")
         trailing = _TRAILING_WS.search(block.code)
         mixed = all(rx.search(block.code) for rx in _MIXED_INDENT)

@@ -145,7 +145,22 @@ def render_example(
 
 
 def write_new_example(root: str | Path, topic: str, text: str, slug: str, *, force: bool = False) -> Path:
+    """Write `root/topic/slug.md`; topic and slug must name a place inside `root`."""
+    for flag, value in (("--topic", topic), ("--slug", slug)):
+        parts = Path(value).parts
+        if (
+            not value.strip()
+            or Path(value).is_absolute()
+            or ".." in parts
+            or (flag == "--slug" and len(parts) != 1)
+        ):
+            raise DataError(
+                f"{flag} {value!r} would leave the training-data root {str(root)!r}",
+                hint="use a plain name (a topic may have sub-directories, e.g. gui/grids), no `..` or `/`-prefix",
+            )
     path = Path(root) / topic / f"{slug}.md"
+    if not path.resolve().is_relative_to(Path(root).resolve()):  # e.g. a symlinked topic directory
+        raise DataError(f"{path} resolves outside the training-data root {str(root)!r}")
     if path.exists() and not force:
         raise DataError("already exists", path=path, hint="choose another --slug or pass --force")
     from bbjcoder.fileio import atomic_write_text

@@ -31,6 +31,8 @@ def eval_command(
     batch_size: int | None = None,
     no_forgetting: bool = False,
     console: Console | None = None,
+    fresh: bool = False,
+    request_timeout: float | None = None,
 ) -> EvalResult:
     from bbjcoder.config import EvalSection, load_config
 
@@ -73,7 +75,7 @@ def eval_command(
         forgetting_samples=ev.forgetting_samples,
         forgetting_max=ev.forgetting_max_problems,
         runs_dir=runs_dir,
-        timeout_s=ev.request_timeout_s,
+        timeout_s=request_timeout or ev.request_timeout_s,
     )
     result = run_eval(
         model,
@@ -82,6 +84,7 @@ def eval_command(
         out_dir=out,
         settings=settings,
         log=lambda msg: console.print(f"[dim]eval:[/] {msg}", highlight=False),
+        fresh=fresh,
     )
     _print_summary(result, console)
     return result

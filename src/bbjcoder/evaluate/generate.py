@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -120,6 +121,10 @@ def resolve_run(run_id: str, runs_dir: Path = Path("runs")) -> RunInfo:
     if base is None:
         raise ModelError("run.json has no base_model_path", path=run.path / "run.json")
     adapter = run.adapter_path or run.path / "adapter"
+    if (adapter / "adapter_config.json").exists():
+        from bbjcoder.export import check_adapter
+
+        check_adapter(adapter)
     return RunInfo(run.path, run.id, base, adapter)
 
 
@@ -218,8 +223,9 @@ class GGUFBackend:
             from llama_cpp import Llama
         except ImportError as exc:
             raise DependencyError("the gguf backend needs llama-cpp-python (the [export] extra)") from exc
-        if not Path(path).is_file():
-            raise ModelError("no GGUF file here", path=path)
+        from bbjcoder.integrity import check_gguf
+
+        check_gguf(path)  # a truncated file: one line naming it, not llama.cpp's traceback
         self.label = label
         self.llm = Llama(
             model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=max(1, (os.cpu_count() or 2))
@@ -252,6 +258,18 @@ class GGUFBackend:
 # --- openai-compatible ----------------------------------------------------------------------------
 
 
+def api_key_for(base_url: str) -> str:
+    """The API key for an OpenAI-compatible server: OPENAI_API_KEY only for OpenAI's own API,
+    BBJCODER_API_KEY for every other server (a `bbjcoder serve`, vLLM, llama.cpp): a developer's
+    OpenAI key is never sent to another server, and no key silently stands in for another."""
+    from urllib.parse import urlparse
+
+    host = (urlparse(base_url).hostname or "").lower()
+    if host == "api.openai.com" or host.endswith(".openai.com"):
+        return os.environ.get("OPENAI_API_KEY") or "none"
+    return os.environ.get("BBJCODER_API_KEY") or "none"
+
+
 class OpenAIBackend:
     """Any OpenAI-compatible chat endpoint. Transient failures (connection, timeout, 429, 5xx) are
     retried with exponential backoff; after `max_retries` a ServerError says what failed."""
@@ -265,13 +283,14 @@ class OpenAIBackend:
         timeout_s: float = 120.0,
         max_retries: int = 4,
         backoff_s: float = 0.5,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         try:
             import openai
         except ImportError as exc:
             raise DependencyError("the openai backend needs the [serve] extra (openai)") from exc
         self._openai = openai
-        key = os.environ.get("OPENAI_API_KEY") or os.environ.get("BBJCODER_API_KEY") or "not-needed"
+        key = api_key_for(base_url)
         # Our own retry loop (max_retries=0 in the client) so the bound and backoff are ours.
         self.client = openai.OpenAI(
             base_url=base_url,
@@ -281,11 +300,15 @@ class OpenAIBackend:
         )
         self.model, self.base_url, self.label = model, base_url, label
         self.max_retries, self.backoff_s = max_retries, backoff_s
+        self.timeout_s = timeout_s
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
         self.description = {"backend": "openai", "model": model, "base_url": base_url}
+        self.log(f"{label}: requests to {base_url}, timeout {timeout_s:g} s each")
 
     def _one(self, prompt: Prompt, params: SamplingParams, seed: int) -> str:
         openai = self._openai
         last: Exception | None = None
+        timeouts = 0
         for attempt in range(self.max_retries + 1):
             try:
                 resp = self.client.chat.completions.create(
@@ -298,13 +321,29 @@ class OpenAIBackend:
                     seed=seed,
                 )
                 return truncate_at_stop(resp.choices[0].message.content or "", params.all_stops)
-            except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+            except openai.APITimeoutError as exc:
+                # A server that accepts the connection but never answers: one more try, not five.
+                timeouts += 1
+                if timeouts >= 2:
+                    raise ServerError(
+                        f"model server {self.base_url} did not answer within {self.timeout_s:g} s "
+                        f"({timeouts} requests timed out)",
+                        hint="is the server stuck or overloaded? check it, or allow more time per "
+                        "request with --request-timeout (or [eval] request_timeout_s)",
+                    ) from exc
+                self.log(
+                    f"{self.label}: no answer from {self.base_url} within {self.timeout_s:g} s; trying once more"
+                )
+                last = exc
+                continue
+            except openai.APIConnectionError as exc:
                 last = exc
             except openai.APIStatusError as exc:
                 if exc.status_code != 429 and exc.status_code < 500:
                     raise ServerError(
                         f"{self.base_url} refused the request (HTTP {exc.status_code}): {exc.message}",
-                        hint="check the model name and the API key (OPENAI_API_KEY or BBJCODER_API_KEY)",
+                        hint="check the model name and the API key: BBJCODER_API_KEY for this server "
+                        "(OPENAI_API_KEY is sent only to api.openai.com)",
                     ) from exc
                 last = exc
             if attempt < self.max_retries:
@@ -329,7 +368,13 @@ class OpenAIBackend:
         self.client.close()
 
 
-def make_backend(spec: ModelSpec, *, runs_dir: Path = Path("runs"), timeout_s: float = 120.0) -> Backend:
+def make_backend(
+    spec: ModelSpec,
+    *,
+    runs_dir: Path = Path("runs"),
+    timeout_s: float = 120.0,
+    log: Callable[[str], None] | None = None,
+) -> Backend:
     """Build the backend a SPEC names (loading the model now, so errors surface before sampling)."""
     if spec.kind == "hf":
         return HFBackend(Path(spec.target), label=spec.label)
@@ -337,7 +382,7 @@ def make_backend(spec: ModelSpec, *, runs_dir: Path = Path("runs"), timeout_s: f
         return GGUFBackend(Path(spec.target), label=spec.label)
     if spec.kind == "openai":
         assert spec.base_url is not None
-        return OpenAIBackend(spec.target, spec.base_url, label=spec.label, timeout_s=timeout_s)
+        return OpenAIBackend(spec.target, spec.base_url, label=spec.label, timeout_s=timeout_s, log=log)
     run = resolve_run(spec.target, runs_dir)
     if spec.kind == "run":
         if not (run.adapter_dir / "adapter_config.json").exists():

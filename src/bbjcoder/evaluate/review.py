@@ -11,6 +11,7 @@ import html
 import json
 import random
 import re
+import secrets
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -69,10 +70,16 @@ def connect(db: Path) -> sqlite3.Connection:
 def load_pairs(eval_dir: Path, models: Sequence[str] | None = None, seed: int = 0) -> list[Pair]:
     """Pairs for every case both models answered, in a seeded shuffled order with A/B sides
     drawn at random per case (so position tells nothing about the model)."""
+    from bbjcoder.integrity import check_json_object
+
     report_path = eval_dir / "report.json"
     if not report_path.exists():
         raise DataError("no report.json here: run `bbjcoder eval` first", path=eval_dir)
-    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report = check_json_object(
+        report_path,
+        required=("models", "cases"),
+        hint=f"run the eval again into {eval_dir} (its samples are kept; only the report is rewritten)",
+    )
     labels = list(models) if models else [m["label"] for m in report["models"]][:2]
     if len(labels) != 2:
         raise UserError(f"review needs exactly two models, got {labels}", hint="pass --models A,B")
@@ -149,7 +156,7 @@ def _scale_inputs(side: str) -> str:
     return f"<fieldset><legend>Rate {side.upper()} (1-5)</legend>{''.join(rows)}</fieldset>"
 
 
-def render_page(pair: Pair | None, done: int, total: int) -> str:
+def render_page(pair: Pair | None, done: int, total: int, token: str = "") -> str:
     head = f"<!doctype html><html><head><meta charset='utf-8'><title>bbjcoder review</title><style>{_CSS}</style></head><body>"
     if pair is None:
         return head + f"<h1>All done</h1><p id='progress'>{done} of {total} rated.</p></body></html>"
@@ -160,6 +167,7 @@ def render_page(pair: Pair | None, done: int, total: int) -> str:
         + f"<div class='prompt' id='prompt'>{html.escape(pair.prompt)}</div>"
         + "<form method='post' action='/rate' id='rating'>"
         + f"<input type='hidden' name='case_id' value='{html.escape(pair.case_id, quote=True)}'>"
+        + f"<input type='hidden' name='csrf' value='{html.escape(token, quote=True)}'>"
         + "<div class='cols'>"
         + f"<div class='col' id='output-a'><h2>A</h2>{render_output(pair.text_a)}{_scale_inputs('a')}</div>"
         + f"<div class='col' id='output-b'><h2>B</h2>{render_output(pair.text_b)}{_scale_inputs('b')}</div>"
@@ -180,6 +188,8 @@ class ReviewState:
         self.pairs = load_pairs(eval_dir, models, seed)
         self.by_id = {p.case_id: p for p in self.pairs}
         self.con = connect(db)
+        # A per-process form token: a page on another site cannot read it, so cannot post ratings.
+        self.token = secrets.token_urlsafe(16)
 
     def rated(self) -> set[str]:
         pair_models = {frozenset((p.model_a, p.model_b)) for p in self.pairs}
@@ -205,14 +215,20 @@ class ReviewState:
                     raise ValueError(f"{side}_{scale} must be 1-5")
                 scores[f"{side}_{scale}"] = v
         winner = {"a": pair.model_a, "b": pair.model_b}.get(choice)
-        with self.con:
+        reviewer = form.get("reviewer", "")[:200]
+        with self.con:  # one rating per (reviewer, case, model pair): a re-post replaces it
+            self.con.execute(
+                "DELETE FROM ratings WHERE reviewer = ? AND case_id = ? AND "
+                "((model_a = ? AND model_b = ?) OR (model_a = ? AND model_b = ?))",
+                (reviewer, pair.case_id, pair.model_a, pair.model_b, pair.model_b, pair.model_a),
+            )
             self.con.execute(
                 "INSERT INTO ratings (created, reviewer, case_id, model_a, model_b, choice, winner, a_quality, "
                 "a_idiomatic, a_explanation, b_quality, b_idiomatic, b_explanation, comment) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     datetime.now(UTC).isoformat(timespec="seconds"),
-                    form.get("reviewer", "")[:200],
+                    reviewer,
                     pair.case_id,
                     pair.model_a,
                     pair.model_b,
@@ -237,13 +253,20 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        return render_page(state.next_pair(), len(state.rated()), len(state.pairs))
+        return render_page(state.next_pair(), len(state.rated()), len(state.pairs), state.token)
 
     @app.post("/rate")
     async def rate(request: Request) -> Response:
+        # Cross-site posts are refused: a browser names the posting page's origin; ours is this host.
+        own = f"http://{request.headers.get('host', '')}"
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if origin is not None and origin.rstrip("/") != own and not origin.startswith(own + "/"):
+            return PlainTextResponse(f"refused: a form from {origin} cannot rate here", status_code=403)
         # urlencoded form parsed here: no python-multipart dependency for one small form
-        body = (await request.body()).decode("utf-8")
+        body = (await request.body()).decode("utf-8", errors="replace")
         form = {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+        if not secrets.compare_digest(form.get("csrf", ""), state.token):
+            return PlainTextResponse("refused: missing or stale form token; reload the page", status_code=403)
         try:
             state.add(form)
         except ValueError as exc:
@@ -259,7 +282,13 @@ def create_app(
 
 
 def export_ratings(con: sqlite3.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in con.execute("SELECT * FROM ratings ORDER BY id").fetchall()]
+    """Every rating, oldest first, the latest one only per (reviewer, case, model pair) (databases
+    written before re-posts replaced ratings may hold several)."""
+    latest: dict[tuple[str, str, frozenset[str]], dict[str, Any]] = {}
+    for r in con.execute("SELECT * FROM ratings ORDER BY id").fetchall():
+        row = dict(r)
+        latest[(row["reviewer"], row["case_id"], frozenset((row["model_a"], row["model_b"])))] = row
+    return sorted(latest.values(), key=lambda row: row["id"])
 
 
 def _mean(values: list[int]) -> float | None:
@@ -329,7 +358,11 @@ def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> t
     summary = review_summary(db)
     report_path = eval_dir / REPORT_JSON
     if report_path.exists():
-        report = json.loads(report_path.read_text(encoding="utf-8"))
+        from bbjcoder.integrity import check_json_object
+
+        report = check_json_object(
+            report_path, hint=f"run the eval again into {eval_dir} (its samples are kept), then --export"
+        )
         report["review"] = summary
         atomic_write_json(report_path, report)
         atomic_write_text(eval_dir / REPORT_MD, render_markdown(report))

@@ -6,6 +6,7 @@ so re-running after a kill (or adding a baseline) only generates what is missing
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bbjcoder.errors import ModelError
+from bbjcoder.errors import ModelError, UserError
 from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, load_problems, solution_code
 from bbjcoder.evaluate.generate import (
     ModelSpec,
@@ -30,9 +31,13 @@ from bbjcoder.evaluate.report import build_report, model_card_section, write_rep
 from bbjcoder.evaluate.samples import SampleStore
 from bbjcoder.evaluate.scoring import CheckFn, default_checker, sample_code, score_general, score_model
 from bbjcoder.evaluate.suite import Case, Suite, load_suite
-from bbjcoder.fileio import atomic_write_json, sha256_file
+from bbjcoder.fileio import DirLock, atomic_write_json, sha256_file
 
 SAMPLES, GENERAL_SAMPLES = "samples.jsonl", "general-samples.jsonl"
+SAMPLING_JSON = "sampling.json"  # the settings the stored samples were drawn with
+# What a sample depends on besides its model, case and index (each index has its own seed, so -n
+# may grow or shrink: sample i is the same draw either way; batch size changes nothing either).
+SAMPLE_KEYS = ("temperature", "top_p", "max_new_tokens", "stop", "seed")
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,39 @@ def default_out_dir(spec: ModelSpec, suite: Suite, runs_dir: Path) -> Path:
     return resolve_run(spec.target, runs_dir).dir / "eval" / suite.name
 
 
+def check_sample_settings(out: Path, params: SamplingParams, *, fresh: bool = False) -> None:
+    """Resume only samples drawn with the same settings: refuse (with a `--fresh` hint) when
+    `out` holds samples from other sampling settings; `fresh` deletes the old samples instead."""
+    current = {k: v for k, v in params.to_dict().items() if k in SAMPLE_KEYS}
+    current["stop"] = list(current["stop"])
+    stored_path = out / SAMPLING_JSON
+    sample_files = [out / SAMPLES, out / GENERAL_SAMPLES, out / "models.json"]
+    if fresh:
+        for f in [*sample_files, stored_path]:
+            f.unlink(missing_ok=True)
+    elif stored_path.exists():
+        from bbjcoder.integrity import check_json_object
+
+        stored = check_json_object(stored_path, hint="delete it and the samples with `--fresh`")
+        changed = [
+            f"{k} {stored.get(k)!r} -> {current[k]!r}" for k in SAMPLE_KEYS if stored.get(k) != current[k]
+        ]
+        if changed:
+            raise UserError(
+                f"the samples here were drawn with other settings ({'; '.join(changed)}); "
+                "resuming would mix them into a report that claims the new ones",
+                path=out,
+                hint="pass --fresh to delete them and sample again, or choose another --out",
+            )
+    elif any(f.exists() and f.stat().st_size for f in sample_files[:2]):
+        raise UserError(
+            f"samples here do not record the settings they were drawn with (no {SAMPLING_JSON})",
+            path=out,
+            hint="pass --fresh to delete them and sample again, or choose another --out",
+        )
+    atomic_write_json(stored_path, current)
+
+
 def run_eval(
     model: str,
     suite_path: str | Path,
@@ -136,12 +174,41 @@ def run_eval(
     settings: EvalSettings = EvalSettings(),
     check: CheckFn | None = None,
     log: Callable[[str], None] = lambda _msg: None,
+    fresh: bool = False,
 ) -> EvalResult:
     """Evaluate `model` and `baselines` (SPEC strings) on a suite; write the report to out_dir.
 
     With model `run:ID` the default out_dir is `runs/ID/eval/<suite>/` and the results are
-    written into the run's MODEL_CARD.md and run.json metrics.
+    written into the run's MODEL_CARD.md and run.json metrics. The output directory is locked
+    while the eval runs (a second eval into it exits naming this one's pid); samples drawn with
+    other sampling settings are refused, or deleted first with `fresh`.
     """
+    with contextlib.ExitStack() as held:
+        return _run_eval(
+            model,
+            suite_path,
+            baselines=baselines,
+            out_dir=out_dir,
+            settings=settings,
+            check=check,
+            log=log,
+            fresh=fresh,
+            held=held,
+        )
+
+
+def _run_eval(
+    model: str,
+    suite_path: str | Path,
+    *,
+    baselines: Sequence[str],
+    out_dir: str | Path | None,
+    settings: EvalSettings,
+    check: CheckFn | None,
+    log: Callable[[str], None],
+    fresh: bool,
+    held: contextlib.ExitStack,
+) -> EvalResult:
     suite = load_suite(suite_path).subset(settings.max_cases)
     check = check or default_checker()
     spec = parse_spec(model)
@@ -152,10 +219,12 @@ def run_eval(
         raise ModelError(f"the same model is named twice: {labels}")
     out = Path(out_dir) if out_dir is not None else default_out_dir(spec, suite, settings.runs_dir)
     out.mkdir(parents=True, exist_ok=True)
+    held.enter_context(DirLock(out, "eval output directory"))
+    params = settings.params
+    check_sample_settings(out, params, fresh=fresh)
     problems: list[Problem] | None = None
     if settings.forgetting_suite is not None:
         problems = load_problems(settings.forgetting_suite)[: settings.forgetting_max]
-    params = settings.params
     gparams = SamplingParams(**{**params.to_dict(), "n": settings.forgetting_samples})
     store = SampleStore(out / SAMPLES)
     gstore = SampleStore(out / GENERAL_SAMPLES)
@@ -176,7 +245,7 @@ def run_eval(
         need = _missing(store, s.label, tasks, params.n) or _missing(gstore, s.label, gtasks, gparams.n)
         if need:  # load a model only when it still has samples to produce
             t0 = time.perf_counter()
-            backend = make_backend(s, runs_dir=settings.runs_dir, timeout_s=settings.timeout_s)
+            backend = make_backend(s, runs_dir=settings.runs_dir, timeout_s=settings.timeout_s, log=log)
             try:
                 log(f"sampling {s.label}")
                 generated += generate_samples(backend, tasks, params, store, postprocess=bbj_post)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -19,8 +20,18 @@ from typing import Any
 
 from bbjcoder.errors import ModelError
 from bbjcoder.export.quantize import BITS_PER_WEIGHT, QUANTS, Quant
+from bbjcoder.fileio import LOCK_NAME
 
-__all__ = ["QUANTS", "ExportResult", "Quant", "RunPaths", "export_run", "resolve_run"]
+__all__ = [
+    "QUANTS",
+    "ExportResult",
+    "Quant",
+    "RunPaths",
+    "clean_stale_temps",
+    "configured_export",
+    "export_run",
+    "resolve_run",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,48 @@ class RunPaths:
     @property
     def export_dir(self) -> Path:
         return self.run_dir / "export"
+
+
+def check_adapter(adapter: Path) -> None:
+    """A truncated or corrupt adapter_model.safetensors: one line naming it, not PEFT's traceback."""
+    from bbjcoder.integrity import check_safetensors
+
+    weights = adapter / "adapter_model.safetensors"
+    if weights.exists():
+        check_safetensors(
+            weights,
+            hint="copy the adapter from the run's last checkpoint (checkpoints/<stage>/checkpoint-N/) "
+            "or train again with --resume",
+        )
+
+
+def configured_export(run: str | Path, runs_dir: str | Path = "runs") -> tuple[Quant, str]:
+    """(quant, name) from the run's config `[export]` section (run.json), the defaults otherwise:
+    what `bbjcoder export RUN` uses when --quant / --name are not given."""
+    from bbjcoder.runs import load_run
+
+    section = load_run(run, Path(runs_dir)).config.get("export") or {}
+    quant = section.get("quant") or "q4_k_m"
+    if quant not in QUANTS:
+        raise ModelError(f"run config [export] quant {quant!r} is not one of {', '.join(QUANTS)}")
+    return quant, str(section.get("name") or "bbj-coder")
+
+
+def clean_stale_temps(run_dir: Path, log: Callable[[str], None] | None = None) -> list[Path]:
+    """Remove `export.tmp-*` / `export.old-*` folders whose export process is gone (killed, crashed),
+    saying so; a folder a live export holds (its lock) is left alone. Returns what was removed."""
+    from bbjcoder.fileio import lock_holder
+
+    removed = []
+    for d in sorted(run_dir.glob("export.tmp-*")) + sorted(run_dir.glob("export.old-*")):
+        if not d.is_dir() or lock_holder(d) is not None:
+            continue
+        size = sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
+        if log is not None:
+            log(f"removed {d}: left by an export that did not finish ({size / 1024**2:.1f} MiB freed)")
+    return removed
 
 
 @dataclass(frozen=True)
@@ -76,6 +129,7 @@ def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> RunPaths:
             "the run has no final adapter (adapter_config.json); has training finished?",
             path=adapter,
         )
+    check_adapter(adapter)
     return RunPaths(run_dir=run_dir, base_model=base, adapter=adapter)
 
 
@@ -159,8 +213,12 @@ def export_run(
         raise ModelError(f"unknown quantization {quant!r} (choose from {', '.join(QUANTS)})")
     if not name or any(c in name for c in "/\\ :") or name.startswith("."):
         raise ModelError(f"invalid export name {name!r}: use letters, digits, '-', '_' and '.'")
+    from bbjcoder.fileio import DirLock
+
     paths = resolve_run(run, runs_dir)
+    clean_stale_temps(paths.run_dir, log=lambda msg: print(f"export: {msg}", file=sys.stderr, flush=True))
     tmp = Path(tempfile.mkdtemp(prefix="export.tmp-", dir=paths.run_dir))
+    tmp_lock = DirLock(tmp, "export folder").acquire()  # tells a later export this one is alive
     umask = os.umask(0)
     os.umask(umask)
     tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; the final export/ should read like any dir
@@ -216,8 +274,11 @@ def export_run(
                 "adapter": str(paths.adapter) if paths.adapter else None,
             }
             (tmp / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            tmp_lock.release()
+            (tmp / LOCK_NAME).unlink(missing_ok=True)
             _swap_into_place(tmp, paths.export_dir)
     except BaseException:
+        tmp_lock.release()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     final = paths.export_dir

@@ -6,9 +6,15 @@ checker's diagnostics back for up to N repairs; `validate_bbj_syntax` runs the c
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
@@ -65,9 +71,13 @@ class ModelEndpoint:
     temperature: float = 0.2
 
 
-def endpoint_from_spec(spec: str | None, *, timeout_s: float = 120.0) -> ModelEndpoint:
-    """`openai:MODEL@BASE_URL` (or $BBJCODER_MCP_MODEL); key from OPENAI_API_KEY or BBJCODER_API_KEY."""
-    from bbjcoder.evaluate.generate import parse_spec
+def endpoint_from_spec(
+    spec: str | None, *, timeout_s: float | None = None, max_tokens: int | None = None
+) -> ModelEndpoint:
+    """`openai:MODEL@BASE_URL` (or $BBJCODER_MCP_MODEL). The key is BBJCODER_API_KEY for a bbjcoder
+    (or any non-OpenAI) server and OPENAI_API_KEY only for api.openai.com: a developer's OpenAI key
+    never goes to a local model server. Timeout and token cap default from `default_limits`."""
+    from bbjcoder.evaluate.generate import api_key_for, parse_spec
 
     spec = spec or os.environ.get(MODEL_ENV)
     if not spec:
@@ -81,8 +91,33 @@ def endpoint_from_spec(spec: str | None, *, timeout_s: float = 120.0) -> ModelEn
             f"the MCP server talks to an OpenAI-compatible server: use openai:MODEL@BASE_URL, not {spec!r}",
             hint="start one with `bbjcoder serve --model run:ID`, then --model openai:bbj-coder@http://127.0.0.1:8000/v1",
         )
-    key = os.environ.get("OPENAI_API_KEY") or os.environ.get("BBJCODER_API_KEY") or "none"
-    return ModelEndpoint(parsed.target, parsed.base_url, key, timeout_s=timeout_s)
+    auto_timeout, auto_tokens = default_limits(parsed.target, parsed.base_url)
+    return ModelEndpoint(
+        parsed.target,
+        parsed.base_url,
+        api_key_for(parsed.base_url),
+        timeout_s=timeout_s if timeout_s is not None else auto_timeout,
+        max_tokens=max_tokens if max_tokens is not None else auto_tokens,
+    )
+
+
+def _has_gpu() -> bool:
+    # Without importing torch: the NVIDIA driver's proc file (Linux) or a Metal-capable Mac.
+    return Path("/proc/driver/nvidia/version").exists() or sys.platform == "darwin"
+
+
+def default_limits(model: str, base_url: str, *, gpu: bool | None = None) -> tuple[float, int]:
+    """(request timeout in s, max tokens) for a model name and server: 120 s and 1,024 tokens, except
+    on a local server without a GPU, where a larger model (size read from the name: `14b`, `7b`)
+    gets more time per request (40 s per billion parameters, at most 900 s) and, from 7B on, 512
+    tokens, so one tool call still answers within the client's patience."""
+    host = (urlparse(base_url).hostname or "").lower()
+    local = host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+    if not local or (_has_gpu() if gpu is None else gpu):
+        return 120.0, 1024
+    m = re.search(r"(\d+(?:\.\d+)?)\s*b\b", model.lower())
+    size_b = float(m.group(1)) if m else 0.5
+    return min(900.0, max(120.0, 40.0 * size_b)), (512 if size_b >= 7 else 1024)
 
 
 def _diagnostics(code: str) -> list[DiagnosticOut]:
@@ -208,9 +243,103 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
     return server
 
 
-def run_stdio(spec: str | None, *, max_repairs: int = DEFAULT_MAX_REPAIRS) -> None:
+# --- stdio transport: every request line gets an answer ---------------------------------------------
+
+PARSE_ERROR, INVALID_REQUEST = -32700, -32600
+
+
+def jsonrpc_error_for(line: str) -> dict[str, Any] | None:
+    """The JSON-RPC error response for a line the MCP SDK would drop without a reply, or None.
+
+    Malformed JSON gets a parse error (id null); valid JSON that is not a JSON-RPC message, or
+    carries a lone surrogate (not encodable as UTF-8), gets an invalid-request error with its id.
+    """
+    import mcp_types as types
+
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        return _error(None, PARSE_ERROR, f"Parse error: {exc}")
+    msg_id = obj.get("id") if isinstance(obj, dict) else None
+    if not isinstance(msg_id, int | str) or isinstance(msg_id, bool):
+        msg_id = None
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return _error(msg_id, INVALID_REQUEST, "Invalid Request: a string holds a lone surrogate (not UTF-8)")
+    try:
+        types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return _error(msg_id, INVALID_REQUEST, f"Invalid Request: not a JSON-RPC 2.0 message ({first})")
+    return None
+
+
+def _error(msg_id: int | str | None, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
+
+
+class _CheckedLines:
+    """stdin lines for the SDK's reader; lines it would drop are answered through `reply` instead."""
+
+    def __init__(self, lines: Any, reply: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        self.lines, self.reply = lines, reply
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._gen()
+
+    async def _gen(self) -> AsyncIterator[str]:
+        async for line in self.lines:
+            if not line.strip():
+                continue
+            error = jsonrpc_error_for(line)
+            if error is None:
+                yield line
+            else:
+                await self.reply(error)
+
+
+async def _serve_stdio(server: Any) -> None:
+    import io
+
+    import anyio
+    import mcp_types as types
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
+
+    ready = anyio.Event()
+    writer: list[Any] = []
+
+    async def reply(error: dict[str, Any]) -> None:
+        await ready.wait()
+        await writer[0].send(SessionMessage(types.JSONRPCError.model_validate(error)))
+
+    raw = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    stdin = _CheckedLines(anyio.wrap_file(raw), reply)
+    lowlevel = server._lowlevel_server  # MCPServer.run_stdio_async, with our checked stdin
+    async with stdio_server(stdin=stdin) as (read_stream, write_stream):  # type: ignore[arg-type]
+        writer.append(write_stream)
+        ready.set()
+        await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+
+
+def run_stdio(
+    spec: str | None,
+    *,
+    max_repairs: int = DEFAULT_MAX_REPAIRS,
+    timeout_s: float | None = None,
+    max_tokens: int | None = None,
+) -> None:
     """Serve MCP over stdin/stdout until the client disconnects (blocking)."""
+    import anyio
+
     if max_repairs < 0:
         raise ModelError("--max-repairs must be 0 or more")
-    endpoint = endpoint_from_spec(spec)
-    build_server(endpoint, max_repairs=max_repairs).run("stdio")
+    endpoint = endpoint_from_spec(spec, timeout_s=timeout_s, max_tokens=max_tokens)
+    print(
+        f"bbjcoder mcp: model {endpoint.model} at {endpoint.base_url}; request timeout "
+        f"{endpoint.timeout_s:g} s, max {endpoint.max_tokens} tokens, {max_repairs} repairs",
+        file=sys.stderr,
+        flush=True,
+    )
+    anyio.run(_serve_stdio, build_server(endpoint, max_repairs=max_repairs))

@@ -7,6 +7,7 @@ our collator and loss; checkpoints under `checkpoints/<stage>/` make `--resume` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -16,7 +17,7 @@ from typing import Any
 
 from bbjcoder.config import RunConfig, StageSection
 from bbjcoder.errors import ConfigError, UserError
-from bbjcoder.fileio import read_jsonl
+from bbjcoder.fileio import DirLock, read_jsonl
 from bbjcoder.runs import Run, create_run, dataset_hashes, list_runs, load_run, update_run, write_model_card
 
 STAGES = ("cpt", "sft")
@@ -120,6 +121,7 @@ def run_stage(
     init_adapter: Path | None,
     resume: bool,
     callbacks: Sequence[Any] = (),
+    fresh_optimizer: bool = False,
 ) -> dict[str, Any]:
     """Train one stage; save its adapter to `<run>/<stage1|stage2>/adapter`. Returns stage stats."""
     import torch
@@ -236,6 +238,8 @@ def run_stage(
     )
     trainer.loss_impl, trainer.liger_loss, trainer.ce_chunk_size = impl, liger_fn, mc.ce_chunk_size
     resume_from = last_checkpoint(ckpt_dir) if resume else None
+    if resume_from is not None:
+        check_checkpoint(resume_from, fresh_optimizer=fresh_optimizer)
     t0 = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.monotonic() - t0
@@ -314,6 +318,117 @@ def _load_unsloth(base_dir: Path, cfg: RunConfig) -> tuple[Any, Any]:
         target_modules=target,
     )
     return model, prepare_tokenizer(tokenizer)
+
+
+# --- resume safety ----------------------------------------------------------------------------
+
+OPTIMIZER_FILES = ("optimizer.pt", "scheduler.pt")
+
+
+def _checkpoint_problem(ckpt: Path, *, fresh_optimizer: bool) -> UserError | None:
+    """The first thing wrong with a Trainer checkpoint directory, as the error to show, or None."""
+    from bbjcoder.integrity import CorruptFile, check_json_object, check_safetensors, check_torch_file
+
+    try:
+        check_json_object(ckpt / "trainer_state.json", hint="", required=("global_step",))
+        adapter = ckpt / "adapter_model.safetensors"
+        if adapter.exists():
+            check_safetensors(adapter, hint="")
+        missing = [f for f in OPTIMIZER_FILES if not (ckpt / f).is_file()]
+        if missing and not fresh_optimizer:
+            return UserError(
+                f"checkpoint has no {' or '.join(missing)}: resuming would silently restart the "
+                "optimizer and the learning-rate schedule (warm-up included)",
+                path=ckpt,
+                hint="pass --fresh-optimizer to continue from its weights with a new optimizer and "
+                "schedule on purpose",
+            )
+        for f in OPTIMIZER_FILES:
+            if (ckpt / f).is_file():
+                check_torch_file(ckpt / f, hint="")
+    except CorruptFile as exc:
+        return exc
+    return None
+
+
+def check_checkpoint(ckpt: Path, *, fresh_optimizer: bool = False) -> None:
+    """Refuse to resume from a checkpoint with corrupt or missing state, naming the file, what is
+    wrong, and the previous intact checkpoint to continue from instead."""
+    problem = _checkpoint_problem(ckpt, fresh_optimizer=fresh_optimizer)
+    if problem is None:
+        if fresh_optimizer and any(not (ckpt / f).is_file() for f in OPTIMIZER_FILES):
+            import warnings
+
+            warnings.warn(
+                f"{ckpt}: no optimizer/scheduler state; --fresh-optimizer: continuing with a new "
+                "optimizer and learning-rate schedule",
+                stacklevel=2,
+            )
+        return
+    earlier = sorted(
+        (p for p in ckpt.parent.glob("checkpoint-*") if p != ckpt and p.name.split("-")[-1].isdigit()),
+        key=lambda p: int(p.name.split("-")[-1]),
+        reverse=True,
+    )
+    intact = next((p for p in earlier if _checkpoint_problem(p, fresh_optimizer=False) is None), None)
+    if intact is not None:
+        hint = (
+            f"move it aside (mv {ckpt} {ckpt}.bad) and run again: --resume then continues "
+            f"from {intact.name}, the previous intact checkpoint"
+        )
+    else:
+        hint = f"no earlier intact checkpoint: move {ckpt} aside to start the stage over"
+    if problem.hint:  # e.g. how to go on without optimizer state on purpose
+        hint = f"{problem.hint}; or {hint}"
+    raise UserError(problem.message, path=problem.path, hint=hint)
+
+
+# Config sections whose values change what training computes; a resumed run must keep them.
+_TRAINING_KEYS = ("model.", "lora.", "cpt.", "sft.", "run.seed", "data.general_mix")
+_HARMLESS = ("logging_steps", "eval_batch_size", "save_total_limit")
+
+
+def training_config_changes(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """`key: stored -> given` for every training-relevant setting that differs."""
+    from bbjcoder.runs import flatten
+
+    a, b = flatten(stored), flatten(given)
+    out = []
+    for key in sorted(set(a) & set(b)):
+        if key.startswith(_TRAINING_KEYS) and not key.endswith(_HARMLESS) and a[key] != b[key]:
+            out.append(f"{key}: {a[key]!r} -> {b[key]!r}")
+    return out
+
+
+def _has_training_state(run: Run) -> bool:
+    """Whether the run holds anything a resume would continue: checkpoints or a finished stage."""
+    return any((run.path / "checkpoints").glob("*/checkpoint-*")) or any(
+        (run.path / d / "adapter").is_dir() for d in ("stage1", "stage2")
+    )
+
+
+def check_resume_config(run: Run, cfg: RunConfig, *, allow_config_change: bool) -> Run:
+    """Refuse to continue a run's training under a config that changes it (unless allowed). With
+    nothing trained yet (no checkpoint, no finished stage) there is nothing to mix: the run simply
+    takes the new config. The config used from now on is recorded in run.json."""
+    changes = training_config_changes(run.config, cfg.to_dict())
+    if not changes:
+        return run
+    if _has_training_state(run) and not allow_config_change:
+        shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
+        raise ConfigError(
+            f"--resume with a config that differs from run {run.id}'s in what it trains: {shown}",
+            path=cfg.source,
+            hint="resume with the run's own config, start a new run without --resume, or pass "
+            "--allow-config-change to continue with the new settings on purpose",
+        )
+    new_config = cfg.to_dict()
+
+    def record(info: dict[str, Any]) -> None:
+        info.setdefault("previous_configs", []).append(info.get("config"))
+        info["config"] = new_config
+
+    return update_run(run, record)
 
 
 # --- the whole run ----------------------------------------------------------------------------
@@ -428,8 +543,39 @@ def train(
     resume: bool = False,
     run_id: str | None = None,
     callbacks: Sequence[Any] = (),
+    allow_config_change: bool = False,
+    fresh_optimizer: bool = False,
 ) -> Run:
-    """Run (or resume) the configured stages and write run.json, adapter/, loss.png, MODEL_CARD.md."""
+    """Run (or resume) the configured stages and write run.json, adapter/, loss.png, MODEL_CARD.md.
+
+    The run directory is locked while training (a second process exits naming this one's pid). A
+    resume refuses a config that changes training, and a checkpoint without optimizer state,
+    unless `allow_config_change` / `fresh_optimizer` say to go on.
+    """
+    with contextlib.ExitStack() as held:
+        return _train(
+            cfg,
+            stage=stage,
+            resume=resume,
+            run_id=run_id,
+            callbacks=callbacks,
+            allow_config_change=allow_config_change,
+            fresh_optimizer=fresh_optimizer,
+            held=held,
+        )
+
+
+def _train(
+    cfg: RunConfig,
+    *,
+    stage: str,
+    resume: bool,
+    run_id: str | None,
+    callbacks: Sequence[Any],
+    allow_config_change: bool,
+    fresh_optimizer: bool,
+    held: contextlib.ExitStack,
+) -> Run:
     from transformers import AutoTokenizer
 
     from bbjcoder.train.data import (
@@ -460,14 +606,19 @@ def train(
     general = list(read_jsonl(mix_path)) if cfg.data.general_mix_share > 0 else []
 
     dist = _Processes()
-    run = dist.one_run(
-        lambda: (
+
+    def open_run() -> Run:  # on the main process: find or make the run, lock it, check a resume
+        found = (
             _find_resumable(cfg, run_id)
             if resume
             else create_run(cfg.run.runs_dir, cfg.run.name, cfg.to_dict())
-        ),
-        cfg.run.runs_dir,
-    )
+        )
+        held.enter_context(DirLock(found.path, "run directory"))
+        if resume:
+            found = check_resume_config(found, cfg, allow_config_change=allow_config_change)
+        return found
+
+    run = dist.one_run(open_run, cfg.run.runs_dir)
     t_start = time.monotonic()
     used = [p for p in (ds / "corpus.jsonl", ds / "train.jsonl", val_path) if p.is_file()]
     if cfg.data.general_mix_share > 0:
@@ -548,6 +699,7 @@ def train(
                 init_adapter=init,
                 resume=resume,
                 callbacks=callbacks,
+                fresh_optimizer=fresh_optimizer,
             )
         except BaseException as exc:
             run = update_run(run, _set_status(f"failed in {st}: {type(exc).__name__}: {exc}"))
