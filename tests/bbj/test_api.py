@@ -65,6 +65,12 @@ def test_check_api_warns_about_unknown_methods_functions_and_argument_counts() -
     ]
 
 
+def test_check_api_warns_about_not_used_as_logical_not() -> None:
+    source = "while not(done)\nwend\nif not(a = b) then x = 1\nmask$ = not($0F$)\nb$ = not(a$)\nif !done then x = 2\n"
+    assert [d.line for d in check_api(source)] == [1, 3]
+    assert "for logical not write !x" in check_api(source)[0].message
+
+
 def test_check_api_accepts_methods_the_source_declares() -> None:
     source = "class public Shop\n  field public BBjString Owner$\n  method public void restock(BBjInt n%)\n"
     source += '  methodend\nclassend\ns! = new Shop()\ns!.restock(3)\ns!.setOwner("x")\n'
