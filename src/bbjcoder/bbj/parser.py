@@ -767,7 +767,7 @@ class Parser:
         if t[self.i] == "(":  # (channel,options), CALLBACK(event,label,context) or CHDIR (path$)
             self._args(")", "parameter list", options=True)
             self._rest_of_expression()  # CHDIR (dir$)+"sub", ERR=x
-            if t[self.i] == "," and not self._end_of_statement():
+            if t[self.i] == "," or t[self.i].upper() in ("TO", "EXCEPT"):  # RENAME (a$) TO b$
                 self.i += 1
         if t[self.i].upper() == "EXCEPT":  # BEGIN EXCEPT a$, b[ALL]
             self.i += 1
