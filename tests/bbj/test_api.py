@@ -54,6 +54,7 @@ def test_check_api_warns_about_unknown_methods_functions_and_argument_counts() -
             "v = fnTotal(1, 2, 3)",
             "b! = BBjAPI().getSysGui()",
             "n = frobnicate(1)",
+            'if a$ = "X" or (b = 1 and (c = 2)) then x = and(a$, $01$)',
         ]
     )
     found = [(d.line, d.message) for d in check_api(source)]

@@ -280,6 +280,8 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
                 found.append((i, f"api: method {tok}() exists on no BBj class{fix}"))
                 continue
             up = tok.upper()
+            if up in ("AND", "OR") and prev and (prev[-1:].isalnum() or prev[-1:] in "$!%@)]\"_"):
+                continue  # `x or (y)`: the operator, not a call
             if (
                 tok[-1] in "$!%@"
                 or up.startswith("FN")
