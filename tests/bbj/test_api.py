@@ -55,6 +55,7 @@ def test_check_api_warns_about_unknown_methods_functions_and_argument_counts() -
             "b! = BBjAPI().getSysGui()",
             "n = frobnicate(1)",
             'if a$ = "X" or (b = 1 and (c = 2)) then x = and(a$, $01$)',
+            "m! = new java.util.ArrayList(); p$ = rec.name$(1, 3)",
         ]
     )
     found = [(d.line, d.message) for d in check_api(source)]

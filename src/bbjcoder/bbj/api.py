@@ -54,22 +54,31 @@ _EXTRA_VERBS = frozenset(
 # java.time): a call to one of these is not flagged as "on no BBj class".
 _JAVA_METHODS = frozenset(
     """
-    add addAll append apply asList charAt clear clone close compare compareTo compareToIgnoreCase
-    compute computeIfAbsent concat contains containsAll containsKey containsValue copyOf count
-    delete deleteCharAt endsWith entrySet equals equalsIgnoreCase exists flush forEach format get
-    getBytes getClass getFirst getKey getLast getMessage getName getOrDefault getParent getPath
-    getSimpleName getValue hasMoreElements hasMoreTokens hasNext hashCode indexOf insert intValue
-    doubleValue longValue floatValue booleanValue isBlank isDirectory isEmpty isFile iterator join
-    keySet lastIndexOf length lines listFiles matches max min mkdir mkdirs next nextElement
-    nextToken now of ofPattern parse parseDouble parseInt parseLong peek poll pop printStackTrace
-    push put putAll putIfAbsent read readLine remove removeAll replace replaceAll reverse round set
-    setLength size sort split startsWith stream strip subList subSequence substring toArray
-    toCharArray toList toLowerCase toString toUpperCase trim valueOf values write abs sqrt pow floor
-    ceil random currentTimeMillis nanoTime getProperty getenv exit println print printf getInstance
-    getTime plusDays minusDays getYear getMonthValue getDayOfMonth isBefore isAfter toPath toFile
-    readAllLines readAllBytes writeString readString getFileName resolve lowerCase upperCase
-    getBoolean getInt getString getDouble getLong getObject execute executeQuery prepareStatement
-    createStatement getConnection setString setInt commit rollback
+    GET POST abs add addAll addBatch append apply asList atStartOfDay between body booleanValue
+    build ceil charAt clear clone close commit compare compareTo compareToIgnoreCase compile compute
+    computeIfAbsent concat contains containsAll containsKey containsValue copy copyOf count
+    createDirectories createStatement currentThread currentTimeMillis decode delete deleteCharAt
+    digest divide doubleValue encode encodeToString end endsWith entrySet equals equalsIgnoreCase
+    execute executeBatch executeQuery executeUpdate exists exit find firstKey floatValue floor flush
+    forEach format get getBoolean getBytes getClass getColumnCount getColumnLabel getColumnName
+    getConnection getDayOfMonth getDecoder getDouble getEncoder getFileName getFirst
+    getGeneratedKeys getInstance getInt getKey getLast getLong getMessage getMetaData getMonthValue
+    getName getObject getOrDefault getParent getPath getProperty getSimpleName getString getTime
+    getValue getYear getenv group hasMoreElements hasMoreTokens hasNext hashCode headMap header
+    indexOf insert intValue interrupt isAfter isAlive isBefore isBlank isDirectory isEmpty isFile
+    iterator join keySet lastIndexOf lastKey length lines listFiles longValue lowerCase matcher
+    matches max min minusDays minusSeconds mkdir mkdirs move movePointLeft movePointRight multiply
+    nanoTime negate newBuilder newHttpClient next nextDouble nextElement nextInt nextToken now of
+    ofDays ofHours ofMillis ofMinutes ofPattern ofSeconds parse parseDouble parseInt parseLong peek
+    plusDays plusHours plusMinutes plusSeconds poll pop pow precision prepareCall prepareStatement
+    print printStackTrace printf println push put putAll putIfAbsent random read readAllBytes
+    readAllLines readLine readString remove removeAll removeIf replace replaceAll resolve retainAll
+    reverse rollback round run scale send set setAutoCommit setBigDecimal setCharAt setDate
+    setDouble setInt setLength setLong setObject setScale setString setTimestamp shutdown signum
+    size sleep sort split sqrt start startsWith statusCode stream strip stripTrailingZeros subList
+    subSequence sublist submit substring subtract tailMap timeout toArray toByteArray toCharArray
+    toEpochMilli toFile toList toLocalDate toLocalDateTime toLowerCase toMillis toPath toPlainString
+    toString toUpperCase trim update upperCase uri valueOf values walk wasNull write writeString
     """.split()  # noqa: SIM905
 )
 
@@ -208,6 +217,22 @@ def _declared_methods(text: str) -> set[str]:
     return names
 
 
+def _type_positions(toks: list[str]) -> set[int]:
+    """Token indices of the class names after NEW (`new java.util.HashMap(...)`)."""
+    found: set[int] = set()
+    for i, tok in enumerate(toks):
+        if tok.upper() != "NEW":
+            continue
+        k = i + 1
+        while k < len(toks) and toks[k][:1] in _ID_START:
+            found.add(k)
+            if k + 2 < len(toks) and toks[k + 1] == "." and toks[k + 2][:1] in _ID_START:
+                k += 2
+            else:
+                break
+    return found
+
+
 def _call_args(toks: list[str], opened: int) -> tuple[int, int]:
     """(positional argument count, index after the closing ')') of a call whose '(' is at `opened`."""
     depth = 0
@@ -263,15 +288,20 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
             continue
         offsets: list[int] | None = None
         found: list[tuple[int, str]] = []
+        in_type = _type_positions(toks)
         for i, tok in enumerate(toks):
             if tok.upper() == "REM" and (i == 0 or toks[i - 1] in (";", ":")):
                 break
             if i + 1 >= len(toks) or toks[i + 1] != "(" or tok[:1] not in _ID_START:
                 continue
             prev = toks[i - 1] if i else ""
+            if i in in_type:  # new java.util.ArrayList(): a class, not a method
+                continue
             if prev == "#":  # #method(): this class or a superclass, possibly in another file
                 continue
             if prev == ".":
+                if tok[-1] in "$%!@":  # rec.name$(1,3): a substring of a template field
+                    continue
                 low = tok.lower()
                 if low in declared or low in api._methods or tok in _JAVA_METHODS:
                     continue
@@ -280,7 +310,7 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
                 found.append((i, f"api: method {tok}() exists on no BBj class{fix}"))
                 continue
             up = tok.upper()
-            if up in ("AND", "OR") and prev and (prev[-1:].isalnum() or prev[-1:] in "$!%@)]\"_"):
+            if up in ("AND", "OR") and prev and (prev[-1:].isalnum() or prev[-1:] in '$!%@)]"_'):
                 continue  # `x or (y)`: the operator, not a call
             if (
                 tok[-1] in "$!%@"
