@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Literal
 
 from bbjcoder.bbj import Diagnostic
@@ -161,22 +161,23 @@ class ApiTable:
 
     def nearest(self, name: str, kind: NameKind) -> str | None:
         """The closest real name of that kind (a likely fix for a typo), or None."""
-        pool: Iterable[str]
-        if kind == "method":
-            pool = {m for methods in self.classes.values() for m in methods}
-        elif kind == "function":
-            pool = self.functions
-        elif kind == "class":
-            pool = self.classes
-        elif kind == "verb":
-            pool = self.verbs
-        else:
-            pool = self.events
-        by_lower = {p.lower(): p for p in pool}
+        by_lower = self._pools[kind]
         found = difflib.get_close_matches(
             name.lower(), list(by_lower), n=1, cutoff=0.75 if len(name) > 5 else 0.6
         )
         return by_lower[found[0]] if found else None
+
+    @cached_property
+    def _pools(self) -> dict[str, dict[str, str]]:
+        """Lower-case name -> real spelling, per kind (built once, on the first `nearest`)."""
+        pools: dict[str, Iterable[str]] = {
+            "method": {m for methods in self.classes.values() for m in methods},
+            "function": self.functions,
+            "class": self.classes,
+            "verb": self.verbs,
+            "event": self.events,
+        }
+        return {kind: {p.lower(): p for p in pool} for kind, pool in pools.items()}
 
 
 @cache
