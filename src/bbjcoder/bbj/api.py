@@ -279,6 +279,13 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
     """
     api = api or load_api()
     declared = _declared_methods(text)
+    hints: dict[tuple[str, NameKind], str | None] = {}
+
+    def nearest(name: str, kind: NameKind) -> str | None:  # difflib is slow: once per name
+        if (name, kind) not in hints:
+            hints[(name, kind)] = api.nearest(name, kind)
+        return hints[(name, kind)]
+
     out: list[Diagnostic] = []
     for ll in logical_lines(text):
         toks = tokenize(ll.text)
@@ -306,7 +313,7 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
                 low = tok.lower()
                 if low in declared or low in api._methods or tok in _JAVA_METHODS:
                     continue
-                hint = api.nearest(tok, "method")
+                hint = nearest(tok, "method")
                 fix = f" (did you mean {hint}?)" if hint else ""
                 found.append((i, f"api: method {tok}() exists on no BBj class{fix}"))
                 continue
@@ -327,7 +334,7 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
                 found.append((i, f"api: {_FOREIGN_FUNCTIONS[up]}"))
                 continue
             if arity is None:
-                hint = api.nearest(up, "function")
+                hint = nearest(up, "function")
                 fix = f" (did you mean {hint}()?)" if hint else ""
                 found.append((i, f"api: {tok}() is not a BBj built-in function{fix}"))
                 continue
