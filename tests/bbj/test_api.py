@@ -73,6 +73,14 @@ def test_check_api_warns_about_not_used_as_logical_not() -> None:
     assert "for logical not write !x" in check_api(source)[0].message
 
 
+def test_check_api_warns_about_unknown_event_names_in_callback() -> None:
+    source = "callback(ON_BUTTON_PUSH, pushed, 0, 101)\ncallback(ON_BUTON_PUSH, pushed, 0, 101)\n"
+    found = check_api(source)
+    assert [(d.line, d.message) for d in found] == [
+        (2, "api: ON_BUTON_PUSH is not a BBj event name (did you mean ON_BUTTON_PUSH?)")
+    ]
+
+
 def test_check_api_accepts_methods_the_source_declares() -> None:
     source = "class public Shop\n  field public BBjString Owner$\n  method public void restock(BBjInt n%)\n"
     source += '  methodend\nclassend\ns! = new Shop()\ns!.restock(3)\ns!.setOwner("x")\n'

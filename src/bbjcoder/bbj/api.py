@@ -272,7 +272,7 @@ def _looks_like_string(toks: list[str]) -> bool:
 
 def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
     """Warnings: a method on no BBj class, an unknown built-in function, an impossible arity,
-    and NOT() applied to a number (it is the bitwise string function; logical not is `!x`).
+    an unknown event name in CALLBACK/REMOVE_CALLBACK, and NOT() applied to a number (it is the bitwise string function; logical not is `!x`).
 
     Methods this source declares (METHOD, FIELD accessors) and common Java methods are not
     flagged; methods of BBj classes written in other files cannot be known and will be.
@@ -303,6 +303,13 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
             if i + 1 >= len(toks) or toks[i + 1] != "(" or tok[:1] not in _ID_START:
                 continue
             prev = toks[i - 1] if i else ""
+            if tok.upper() in ("CALLBACK", "REMOVE_CALLBACK") and i + 2 < len(toks):
+                event = toks[i + 2]
+                if event[:1] in _ID_START and not api.is_event(event):
+                    hint = nearest(event, "event")
+                    fix = f" (did you mean {hint}?)" if hint else ""
+                    found.append((i + 2, f"api: {event} is not a BBj event name{fix}"))
+                continue
             if i in in_type:  # new java.util.ArrayList(): a class, not a method
                 continue
             if prev == "#":  # #method(): this class or a superclass, possibly in another file
