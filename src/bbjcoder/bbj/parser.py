@@ -46,7 +46,7 @@ _FOREIGN_FUNCTIONS = {
     "UCS": "UCS() is not a BBj function: use CVS(s$,4) to convert to upper case",
     "LCS": "LCS() is not a BBj function: use CVS(s$,8) to convert to lower case",
 }
-_LIBRARY_MESSAGE = (
+LIBRARY_MESSAGE = (
     "not a BBj program: `library` starts a BBj language-server library file (declarations of "
     "functions, variables and events), which the compiler does not take"
 )
@@ -156,8 +156,8 @@ class Parser:
                 continue
             if first:
                 first = False
-                if len(toks) == 1 and toks[0] == "library":
-                    self.diags.append((ll.first_line, 1, _LIBRARY_MESSAGE))
+                if toks == ["library"]:
+                    self.diags.append((ll.first_line, 1, LIBRARY_MESSAGE))
                     return self.diags
             self.line = ll.first_line
             toks.append("")
@@ -1498,6 +1498,15 @@ _register(Parser.s_declare, "DECLARE")
 _register(Parser.s_table, "TABLE")
 _register(Parser.s_iolist, "IOLIST")
 _register(Parser.s_select, "SELECT")
+
+
+def is_library(text: str) -> bool:
+    """True for a BBj language-server `library` file (declarations, not a program)."""
+    for ll in logical_lines(text):
+        toks = tokenize(ll.text)
+        if toks:
+            return toks == ["library"]
+    return False
 
 
 def check_source(text: str, *, strict: bool = False) -> list[Diagnostic]:
