@@ -147,12 +147,13 @@ def summary(results: Sequence[FileResult], backend: str) -> str:
     """A one-line Rich-markup summary for stderr."""
     bad = sum(1 for r in results if not r.ok)
     count = sum(len(r.diagnostics) for r in results)
-    files = f"{len(results)} file{'s' if len(results) != 1 else ''}"
-    if not results:
-        return f"[yellow]no BBj sources found[/] ({backend})"
     skipped = sum(1 for r in results if r.skipped)
+    checked = len(results) - skipped
+    files = f"{checked} file{'s' if checked != 1 else ''}"
     if skipped:
         backend += f"; {skipped} skipped, not BBj programs"
+    if not checked:
+        return f"[yellow]no BBj sources found[/] ({backend})"
     warned = sum(len(r.warnings or ()) for r in results)
     if warned:
         backend += f"; {warned} API warning{'s' if warned != 1 else ''}"
