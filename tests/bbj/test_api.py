@@ -67,12 +67,6 @@ def test_check_api_warns_about_unknown_methods_functions_and_argument_counts() -
     ]
 
 
-def test_check_api_warns_about_not_used_as_logical_not() -> None:
-    source = "while not(done)\nwend\nif not(a = b) then x = 1\nmask$ = not($0F$)\nb$ = not(a$)\nif !done then x = 2\n"
-    assert [d.line for d in check_api(source)] == [1, 3]
-    assert "for logical not write !x" in check_api(source)[0].message
-
-
 def test_check_api_warns_about_unknown_event_names_in_callback() -> None:
     source = "callback(ON_BUTTON_PUSH, pushed, 0, 101)\ncallback(ON_BUTON_PUSH, pushed, 0, 101)\n"
     found = check_api(source)

@@ -51,7 +51,7 @@ def test_identical_files_are_kept_once_and_reported(result) -> None:
 
 
 def test_empty_files_are_reported(result) -> None:
-    assert any(r["reason"] == "empty file" and r["source"].endswith("empty.aon") for r in result.rejected)
+    assert any(r["reason"] == "empty file" and r["source"].endswith("empty.bbj") for r in result.rejected)
 
 
 def test_fallback_encodings_are_configurable() -> None:

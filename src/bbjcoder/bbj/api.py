@@ -265,14 +265,9 @@ def _call_args(toks: list[str], opened: int) -> tuple[int, int]:
     return count + (1 if has_arg and not option else 0), n
 
 
-def _looks_like_string(toks: list[str]) -> bool:
-    """True if an argument holds a string operand (a `$` name, a literal, a hex string)."""
-    return any(t[-1:] == "$" or t[:1] == '"' for t in toks)
-
-
 def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
     """Warnings: a method on no BBj class, an unknown built-in function, an impossible arity,
-    an unknown event name in CALLBACK/REMOVE_CALLBACK, and NOT() applied to a number (it is the bitwise string function; logical not is `!x`).
+    an unknown event name in CALLBACK/REMOVE_CALLBACK.
 
     Methods this source declares (METHOD, FIELD accessors) and common Java methods are not
     flagged; methods of BBj classes written in other files cannot be known and will be.
@@ -345,12 +340,7 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
                 fix = f" (did you mean {hint}()?)" if hint else ""
                 found.append((i, f"api: {tok}() is not a BBj built-in function{fix}"))
                 continue
-            count, after = _call_args(toks, i + 1)
-            if up == "NOT" and not _looks_like_string(toks[i + 2 : after - 1]):
-                found.append(
-                    (i, "api: NOT() is the bitwise string function (NOT(s$)): for logical not write !x")
-                )
-                continue
+            count, _ = _call_args(toks, i + 1)
             least, most = arity
             if count < least or (most is not None and count > most):
                 want = (
