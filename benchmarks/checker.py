@@ -1,7 +1,9 @@
 """Speed of the builtin BBj checker: lines/s on a large synthetic file, programs/s on short ones.
 
-Run: `python benchmarks/checker.py [--lines 200000] [--programs 1000]`; writes
+Run: `python benchmarks/checker.py [--lines 200000] [--programs 1000] [--real DIR]`; writes
 benchmarks/results/checker.json. Targets: >= 50,000 lines/s and >= 1,000 programs/s on one core.
+With the real BBj development set beside the clone (../shared/bbj-real, or --real DIR) it also
+times the program files BASIS wrote (not held to a target: a second view of the same speed).
 """
 
 from __future__ import annotations
@@ -154,6 +156,16 @@ def short_programs(n: int, seed: int = 0) -> list[str]:
     return programs
 
 
+def real_sources(root: Path) -> list[str]:
+    """The program files of the real BBj development set, if it is there."""
+    from bbjcoder.bbj.runner import DEFAULT_EXTENSIONS, collect_sources, decode_source
+
+    if not (root / "README.md").is_file():
+        return []
+    dirs = [str(d) for d in sorted(root.iterdir()) if d.is_dir() and d.name != "reference"]
+    return [decode_source(Path(p).read_bytes()) for p in collect_sources(dirs, DEFAULT_EXTENSIONS)]
+
+
 def best_of(repeats: int, func) -> float:  # type: ignore[no-untyped-def]
     best = float("inf")
     for _ in range(repeats):
@@ -168,6 +180,9 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--programs", type=int, default=1_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--real", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "bbj-real"
+    )
     args = parser.parse_args()
 
     big = synthetic_source(args.lines)
@@ -179,6 +194,10 @@ def main() -> int:
     prog_lines = sum(p.count("\n") + 1 for p in programs)
     prog_s = best_of(args.repeats, lambda: [check_source(p) for p in programs])
 
+    real_texts = real_sources(args.real)
+    real_lines = sum(t.count("\n") + 1 for t in real_texts)
+    real_s = best_of(args.repeats, lambda: [check_source(t) for t in real_texts]) if real_texts else 0.0
+
     lines_per_s = big_lines / big_s
     programs_per_s = len(programs) / prog_s
     rows = [
@@ -187,6 +206,10 @@ def main() -> int:
         ("short programs", f"{len(programs):,} programs, {prog_lines:,} lines", f"{prog_s:.2f} s",
          f"{programs_per_s:,.0f} programs/s", f"{TARGET_PROGRAMS_PER_S:,}", programs_per_s / TARGET_PROGRAMS_PER_S),
     ]  # fmt: skip
+    if real_texts:
+        real_rate = real_lines / real_s
+        rows.append(("real BBj files", f"{len(real_texts):,} files, {real_lines:,} lines", f"{real_s:.2f} s",
+                     f"{real_rate:,.0f} lines/s", f"{TARGET_LINES_PER_S:,}", real_rate / TARGET_LINES_PER_S))  # fmt: skip
     try:
         from rich.console import Console
         from rich.table import Table
@@ -211,6 +234,7 @@ def main() -> int:
             "seconds": prog_s,
             "programs_per_s": programs_per_s,
         },
+        "real_files": {"files": len(real_texts), "lines": real_lines, "seconds": real_s},
         "targets": {"lines_per_s": TARGET_LINES_PER_S, "programs_per_s": TARGET_PROGRAMS_PER_S},
         "ratios": {
             "lines_per_s": lines_per_s / TARGET_LINES_PER_S,

@@ -54,6 +54,8 @@ def test_check_api_warns_about_unknown_methods_functions_and_argument_counts() -
             "v = fnTotal(1, 2, 3)",
             "b! = BBjAPI().getSysGui()",
             "n = frobnicate(1)",
+            'if a$ = "X" or (b = 1 and (c = 2)) then x = and(a$, $01$)',
+            "m! = new java.util.ArrayList(); p$ = rec.name$(1, 3)",
         ]
     )
     found = [(d.line, d.message) for d in check_api(source)]
@@ -62,6 +64,14 @@ def test_check_api_warns_about_unknown_methods_functions_and_argument_counts() -
         (2, "api: method adButton() exists on no BBj class (did you mean addButton?)"),
         (3, "api: CVS() takes 2 arguments, found 1"),
         (10, "api: frobnicate() is not a BBj built-in function"),
+    ]
+
+
+def test_check_api_warns_about_unknown_event_names_in_callback() -> None:
+    source = "callback(ON_BUTTON_PUSH, pushed, 0, 101)\ncallback(ON_BUTON_PUSH, pushed, 0, 101)\n"
+    found = check_api(source)
+    assert [(d.line, d.message) for d in found] == [
+        (2, "api: ON_BUTON_PUSH is not a BBj event name (did you mean ON_BUTTON_PUSH?)")
     ]
 
 

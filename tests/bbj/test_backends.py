@@ -29,6 +29,10 @@ def test_parse_bbjcpl_output_reads_physical_lines_and_ignores_other_lines() -> N
     assert "method public void brokenMethod())" in diags[0].message
 
 
+def test_parse_bbjcpl_output_puts_a_line_0_error_on_line_1() -> None:
+    assert [d.line for d in parse_bbjcpl_output("/p/f.bbj: error at line 10 (0):     bad code\n")] == [1]
+
+
 def test_parse_bbjcpl_output_of_a_clean_file_is_empty() -> None:
     assert parse_bbjcpl_output("") == []
 

@@ -153,3 +153,15 @@ def test_api_option_prints_warnings_without_failing(tmp_path: Path) -> None:
     as_json = json.loads(run_check("--api", "--json", str(source)).stdout)
     assert as_json[0]["ok"] is True and len(as_json[0]["warnings"]) == 2
     assert "warnings" not in json.loads(run_check("--json", str(source)).stdout)[0]
+
+
+def test_a_language_server_library_file_is_reported_as_skipped_not_as_an_error(tmp_path: Path) -> None:
+    (tmp_path / "prog.bbj").write_text(GOOD)
+    (tmp_path / "functions.bbl").write_text("library\n\n/@@\nabsolute value\n@/\nABS(num:num): num\n")
+    done = run_check(str(tmp_path))
+    assert done.returncode == 0, done.stdout
+    assert done.stdout.startswith(f"{tmp_path / 'functions.bbl'}: skipped: not a BBj program")
+    assert "1 skipped, not BBj programs" in done.stderr
+    by_name = {Path(r["path"]).name: r for r in json.loads(run_check("--json", str(tmp_path)).stdout)}
+    assert by_name["functions.bbl"]["skipped"].startswith("not a BBj program")
+    assert "skipped" not in by_name["prog.bbj"]

@@ -292,3 +292,51 @@ def test_diagnostics_are_sorted_by_line_and_column() -> None:
     diags = check_source(src)
     assert diags == sorted(diags)
     assert [d.line for d in diags] == [2, 3]
+
+
+NEW_REJECTIONS = {
+    "function-on-left": (
+        "ctrl(sysgui,105,0)=name$\n",
+        "cannot assign to ctrl(...): a function call is not a variable",
+    ),
+    "str-on-left": ("str(x)=1\n", "cannot assign to str(...)"),
+    "bare-call-with-dot-inside": (
+        "alert(msg!.toString())\n",
+        "a call statement must call a method on an object",
+    ),
+    "misspelled-read-call": ("raed(ch,key=rec.field$)\n", "'raed'(...) is not a statement"),
+    "kno-option": (
+        "read (1,kno=2,key=k$) a$\n",
+        "KNO= is ProvideX, not BBj: BBj selects the key chain with KNUM=",
+    ),
+    "ucs": ('u$ = ucs("a")\n', "UCS() is not a BBj function: use CVS(s$,4)"),
+    "lcs": ('l$ = lcs("A")\n', "LCS() is not a BBj function: use CVS(s$,8)"),
+}
+
+
+@pytest.mark.parametrize(("src", "message"), list(NEW_REJECTIONS.values()), ids=list(NEW_REJECTIONS))
+def test_rejections_name_the_fix(src: str, message: str) -> None:
+    assert lines_flagged(src) == [1]
+    assert message in messages(src)
+
+
+def test_substring_assignment_and_def_fn_stay_valid_beside_the_function_rule() -> None:
+    assert check_source('a$(1,3)="x"\nDEF FNA(X)=X*2\nLET b$(2)="y"\nFOR i=1 TO 2\nNEXT i\n') == []
+
+
+def test_a_language_server_library_file_is_not_a_program() -> None:
+    diags = check_source("library\n\n/@@\ndoc\n@/\nABS(num:num): num\n")
+    assert [d.line for d in diags] == [1]
+    assert diags[0].message.startswith(
+        "not a BBj program: `library` starts a BBj language-server library file"
+    )
+
+
+def test_and_is_a_function_in_operand_position_and_an_operator_between_operands() -> None:
+    assert check_source("if a and and(b$,$01$)=$01$ then x = 1\n") == []
+    assert lines_flagged("x = and\n") == [1]
+
+
+def test_not_prefix_applies_to_one_operand() -> None:
+    assert check_source("f! = !f!\nif !#isReady() and !(a > b) then x = 1\n") == []
+    assert "expected an expression" in messages("if ! then x = 1\n")

@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Literal
 
 from bbjcoder.bbj import Diagnostic
@@ -54,22 +54,31 @@ _EXTRA_VERBS = frozenset(
 # java.time): a call to one of these is not flagged as "on no BBj class".
 _JAVA_METHODS = frozenset(
     """
-    add addAll append apply asList charAt clear clone close compare compareTo compareToIgnoreCase
-    compute computeIfAbsent concat contains containsAll containsKey containsValue copyOf count
-    delete deleteCharAt endsWith entrySet equals equalsIgnoreCase exists flush forEach format get
-    getBytes getClass getFirst getKey getLast getMessage getName getOrDefault getParent getPath
-    getSimpleName getValue hasMoreElements hasMoreTokens hasNext hashCode indexOf insert intValue
-    doubleValue longValue floatValue booleanValue isBlank isDirectory isEmpty isFile iterator join
-    keySet lastIndexOf length lines listFiles matches max min mkdir mkdirs next nextElement
-    nextToken now of ofPattern parse parseDouble parseInt parseLong peek poll pop printStackTrace
-    push put putAll putIfAbsent read readLine remove removeAll replace replaceAll reverse round set
-    setLength size sort split startsWith stream strip subList subSequence substring toArray
-    toCharArray toList toLowerCase toString toUpperCase trim valueOf values write abs sqrt pow floor
-    ceil random currentTimeMillis nanoTime getProperty getenv exit println print printf getInstance
-    getTime plusDays minusDays getYear getMonthValue getDayOfMonth isBefore isAfter toPath toFile
-    readAllLines readAllBytes writeString readString getFileName resolve lowerCase upperCase
-    getBoolean getInt getString getDouble getLong getObject execute executeQuery prepareStatement
-    createStatement getConnection setString setInt commit rollback
+    GET POST abs add addAll addBatch append apply asList atStartOfDay between body booleanValue
+    build ceil charAt clear clone close commit compare compareTo compareToIgnoreCase compile compute
+    computeIfAbsent concat contains containsAll containsKey containsValue copy copyOf count
+    createDirectories createStatement currentThread currentTimeMillis decode delete deleteCharAt
+    digest divide doubleValue encode encodeToString end endsWith entrySet equals equalsIgnoreCase
+    execute executeBatch executeQuery executeUpdate exists exit find firstKey floatValue floor flush
+    forEach format get getBoolean getBytes getClass getColumnCount getColumnLabel getColumnName
+    getConnection getDayOfMonth getDecoder getDouble getEncoder getFileName getFirst
+    getGeneratedKeys getInstance getInt getKey getLast getLong getMessage getMetaData getMonthValue
+    getName getObject getOrDefault getParent getPath getProperty getSimpleName getString getTime
+    getValue getYear getenv group hasMoreElements hasMoreTokens hasNext hashCode headMap header
+    indexOf insert intValue interrupt isAfter isAlive isBefore isBlank isDirectory isEmpty isFile
+    iterator join keySet lastIndexOf lastKey length lines listFiles longValue lowerCase matcher
+    matches max min minusDays minusSeconds mkdir mkdirs move movePointLeft movePointRight multiply
+    nanoTime negate newBuilder newHttpClient next nextDouble nextElement nextInt nextToken now of
+    ofDays ofHours ofMillis ofMinutes ofPattern ofSeconds parse parseDouble parseInt parseLong peek
+    plusDays plusHours plusMinutes plusSeconds poll pop pow precision prepareCall prepareStatement
+    print printStackTrace printf println push put putAll putIfAbsent random read readAllBytes
+    readAllLines readLine readString remove removeAll removeIf replace replaceAll resolve retainAll
+    reverse rollback round run scale send set setAutoCommit setBigDecimal setCharAt setDate
+    setDouble setInt setLength setLong setObject setScale setString setTimestamp shutdown signum
+    size sleep sort split sqrt start startsWith statusCode stream strip stripTrailingZeros subList
+    subSequence sublist submit substring subtract tailMap timeout toArray toByteArray toCharArray
+    toEpochMilli toFile toList toLocalDate toLocalDateTime toLowerCase toMillis toPath toPlainString
+    toString toUpperCase trim update upperCase uri valueOf values walk wasNull write writeString
     """.split()  # noqa: SIM905
 )
 
@@ -152,22 +161,23 @@ class ApiTable:
 
     def nearest(self, name: str, kind: NameKind) -> str | None:
         """The closest real name of that kind (a likely fix for a typo), or None."""
-        pool: Iterable[str]
-        if kind == "method":
-            pool = {m for methods in self.classes.values() for m in methods}
-        elif kind == "function":
-            pool = self.functions
-        elif kind == "class":
-            pool = self.classes
-        elif kind == "verb":
-            pool = self.verbs
-        else:
-            pool = self.events
-        by_lower = {p.lower(): p for p in pool}
+        by_lower = self._pools[kind]
         found = difflib.get_close_matches(
             name.lower(), list(by_lower), n=1, cutoff=0.75 if len(name) > 5 else 0.6
         )
         return by_lower[found[0]] if found else None
+
+    @cached_property
+    def _pools(self) -> dict[str, dict[str, str]]:
+        """Lower-case name -> real spelling, per kind (built once, on the first `nearest`)."""
+        pools: dict[str, Iterable[str]] = {
+            "method": {m for methods in self.classes.values() for m in methods},
+            "function": self.functions,
+            "class": self.classes,
+            "verb": self.verbs,
+            "event": self.events,
+        }
+        return {kind: {p.lower(): p for p in pool} for kind, pool in pools.items()}
 
 
 @cache
@@ -208,6 +218,22 @@ def _declared_methods(text: str) -> set[str]:
     return names
 
 
+def _type_positions(toks: list[str]) -> set[int]:
+    """Token indices of the class names after NEW (`new java.util.HashMap(...)`)."""
+    found: set[int] = set()
+    for i, tok in enumerate(toks):
+        if tok.upper() != "NEW":
+            continue
+        k = i + 1
+        while k < len(toks) and toks[k][:1] in _ID_START:
+            found.add(k)
+            if k + 2 < len(toks) and toks[k + 1] == "." and toks[k + 2][:1] in _ID_START:
+                k += 2
+            else:
+                break
+    return found
+
+
 def _call_args(toks: list[str], opened: int) -> tuple[int, int]:
     """(positional argument count, index after the closing ')') of a call whose '(' is at `opened`."""
     depth = 0
@@ -240,13 +266,21 @@ def _call_args(toks: list[str], opened: int) -> tuple[int, int]:
 
 
 def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
-    """Warnings: a method on no BBj class, an unknown built-in function, an impossible arity.
+    """Warnings: a method on no BBj class, an unknown built-in function, an impossible arity,
+    an unknown event name in CALLBACK/REMOVE_CALLBACK.
 
     Methods this source declares (METHOD, FIELD accessors) and common Java methods are not
     flagged; methods of BBj classes written in other files cannot be known and will be.
     """
     api = api or load_api()
     declared = _declared_methods(text)
+    hints: dict[tuple[str, NameKind], str | None] = {}
+
+    def nearest(name: str, kind: NameKind) -> str | None:  # difflib is slow: once per name
+        if (name, kind) not in hints:
+            hints[(name, kind)] = api.nearest(name, kind)
+        return hints[(name, kind)]
+
     out: list[Diagnostic] = []
     for ll in logical_lines(text):
         toks = tokenize(ll.text)
@@ -257,23 +291,37 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
             continue
         offsets: list[int] | None = None
         found: list[tuple[int, str]] = []
+        in_type = _type_positions(toks)
         for i, tok in enumerate(toks):
             if tok.upper() == "REM" and (i == 0 or toks[i - 1] in (";", ":")):
                 break
             if i + 1 >= len(toks) or toks[i + 1] != "(" or tok[:1] not in _ID_START:
                 continue
             prev = toks[i - 1] if i else ""
+            if tok.upper() in ("CALLBACK", "REMOVE_CALLBACK") and i + 2 < len(toks):
+                event = toks[i + 2]
+                if event[:1] in _ID_START and not api.is_event(event):
+                    hint = nearest(event, "event")
+                    fix = f" (did you mean {hint}?)" if hint else ""
+                    found.append((i + 2, f"api: {event} is not a BBj event name{fix}"))
+                continue
+            if i in in_type:  # new java.util.ArrayList(): a class, not a method
+                continue
             if prev == "#":  # #method(): this class or a superclass, possibly in another file
                 continue
             if prev == ".":
+                if tok[-1] in "$%!@":  # rec.name$(1,3): a substring of a template field
+                    continue
                 low = tok.lower()
                 if low in declared or low in api._methods or tok in _JAVA_METHODS:
                     continue
-                hint = api.nearest(tok, "method")
+                hint = nearest(tok, "method")
                 fix = f" (did you mean {hint}?)" if hint else ""
                 found.append((i, f"api: method {tok}() exists on no BBj class{fix}"))
                 continue
             up = tok.upper()
+            if up in ("AND", "OR") and prev and (prev[-1:].isalnum() or prev[-1:] in '$!%@)]"_'):
+                continue  # `x or (y)`: the operator, not a call
             if (
                 tok[-1] in "$!%@"
                 or up.startswith("FN")
@@ -288,7 +336,7 @@ def check_api(text: str, api: ApiTable | None = None) -> list[Diagnostic]:
                 found.append((i, f"api: {_FOREIGN_FUNCTIONS[up]}"))
                 continue
             if arity is None:
-                hint = api.nearest(up, "function")
+                hint = nearest(up, "function")
                 fix = f" (did you mean {hint}()?)" if hint else ""
                 found.append((i, f"api: {tok}() is not a BBj built-in function{fix}"))
                 continue

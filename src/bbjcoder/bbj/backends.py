@@ -67,7 +67,8 @@ def parse_bbjcpl_output(stderr: str) -> list[Diagnostic]:
         source = match.group("source")
         column = len(source) - len(source.lstrip()) + 1 if source.strip() else 1
         message = f"bbjcpl: syntax error in: {source.strip()}" if source.strip() else "bbjcpl: syntax error"
-        diags.append(Diagnostic(int(match.group("line")), column, message))
+        # a whole-file error is reported on physical line 0: diagnostics are 1-based
+        diags.append(Diagnostic(max(1, int(match.group("line"))), column, message))
     return sorted(set(diags))
 
 

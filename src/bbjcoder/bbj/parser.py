@@ -46,7 +46,7 @@ _FOREIGN_FUNCTIONS = {
     "UCS": "UCS() is not a BBj function: use CVS(s$,4) to convert to upper case",
     "LCS": "LCS() is not a BBj function: use CVS(s$,8) to convert to lower case",
 }
-_LIBRARY_MESSAGE = (
+LIBRARY_MESSAGE = (
     "not a BBj program: `library` starts a BBj language-server library file (declarations of "
     "functions, variables and events), which the compiler does not take"
 )
@@ -156,8 +156,8 @@ class Parser:
                 continue
             if first:
                 first = False
-                if len(toks) == 1 and toks[0] == "library":
-                    self.diags.append((ll.first_line, 1, _LIBRARY_MESSAGE))
+                if toks == ["library"]:
+                    self.diags.append((ll.first_line, 1, LIBRARY_MESSAGE))
                     return self.diags
             self.line = ll.first_line
             toks.append("")
@@ -767,7 +767,7 @@ class Parser:
         if t[self.i] == "(":  # (channel,options), CALLBACK(event,label,context) or CHDIR (path$)
             self._args(")", "parameter list", options=True)
             self._rest_of_expression()  # CHDIR (dir$)+"sub", ERR=x
-            if t[self.i] == "," and not self._end_of_statement():
+            if t[self.i] == "," or t[self.i].upper() in ("TO", "EXCEPT"):  # RENAME (a$) TO b$
                 self.i += 1
         if t[self.i].upper() == "EXCEPT":  # BEGIN EXCEPT a$, b[ALL]
             self.i += 1
@@ -1498,6 +1498,15 @@ _register(Parser.s_declare, "DECLARE")
 _register(Parser.s_table, "TABLE")
 _register(Parser.s_iolist, "IOLIST")
 _register(Parser.s_select, "SELECT")
+
+
+def is_library(text: str) -> bool:
+    """True for a BBj language-server `library` file (declarations, not a program)."""
+    for ll in logical_lines(text):
+        toks = tokenize(ll.text)
+        if toks:
+            return toks == ["library"]
+    return False
 
 
 def check_source(text: str, *, strict: bool = False) -> list[Diagnostic]:

@@ -14,6 +14,7 @@ from typing import TextIO
 
 from bbjcoder.bbj import Diagnostic
 from bbjcoder.bbj.backends import Checker
+from bbjcoder.bbj.parser import LIBRARY_MESSAGE, is_library
 
 # Every extension real repositories keep BBj programs under: .bbjt (BBjUnit tests), .aon
 # (AddonSoftware programs), .prc (stored procedures). Not .txt, .arc, .cdf or .tpl.
@@ -38,6 +39,8 @@ class FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     # `--api` only: unknown methods/functions and impossible argument counts (never errors)
     warnings: list[Diagnostic] | None = None
+    # why the file was not checked (a language-server library file is not a program)
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -51,6 +54,8 @@ class FileResult:
         }
         if self.warnings is not None:
             out["warnings"] = [d.to_dict() for d in self.warnings]
+        if self.skipped is not None:
+            out["skipped"] = self.skipped
         return out
 
 
@@ -110,6 +115,9 @@ def check_paths(
     for path in paths:
         text = read_source(path, stdin)
         shown = "<stdin>" if path == STDIN else path
+        if is_library(text):  # reported, not checked: it declares the API, it is no program
+            results.append(FileResult(shown, skipped=LIBRARY_MESSAGE))
+            continue
         warnings = None
         if api:
             from bbjcoder.bbj.api import check_api
@@ -122,6 +130,8 @@ def check_paths(
 def render_human(results: Sequence[FileResult], out: TextIO) -> None:
     """`path:line:col: message`, one line per diagnostic (plain text, easy to grep and click)."""
     for result in results:
+        if result.skipped:
+            out.write(f"{result.path}: skipped: {result.skipped}\n")
         for d in result.diagnostics:
             out.write(f"{result.path}:{d.line}:{d.column}: {d.message}\n")
         for d in result.warnings or ():
@@ -137,8 +147,12 @@ def summary(results: Sequence[FileResult], backend: str) -> str:
     """A one-line Rich-markup summary for stderr."""
     bad = sum(1 for r in results if not r.ok)
     count = sum(len(r.diagnostics) for r in results)
-    files = f"{len(results)} file{'s' if len(results) != 1 else ''}"
-    if not results:
+    skipped = sum(1 for r in results if r.skipped)
+    checked = len(results) - skipped
+    files = f"{checked} file{'s' if checked != 1 else ''}"
+    if skipped:
+        backend += f"; {skipped} skipped, not BBj programs"
+    if not checked:
         return f"[yellow]no BBj sources found[/] ({backend})"
     warned = sum(len(r.warnings or ()) for r in results)
     if warned:
