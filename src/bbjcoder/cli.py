@@ -541,7 +541,15 @@ def eval_cmd(
         None, "--temperature", min=0.0, help="Sampling temperature (0 = greedy)."
     ),
     max_new_tokens: int | None = typer.Option(None, "--max-new-tokens", min=1, help="Tokens per sample."),
-    max_cases: int | None = typer.Option(None, "--max-cases", min=1, help="Evaluate only the first N cases."),
+    max_cases: int | None = typer.Option(
+        None,
+        "--max-cases",
+        min=1,
+        help="Evaluate N cases, stratified by generation x type (seeded by --cases-seed).",
+    ),
+    cases_seed: int | None = typer.Option(
+        None, "--cases-seed", help="Seed of the --max-cases subset (default: [eval] cases_seed, 0)."
+    ),
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Prompts per batch (hf backend)."
     ),
@@ -579,6 +587,7 @@ def eval_cmd(
         temperature=temperature,
         max_new_tokens=max_new_tokens,
         max_cases=max_cases,
+        cases_seed=cases_seed,
         batch_size=batch_size,
         no_forgetting=no_forgetting,
         console=err_console,

@@ -151,7 +151,8 @@ class EvalSection(_Section):
     forgetting_suite: Path | None = Path("evals/general-code")
     forgetting_samples: int = Field(default=1, ge=1)  # general pass@1 from this many samples per problem
     forgetting_max_problems: int | None = Field(default=None, ge=1)
-    max_cases: int | None = Field(default=None, ge=1)  # a quick profile evaluates a subset
+    max_cases: int | None = Field(default=None, ge=1)  # a quick profile evaluates a stratified subset
+    cases_seed: int = 0  # which subset: cases are drawn per generation x type with this seed
     stop: list[str] = []  # extra stop sequences (the model's end-of-turn tokens always stop)
     seed: int | None = None  # None: the run's seed
     request_timeout_s: float = Field(default=120.0, gt=0)  # per request to an openai: server

@@ -176,7 +176,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "## Summary",
         "",
     ]
-    head = ["model", *(f"compile@{k}" for k in ks), "idioms", "general pass@1"]
+    head = ["model", *(f"compile@{k}" for k in ks), "idioms", "copy rate", "general pass@1"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label in labels:
         overall = report["summary"][label].get("overall:all")
@@ -184,12 +184,14 @@ def render_markdown(report: dict[str, Any]) -> str:
         for k in ks:
             cells.append(_est(overall[f"compile@{k}"]).fmt() if overall else "–")
         cells.append(_est(overall["idioms"]).fmt() if overall else "–")
+        copy_rate = overall.get("copy_rate") if overall else None
+        cells.append(f"{copy_rate:.1%}" if copy_rate is not None else "–")
         gen = report["general"].get(label)
         cells.append(_est(gen).fmt() if gen else "–")
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "compile@k: unbiased estimator over n samples; idioms: share of samples meeting the case's required/forbidden patterns (cases with idioms only); general pass@1: forgetting check on Python problems, executed in a sandbox.",
+        "compile@k: unbiased estimator over n samples; idioms: share of samples meeting the case's required/forbidden patterns (cases with idioms only); copy rate: share of samples whose code only repeats code from the prompt (counted as no code, see evals/README.md); a migration sample passes only with the target generation's idioms; general pass@1: forgetting check on Python problems, executed in a sandbox.",
         "",
     ]
 

@@ -45,6 +45,7 @@ class EvalSettings:
     params: SamplingParams = field(default_factory=SamplingParams)
     ks: tuple[int, ...] = (1, 5)
     max_cases: int | None = None
+    cases_seed: int = 0  # which stratified subset --max-cases takes
     forgetting_suite: Path | None = Path("evals/general-code")
     forgetting_samples: int = 1  # pass@1 from one sample per problem
     forgetting_max: int | None = None
@@ -58,6 +59,7 @@ class EvalSettings:
             **self.params.to_dict(),
             "ks": list(self.ks),
             "max_cases": self.max_cases,
+            "cases_seed": self.cases_seed,
             "forgetting_suite": str(self.forgetting_suite) if self.forgetting_suite else None,
             "forgetting_samples": self.forgetting_samples,
             "forgetting_max": self.forgetting_max,
@@ -209,7 +211,7 @@ def _run_eval(
     fresh: bool,
     held: contextlib.ExitStack,
 ) -> EvalResult:
-    suite = load_suite(suite_path).subset(settings.max_cases)
+    suite = load_suite(suite_path).subset(settings.max_cases, settings.cases_seed)
     check = check or default_checker()
     spec = parse_spec(model)
     run_id = spec.target if spec.kind == "run" else None

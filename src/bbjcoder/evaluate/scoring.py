@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bbjcoder.bbj import check_source
+from bbjcoder.evaluate.copying import is_copy
 from bbjcoder.evaluate.extract import extract_code, has_statements
 from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, check_solution
 from bbjcoder.evaluate.metrics import bootstrap_ci, pass_at_k
@@ -47,6 +48,7 @@ class SampleResult:
     idioms_ok: bool | None  # None when the case has no idioms
     idiom_problems: tuple[str, ...]
     code: str
+    copied: bool = False  # the code only repeats code of the prompt (counted as no code)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class SampleResult:
             "idioms_ok": self.idioms_ok,
             "idiom_problems": list(self.idiom_problems),
             "code": self.code,
+            "copied": self.copied,
         }
 
 
@@ -81,6 +84,10 @@ class CaseResult:
         return sum(marks) / len(marks) if marks else None
 
     @property
+    def copies(self) -> int:
+        return sum(s.copied for s in self.samples)
+
+    @property
     def solved(self) -> bool:
         """The binary outcome paired tests use: at least half the samples compile."""
         return self.n > 0 and 2 * self.c >= self.n
@@ -100,6 +107,7 @@ class CaseResult:
             "c": self.c,
             "compile_at_k": {str(k): self.compile_at(k) for k in ks},
             "idiom_rate": self.idiom_rate,
+            "copies": self.copies,
             "solved": self.solved,
             "samples": [s.to_dict() for s in self.samples],
         }
@@ -118,11 +126,24 @@ def compile_diagnostics(code: str, check: CheckFn, program: str | None = None) -
     return ({"line": 0, "column": 0, "message": "no code in the output"},)
 
 
+COPY_MESSAGE = "the code only repeats code from the prompt: not an answer (counted as no code)"
+MIGRATION_MESSAGE = "a migration answer must use the target generation's idioms"
+
+
 def score_sample(case: Case, index: int, text: str, check: CheckFn) -> SampleResult:
+    """One sample's verdict. Beyond compiling: code that only repeats the prompt's code counts as
+    no code, and a migration answer that misses the case's idioms does not pass (evals/README.md)."""
     code = sample_code(case, text)
-    diags = compile_diagnostics(code, check, program_for(case, code))
+    copied = has_statements(code) and is_copy(case, code)
+    if copied:
+        diags: tuple[dict[str, Any], ...] = ({"line": 0, "column": 0, "message": COPY_MESSAGE},)
+    else:
+        diags = compile_diagnostics(code, check, program_for(case, code))
     ok, problems = check_idioms(case.idioms, code) if case.idioms else (None, [])
-    return SampleResult(index, not diags, diags, ok, tuple(problems), code)
+    if case.type == "migration" and ok is False and not diags:
+        detail = "; ".join(problems)
+        diags = ({"line": 0, "column": 0, "message": f"{MIGRATION_MESSAGE}: {detail}"},)
+    return SampleResult(index, not diags, diags, ok, tuple(problems), code, copied)
 
 
 def _diag(d: Any) -> dict[str, Any]:
@@ -171,6 +192,8 @@ def summarise(results: Sequence[CaseResult], ks: Sequence[int], seed: int = 0) -
             entry[f"compile@{k}"] = bootstrap_ci(scores, seed=seed).to_dict()
         idiom = [s for r in rs if (s := r.idiom_rate) is not None]
         entry["idioms"] = bootstrap_ci(idiom, seed=seed).to_dict()
+        n_samples = sum(r.n for r in rs)
+        entry["copy_rate"] = sum(r.copies for r in rs) / n_samples if n_samples else 0.0
         out[f"{axis}:{value}"] = entry
     return out
 

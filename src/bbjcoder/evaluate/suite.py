@@ -7,6 +7,7 @@ a DataError naming `file:line` and the field, so a suite author can fix it witho
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -99,11 +100,31 @@ class Suite:
     path: Path
     cases: tuple[Case, ...]
 
-    def subset(self, max_cases: int | None) -> Suite:
-        """The first `max_cases` cases in file order (a quick profile), or the whole suite."""
+    def subset(self, max_cases: int | None, seed: int = 0) -> Suite:
+        """`max_cases` cases stratified by generation x type (a quick profile), or the whole suite.
+
+        Each stratum (a case's generation labels and its type) is shuffled with `seed`; cases are
+        then taken one per stratum in turn, so any N spreads over generations and types as evenly
+        as N allows. The kept cases stay in file order; the same seed gives the same subset.
+        """
         if max_cases is None or max_cases >= len(self.cases):
             return self
-        return Suite(self.name, self.path, self.cases[:max_cases])
+        rng = random.Random(seed)
+        strata: dict[tuple[str, str], list[int]] = {}
+        for i, case in enumerate(self.cases):
+            strata.setdefault(("+".join(case.generation), case.type), []).append(i)
+        queues = []
+        for key in sorted(strata):
+            members = strata[key]
+            rng.shuffle(members)
+            queues.append(members)
+        rng.shuffle(queues)  # which strata get the extra case when N does not divide evenly
+        picked: list[int] = []
+        while len(picked) < max_cases:
+            for q in queues:
+                if q and len(picked) < max_cases:
+                    picked.append(q.pop(0))
+        return Suite(self.name, self.path, tuple(self.cases[i] for i in sorted(picked)))
 
 
 def _str_list(value: Any, what: str, path: Path, line: int) -> tuple[str, ...]:

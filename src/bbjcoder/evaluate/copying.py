@@ -1,0 +1,55 @@
+"""The copy rule: a sample whose code is (near-)identical to code in the prompt is not an answer.
+
+Comprehension and migration prompts carry code that already passes the checker, so echoing it
+would score; compile@k counts such a sample as "no code" and the report shows each model's copy rate.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bbjcoder.evaluate.extract import fenced_blocks
+from bbjcoder.evaluate.suite import Case
+
+# Code shorter than this many lines is a copy only when it is a whole piece of the prompt's code:
+# one `return` or `wend` of a FIM middle also occurs in its prefix without being copied from it.
+MIN_EXCERPT_LINES = 3
+
+_LINE_NUMBER = re.compile(r"^\d+\s+")
+_SPACE = re.compile(r"\s+")
+_REM = re.compile(r"^rem(?:\s|$)")
+
+
+def normalise_lines(code: str) -> list[str]:
+    """Code lines as the copy rule compares them: case, all spacing, line numbers and REM lines
+    ignored (so re-indenting, re-casing, renumbering or un-numbering a program still copies it)."""
+    out = []
+    for raw in code.splitlines():
+        line = _LINE_NUMBER.sub("", raw.strip()).lower()
+        if line and not _REM.match(line):
+            out.append(_SPACE.sub("", line))
+    return out
+
+
+def prompt_codes(case: Case) -> list[str]:
+    """The code a case shows the model: fenced blocks of its prompt, its FIM prefix and suffix."""
+    codes = [body for _info, body in fenced_blocks(case.prompt)]
+    codes += [c for c in (case.prefix, case.suffix) if c]
+    return codes
+
+
+def is_copy(case: Case, code: str) -> bool:
+    """Whether `code` adds no line of its own to the code the prompt shows.
+
+    True when every normalised line of `code` occurs in the prompt's code and the code is either
+    at least MIN_EXCERPT_LINES lines long (an echo, or an excerpt of it) or one whole piece of the
+    prompt's code. A real answer, even a one-line fix of a program, has a line the prompt lacks.
+    """
+    lines = normalise_lines(code)
+    if not lines:
+        return False
+    pieces = [normalise_lines(c) for c in prompt_codes(case)]
+    seen = {ln for piece in pieces for ln in piece}
+    if not all(ln in seen for ln in lines):
+        return False
+    return len(lines) >= MIN_EXCERPT_LINES or lines in pieces
