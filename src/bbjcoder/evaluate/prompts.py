@@ -10,12 +10,12 @@ from dataclasses import dataclass
 
 # One system prompt across data and eval, so a model is evaluated the way it was trained to be asked.
 from bbjcoder.data.convert import system_prompt
+from bbjcoder.data.fim import fim_prompt
 from bbjcoder.evaluate.suite import Case
 
 GENERAL_SYSTEM_PROMPT = "You are a careful Python programmer."
 
-# Qwen2.5-Coder's FIM tokens, in the PSM order the model was trained with.
-FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
+__all__ = ["CONTROL_STOPS", "FIM_MIDDLE", "FIM_PREFIX", "FIM_SUFFIX", "Prompt", "case_prompt", "general_prompt"]
 # Control tokens that end a sample in every backend (stop sequences are applied after decoding too).
 CONTROL_STOPS: tuple[str, ...] = (
     "<|im_end|>",
@@ -47,7 +47,7 @@ def case_prompt(case: Case) -> Prompt:
         "Answer with only the missing code in one ```bbj block.\n\n"
         f"Prefix:\n```bbj\n{prefix}\n```\n\nSuffix:\n```bbj\n{suffix}\n```"
     )
-    raw = f"{FIM_PREFIX}{prefix}{FIM_SUFFIX}{suffix}{FIM_MIDDLE}"
+    raw = fim_prompt(prefix, suffix)  # the same renderer as training and `serve`
     return Prompt((("system", system_prompt(case.generation)), ("user", user)), raw=raw)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bbjcoder.data.fim import FIM_END, fim_splits
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import read_jsonl
 from bbjcoder.train.examples import (
@@ -132,12 +133,10 @@ def build_sft_examples(
     rng = random.Random(seed)
     for rec in rng.sample(fim_candidates, n_fim) if n_fim else []:
         f = rec["meta"]["fim"]
-        add(
-            tokenize_fim(
-                tokenizer, f.get("prefix", ""), f.get("middle", ""), f.get("suffix", ""), DOC_SEP_TOKEN
-            ),
-            "fim",
-        )
+        # Two editor-shaped requests per record: cut at line boundaries and inside a line, each
+        # with a suffix (the record's own split may have none and no line break, see data/fim.py).
+        for split in fim_splits(f.get("prefix", ""), f.get("middle", ""), f.get("suffix", ""), rng):
+            add(tokenize_fim(tokenizer, split.prefix, split.middle, split.suffix, FIM_END), "fim")
     if general and general_share > 0:
         n_general = round(general_share / (1 - general_share) * len(examples))
         picks = [

@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bbjcoder.data.fim import FIM_END, fim_prompt
+
 IGNORE_INDEX = -100
-FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE = "<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,16 @@ def tokenize_chat(tokenizer: Any, messages: Sequence[dict[str, str]]) -> Tokeniz
     return TokenizedExample(tuple(ids), tuple(labels))
 
 
-def tokenize_fim(tokenizer: Any, prefix: str, middle: str, suffix: str, end_token: str) -> TokenizedExample:
+def tokenize_fim(
+    tokenizer: Any, prefix: str, middle: str, suffix: str, end_token: str = FIM_END
+) -> TokenizedExample:
     """Fill-in-the-middle in Qwen2.5-Coder's PSM order, loss on the middle and its end token only.
 
-    Layout: `<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>{middle}{end_token}`.
+    Layout: `<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>{middle}{end_token}`. The
+    prompt is `bbjcoder.data.fim.fim_prompt` tokenized as one text, exactly as a server tokenizes
+    an editor's request; the middle is tokenized on its own, as the model generates it.
     """
-    head = [*_encode(tokenizer, FIM_PREFIX), *_encode(tokenizer, prefix)]
-    head += [*_encode(tokenizer, FIM_SUFFIX), *_encode(tokenizer, suffix), *_encode(tokenizer, FIM_MIDDLE)]
+    head = _encode(tokenizer, fim_prompt(prefix, suffix))
     tail = [*_encode(tokenizer, middle), *_encode(tokenizer, end_token)]
     return TokenizedExample(tuple(head + tail), tuple([IGNORE_INDEX] * len(head) + tail))
 
