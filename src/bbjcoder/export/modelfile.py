@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bbjcoder.data import convert
+from bbjcoder.data.fim import FIM_MIDDLE, FIM_PREFIX, FIM_STOPS, FIM_SUFFIX
 
 # What each generation looks like, so one served model can answer for all four. Follows the data
 # stage's system prompt (the sentence the model was trained with) in the Modelfile's SYSTEM.
@@ -40,9 +41,15 @@ def system_prompt(generation: str | None = None) -> str:
     return convert.SYSTEM_PROMPT.format(generation=_ANY_GENERATION) + "\n\n" + GENERATIONS_GUIDE
 
 
-# Ollama Go template for ChatML: every message in its own <|im_start|>role ... <|im_end|> block; the
-# assistant turn is left open, after the last user message or as a pre-filled last assistant message.
-CHATML_GO_TEMPLATE = """\
+# Ollama Go template. A request with a suffix (IDE completion: Ollama passes it as .Suffix, the code
+# before the cursor as .Prompt) gets the FIM prompt of bbjcoder.data.fim, as in training and `serve`.
+# Else ChatML: every message in its own <|im_start|>role ... <|im_end|> block; the assistant turn is
+# left open, after the last user message or as a pre-filled last assistant message.
+FIM_GO_BRANCH = (
+    f"{{{{- if .Suffix }}}}{FIM_PREFIX}{{{{ .Prompt }}}}{FIM_SUFFIX}{{{{ .Suffix }}}}{FIM_MIDDLE}"
+    "\n{{- else }}"
+)
+CHATML_GO_TEMPLATE = FIM_GO_BRANCH + """
 {{- range $i, $m := .Messages }}
 {{- $last := eq (len (slice $.Messages $i)) 1 }}
 {{- if eq $m.Role "assistant" }}<|im_start|>assistant
@@ -53,9 +60,11 @@ CHATML_GO_TEMPLATE = """\
 {{ if $last }}<|im_start|>assistant
 {{ end }}
 {{- end }}
+{{- end }}
 {{- end }}"""
 
-STOP_TOKENS: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")
+# ChatML's end of turn, then the tokens that end a FIM middle.
+STOP_TOKENS: tuple[str, ...] = tuple(dict.fromkeys(("<|im_end|>", *FIM_STOPS)))
 SAMPLING: dict[str, float | int] = {"temperature": 0.2, "top_p": 0.9, "num_ctx": 4096}
 
 
