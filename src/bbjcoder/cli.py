@@ -676,17 +676,27 @@ def serve_cmd(
     api_key: str | None = typer.Option(
         None, "--api-key", envvar="BBJCODER_API_KEY", help="Require this key (Bearer) on every request."
     ),
-    n_ctx: int = typer.Option(4096, "--n-ctx", help="Context length in tokens."),
+    n_ctx: int = typer.Option(4096, "--n-ctx", min=16, help="Context length in tokens."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="CPU threads for llama.cpp (default: all cores; lower it when other jobs share the machine).",
+    ),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live (for run:ID)."),
 ) -> None:
-    """Serve a model over an OpenAI-compatible API (llama-cpp-python) at http://HOST:PORT/v1."""
+    """Serve a model over an OpenAI-compatible API (llama.cpp) at http://HOST:PORT/v1.
+
+    /v1/chat/completions adds the BBj system prompt when the request has none; /v1/completions
+    with `suffix` fills in the middle with the model's FIM prompt. See docs/serving.md.
+    """
     from bbjcoder.integrity import check_gguf
     from bbjcoder.serve.server import check_bind, resolve_target, serve
 
     check_bind(host, api_key)  # before any slow work (an export) happens
     target = resolve_target(model, runs_dir=runs_dir)
     check_gguf(target.gguf)  # a truncated GGUF: one line naming it, before llama.cpp loads it
-    serve(target, host=host, port=port, api_key=api_key, n_ctx=n_ctx)
+    serve(target, host=host, port=port, api_key=api_key, n_ctx=n_ctx, threads=threads)
 
 
 @app.command("mcp")

@@ -10,6 +10,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 
@@ -33,12 +34,22 @@ def is_loopback(host: str) -> bool:
 
 
 def check_bind(host: str, api_key: str | None) -> None:
-    """Refuse to expose the model beyond this machine without an API key."""
+    """Refuse to expose the model beyond this machine without a usable API key."""
+    if api_key is not None and api_key != api_key.strip():
+        raise UserError(
+            "the API key is blank or has spaces at its ends: no client could send it in a header",
+            hint="pass --api-key KEY with a key of visible characters (or set BBJCODER_API_KEY)",
+        )
     if not is_loopback(host) and not api_key:
         raise UserError(
             f"refusing to listen on {host} without an API key: anyone who can reach it could use the model",
             hint="pass --api-key KEY (or set BBJCODER_API_KEY), or keep the default --host 127.0.0.1",
         )
+
+
+def default_threads() -> int:
+    """All cores: one server is the only llama.cpp job on the machine (lower --threads to share)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def resolve_target(spec: str, *, runs_dir: str | Path = "runs", progress: bool = True) -> ServeTarget:
@@ -98,6 +109,33 @@ def _check_port_free(host: str, port: int) -> None:
             ) from exc
 
 
+def load_app(
+    target: ServeTarget, *, api_key: str | None = None, n_ctx: int = 4096, threads: int | None = None
+) -> Any:
+    """The FastAPI app of `serve`, with the model loaded (for `serve` and in-process use)."""
+    try:
+        from llama_cpp import Llama
+
+        from bbjcoder.serve.app import LlamaEngine, ServedModel, create_app
+    except ImportError as exc:
+        raise DependencyError(
+            "the server needs llama-cpp-python, fastapi and uvicorn",
+            hint="pip install -e '.[export,serve]'",
+        ) from exc
+    from bbjcoder.export.modelfile import system_prompt
+
+    n_threads = threads or default_threads()
+    try:
+        llm = Llama(
+            model_path=str(target.gguf), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+        )
+    except ValueError as exc:
+        raise ModelError(f"llama.cpp could not load the model: {exc}", path=target.gguf) from exc
+    # The Modelfile's system prompt (built on training's): a request without one gets it.
+    served = ServedModel(LlamaEngine(llm), target.alias, system_prompt(), api_key or None)
+    return create_app(served)
+
+
 def serve(
     target: ServeTarget,
     *,
@@ -111,30 +149,18 @@ def serve(
     check_bind(host, api_key)
     try:
         import uvicorn
-        from llama_cpp.server.app import create_app
-        from llama_cpp.server.settings import ModelSettings, ServerSettings
     except ImportError as exc:
-        raise DependencyError(
-            "the server needs llama-cpp-python[server] and uvicorn",
-            hint="pip install -e '.[export,serve]'",
-        ) from exc
-    _check_port_free(host, port)
-    n_threads = threads or max(1, (os.cpu_count() or 2) // 2)
-    model_settings = ModelSettings(
-        model=str(target.gguf),
-        model_alias=target.alias,
-        n_ctx=n_ctx,
-        n_threads=n_threads,
-        n_threads_batch=n_threads,
-        # No chat_format: llama-cpp-python then renders the chat template embedded in the GGUF.
-        chat_format=None,
-        verbose=False,
-    )
-    server_settings = ServerSettings(host=host, port=port, api_key=api_key)
-    app = create_app(server_settings=server_settings, model_settings=[model_settings])
+        raise DependencyError("the server needs uvicorn", hint="pip install -e '.[serve]'") from exc
+    bind = host.strip("[]")  # "[::1]" is how a URL writes ::1; sockets want the bare address
+    _check_port_free(bind, port)
+    app = load_app(target, api_key=api_key, n_ctx=n_ctx, threads=threads)
     from rich.console import Console
 
+    shown = f"[{bind}]" if ":" in bind else bind
     Console().print(
-        f"serving {target.alias} ({target.gguf}) at http://{host}:{port}/v1", highlight=False, markup=False
+        f"serving {target.alias} ({target.gguf.name}) at http://{shown}:{port}/v1 "
+        f"({threads or default_threads()} threads)",
+        highlight=False,
+        markup=False,
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=bind, port=port, log_level="warning")

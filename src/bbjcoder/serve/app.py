@@ -1,0 +1,374 @@
+"""The HTTP app of `bbjcoder serve`: OpenAI-compatible chat and completions in front of llama.cpp.
+
+Our own small FastAPI app, so that what is served acts like what was trained and measured: the BBj
+system prompt unless the request brings one, FIM prompts from `bbjcoder.data.fim`, generation ended
+by the model's own end-token ids, OpenAI-style errors (never a traceback or a file path), and
+requests that cannot fit the context refused before any token is generated.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bbjcoder.data.fim import FIM_STOPS, fim_prompt
+
+# ChatML's end of turn and the end of text: a chat reply ends on either (a Base checkpoint's
+# generation config knows only the second).
+CHAT_END_TOKENS: tuple[str, ...] = ("<|im_end|>", "<|endoftext|>")
+DEFAULT_MAX_TOKENS = 512
+# A stop string shaped like a control token (`</s>`, `<|eot_id|>`, `[/INST]`) belongs to another
+# model family's template: our model ends on its own token ids, and such text can be real output
+# (`</s>` is HTML in DWC code), so these are dropped from requests.
+_FOREIGN_STOP = re.compile(r"^(<[^<>\s]+>|\[/?INST\])$")
+
+
+def usable_stops(stop: str | Sequence[str] | None) -> list[str]:
+    """The request's stop strings without control-token look-alikes (see _FOREIGN_STOP)."""
+    stops = [stop] if isinstance(stop, str) else list(stop or [])
+    return [s for s in stops if s and not _FOREIGN_STOP.match(s.strip())]
+
+
+class Engine:
+    """What the app needs from a model: render, tokenize, generate. `LlamaEngine` is the real one."""
+
+    n_ctx: int
+    max_token_bytes: int  # the longest token's text, to reject hopeless prompts without tokenizing
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        raise NotImplementedError
+
+    def tokenize(self, text: str) -> list[int]:
+        raise NotImplementedError
+
+    def end_ids(self, texts: Sequence[str]) -> list[int]:
+        raise NotImplementedError
+
+    def generate(
+        self, prompt: list[int], *, max_tokens: int, temperature: float, top_p: float,
+        stop: list[str], end_ids: list[int], seed: int | None,
+    ) -> Iterator[tuple[str, str | None]]:  # fmt: skip
+        """(text, None) per generated token as it arrives, then ("", finish reason): "stop" at an
+        id of `end_ids` or a `stop` string (neither is part of the text), "length" at max_tokens."""
+        raise NotImplementedError
+
+
+class LlamaEngine(Engine):
+    """llama-cpp-python's Llama, driven token by token so that the end ids and stops are ours."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.n_ctx = int(llm.n_ctx())
+        self.max_token_bytes = max(
+            (len(llm.detokenize([i], special=True)) for i in range(llm.n_vocab())), default=1
+        )
+        template = llm.metadata.get("tokenizer.chat_template")
+        self._template = _compile_template(template) if template else None
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        if self._template is None:  # no template in the GGUF: ChatML, as the Modelfile writes it
+            turns = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+            return turns + "<|im_start|>assistant\n"
+        return str(self._template.render(messages=messages, add_generation_prompt=True, tools=None))
+
+    def tokenize(self, text: str) -> list[int]:
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def end_ids(self, texts: Sequence[str]) -> list[int]:
+        """The ids of those of `texts` that are single tokens of this model, plus its EOS id."""
+        ids = {int(self.llm.token_eos())}
+        for t in texts:
+            toks = self.tokenize(t)
+            if len(toks) == 1:
+                ids.add(toks[0])
+        return sorted(ids)
+
+    def generate(
+        self, prompt: list[int], *, max_tokens: int, temperature: float, top_p: float,
+        stop: list[str], end_ids: list[int], seed: int | None,
+    ) -> Iterator[tuple[str, str | None]]:  # fmt: skip
+        import codecs
+
+        if seed is not None:
+            self.llm.set_seed(seed)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        hold = max((len(s) for s in stop), default=1) - 1  # text that may still become a stop
+        pending = ""
+        ends = set(end_ids)
+        n = 0
+        sampled = self.llm.generate(prompt, temp=temperature, top_p=top_p, top_k=0, min_p=0.0, reset=True)
+        for tok in sampled:
+            if tok in ends:
+                yield pending + decoder.decode(b"", final=True), "stop"
+                return
+            n += 1
+            pending += decoder.decode(self.llm.detokenize([tok]))
+            cut = min((i for s in stop if (i := pending.find(s)) != -1), default=-1)
+            if cut != -1:
+                yield pending[:cut], None
+                yield "", "stop"
+                return
+            if n >= max_tokens:
+                break
+            emit = len(pending) - hold
+            yield pending[:emit] if emit > 0 else "", None
+            pending = pending[emit:] if emit > 0 else pending
+        yield pending + decoder.decode(b"", final=True), None
+        yield "", "length"
+
+
+def _compile_template(source: str) -> Any:
+    """The GGUF's chat template, compiled as transformers' apply_chat_template does (sandboxed)."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    def raise_exception(message: str) -> None:
+        raise ValueError(message)
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env.globals["raise_exception"] = raise_exception
+    return env.from_string(source)
+
+
+@dataclass
+class ServedModel:
+    engine: Engine
+    alias: str
+    system_prompt: str
+    api_key: str | None = None
+
+
+# --- request bodies -------------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    stop: str | list[str] | None = None
+    stream: bool = False
+    seed: int | None = None
+    n: int = Field(default=1, ge=1, le=1)
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatBody(_Body):
+    messages: list[ChatMessage] = Field(min_length=1)
+
+
+class CompletionBody(_Body):
+    prompt: str
+    suffix: str | None = None  # with a suffix: fill in the middle (the model's FIM prompt)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, code: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code, self.param = status, message, code, param
+
+
+def error_response(status: int, message: str, *, code: str, param: str | None = None) -> JSONResponse:
+    """An error as OpenAI's API writes it: {"error": {message, type, param, code}}."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request body", None
+    first = errors[0]
+    loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+    if first.get("type") == "json_invalid":
+        return "the request body is not valid JSON", None
+    where = ".".join(loc)
+    return (f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))), where or None
+
+
+# --- the app --------------------------------------------------------------------------------------
+
+
+def create_app(served: ServedModel) -> FastAPI:
+    """The FastAPI app serving `served` under /v1. Every route, /docs and /openapi.json included,
+    needs the API key when one is set."""
+    app = FastAPI(title="bbjcoder serve", version="1")
+    lock = threading.Lock()  # llama.cpp contexts are not thread-safe: one generation at a time
+
+    @app.middleware("http")
+    async def require_key(request: Request, call_next: Any) -> Response:
+        if served.api_key:
+            auth = request.headers.get("authorization", "")
+            given = auth[7:] if auth.lower().startswith("bearer ") else ""
+            if not hmac.compare_digest(given.encode(), served.api_key.encode()):
+                return error_response(401, "missing or wrong API key (send Authorization: Bearer KEY)",
+                                      code="invalid_api_key")  # fmt: skip
+        return await call_next(request)  # type: ignore[no-any-return]
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_body(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = _validation_message(exc)
+        return error_response(400, message, code="invalid_request", param=param)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.message, code=exc.code, param=exc.param)
+
+    @app.exception_handler(Exception)
+    async def internal(_request: Request, _exc: Exception) -> JSONResponse:
+        # No exception text: it may carry file paths of the server machine.
+        return error_response(500, "internal error while generating", code="internal_error")
+
+    @app.get("/v1/models")
+    def list_models() -> dict[str, Any]:
+        return {"object": "list", "data": [_model_entry(served.alias)]}
+
+    @app.get("/v1/models/{name}")
+    def get_model(name: str) -> dict[str, Any]:
+        _check_model(served, name)
+        return _model_entry(served.alias)
+
+    @app.post("/v1/chat/completions", response_model=None)
+    def chat(body: ChatBody) -> dict[str, Any] | StreamingResponse:
+        _check_model(served, body.model)
+        messages = [m.model_dump() for m in body.messages]
+        if not any(m["role"] == "system" for m in messages):
+            messages.insert(0, {"role": "system", "content": served.system_prompt})
+        prompt = _fit(served.engine, served.engine.render_chat(messages), body.max_tokens)
+        end_ids = served.engine.end_ids(CHAT_END_TOKENS)
+        return _respond(served, lock, body, prompt, end_ids, chat=True)
+
+    @app.post("/v1/completions", response_model=None)
+    def completions(body: CompletionBody) -> dict[str, Any] | StreamingResponse:
+        _check_model(served, body.model)
+        if body.suffix is not None:
+            text, ends = fim_prompt(body.prompt, body.suffix), FIM_STOPS
+        else:
+            text, ends = body.prompt, CHAT_END_TOKENS
+        prompt = _fit(served.engine, text, body.max_tokens)
+        return _respond(served, lock, body, prompt, served.engine.end_ids(ends), chat=False)
+
+    return app
+
+
+def _model_entry(alias: str) -> dict[str, Any]:
+    return {"id": alias, "object": "model", "created": 0, "owned_by": "bbjcoder"}
+
+
+def _check_model(served: ServedModel, name: str | None) -> None:
+    if name and name != served.alias:
+        raise ApiError(
+            404,
+            f"The model `{name}` does not exist; this server serves `{served.alias}` (see /v1/models)",
+            code="model_not_found",
+            param="model",
+        )
+
+
+def _fit(engine: Engine, text: str, max_tokens: int | None) -> list[int]:
+    """The prompt's tokens, or a 400 when prompt + reply cannot fit the context (checked before
+    generating; a prompt far too long is refused by its size alone, without tokenizing it)."""
+    budget = engine.n_ctx - (max_tokens or 1)
+    if len(text.encode("utf-8")) > max(budget, 0) * max(engine.max_token_bytes, 1) + 64:
+        raise _too_long(engine, f"more than {engine.n_ctx}", max_tokens)
+    tokens = engine.tokenize(text)
+    if len(tokens) > budget:
+        raise _too_long(engine, str(len(tokens)), max_tokens)
+    return tokens
+
+
+def _too_long(engine: Engine, n_prompt: str, max_tokens: int | None) -> ApiError:
+    wanted = f" + {max_tokens} tokens to generate" if max_tokens else ""
+    return ApiError(
+        400,
+        f"this model's context is {engine.n_ctx} tokens; the prompt has {n_prompt} tokens{wanted}. "
+        "Shorten the prompt or lower max_tokens (or restart the server with a larger --n-ctx).",
+        code="context_length_exceeded",
+        param="messages",
+    )
+
+
+def _respond(
+    served: ServedModel, lock: threading.Lock, body: _Body, prompt: list[int], end_ids: list[int], *, chat: bool
+) -> dict[str, Any] | StreamingResponse:
+    engine = served.engine
+    max_tokens = min(body.max_tokens or DEFAULT_MAX_TOKENS, engine.n_ctx - len(prompt))
+    kwargs: dict[str, Any] = {
+        "max_tokens": max_tokens,
+        "temperature": body.temperature,
+        "top_p": body.top_p,
+        "stop": usable_stops(body.stop),
+        "end_ids": end_ids,
+        "seed": body.seed,
+    }
+    rid = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+    head = {"id": rid, "created": created, "model": served.alias}
+    if body.stream:
+        return StreamingResponse(_stream(engine, lock, prompt, kwargs, head, chat), media_type="text/event-stream")
+    with lock:
+        pieces = list(engine.generate(prompt, **kwargs))
+    text = "".join(p for p, _ in pieces)
+    finish = next((r for _, r in reversed(pieces) if r), "length")
+    n_out = sum(1 for p, r in pieces if r is None)  # one piece per generated token (before the end)
+    usage = {"prompt_tokens": len(prompt), "completion_tokens": n_out, "total_tokens": len(prompt) + n_out}
+    if chat:
+        choice: dict[str, Any] = {
+            "index": 0,
+            "message": {"role": "assistant", "content": text},
+            "finish_reason": finish,
+        }
+        return {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+    return {**head, "object": "text_completion", "choices": [choice], "usage": usage}
+
+
+def _stream(
+    engine: Engine, lock: threading.Lock, prompt: list[int], kwargs: dict[str, Any], head: dict[str, Any], chat: bool
+) -> Iterator[str]:
+    obj = "chat.completion.chunk" if chat else "text_completion"
+
+    def event(delta: str | None, finish: str | None, first: bool = False) -> str:
+        if chat:
+            d: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
+            if delta:
+                d["content"] = delta
+            choice: dict[str, Any] = {"index": 0, "delta": d, "finish_reason": finish}
+        else:
+            choice = {"index": 0, "text": delta or "", "logprobs": None, "finish_reason": finish}
+        return "data: " + json.dumps({**head, "object": obj, "choices": [choice]}) + "\n\n"
+
+    with lock:
+        if chat:
+            yield event(None, None, first=True)
+        finish = "length"
+        for piece, reason in engine.generate(prompt, **kwargs):
+            if piece:
+                yield event(piece, None)
+            if reason:
+                finish = reason
+        yield event(None, finish)
+    yield "data: [DONE]\n\n"
