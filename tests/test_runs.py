@@ -59,3 +59,18 @@ def test_runs_cli_list_show_compare(tmp_path: Path) -> None:
     assert out.exit_code == 0 and json.loads(out.output)["config"]["lora"]["r"] == 8
     out = runner.invoke(app, ["runs", "compare", a.id, b.id, "--runs-dir", str(tmp_path)])
     assert out.exit_code == 0 and "config.lora.r" in out.output and "16" in out.output
+
+
+def test_model_card_figures_come_from_the_run_record(tmp_path: Path) -> None:
+    from bbjcoder.runs import render_model_card, update_run
+
+    cfg = {"model": {"quantization": "none", "dtype": "auto"}, "sft": {"epochs": 3, "learning_rate": 2e-4}}
+    run = create_run(tmp_path, "card", cfg)
+
+    def trained(info: dict) -> None:  # type: ignore[type-arg]
+        info["stages"] = {"sft": {"status": "done", "epochs": 0.5, "precision": "fp32", "global_step": 4}}
+
+    card = render_model_card(update_run(run, trained))
+    assert '"lora-fp32"' in card and "lora-bf16" not in card
+    sft_row = next(ln for ln in card.splitlines() if ln.startswith("| sft | 0.0002"))
+    assert sft_row.split("|")[3].strip() == "0.5"  # epochs trained, not the configured 3

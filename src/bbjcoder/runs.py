@@ -316,6 +316,12 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
+def _precision_tags(stages: dict[str, Any]) -> list[str]:
+    """`qlora` for an NF4 run, else `lora-<precision>` as recorded by training (none if unrecorded)."""
+    precisions = sorted({str(s["precision"]) for s in stages.values() if isinstance(s, dict) and s.get("precision")})
+    return ["qlora" if p == "nf4" else f"lora-{p}" for p in precisions]
+
+
 def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
     """MODEL_CARD.md text: HF YAML metadata and sections; eval results between fixed markers."""
     cfg = run.config
@@ -334,7 +340,7 @@ def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
             "business-basic",
             "code",
             "lora",
-            "qlora" if model.get("quantization") == "nf4" else "lora-bf16",
+            *_precision_tags(run.info.get("stages", {})),
             "bbjcoder",
         ],
     }
@@ -359,9 +365,11 @@ def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
     hp = []
     for stage in ("cpt", "sft"):
         s = cfg.get(stage, {})
+        done = run.info.get("stages", {}).get(stage) or {}
         if s.get("enabled", True):
+            # Epochs as trained (run record), not as configured: max_steps or early stopping may cut.
             hp.append(
-                f"| {stage} | {_fmt(s.get('learning_rate'))} | {_fmt(s.get('epochs'))} | "
+                f"| {stage} | {_fmt(s.get('learning_rate'))} | {_fmt(done.get('epochs'))} | "
                 f"{_fmt(s.get('micro_batch_size', 1) * s.get('gradient_accumulation', 1))} | {_fmt(s.get('max_length'))} | "
                 f"{_fmt(s.get('lr_scheduler'))} | {_fmt(s.get('packing'))} |"
             )
@@ -383,7 +391,7 @@ assistant tokens only (stage 2, SFT). Stage 2 continues stage 1's adapter.
 
 ## Hyperparameters
 
-- Quantization: {_fmt(model.get("quantization"))}; LoRA r={_fmt(lora.get("r"))}, alpha={_fmt(lora.get("alpha") or 2 * int(lora.get("r", 0)))}, dropout={_fmt(lora.get("dropout"))}, targets={_fmt(lora.get("target_modules"))}.
+- Precision (as trained): {", ".join(_precision_tags(stages)) or "—"}; quantization: {_fmt(model.get("quantization"))}; LoRA r={_fmt(lora.get("r"))}, alpha={_fmt(lora.get("alpha") or 2 * int(lora.get("r", 0)))}, dropout={_fmt(lora.get("dropout"))}, targets={_fmt(lora.get("target_modules"))}.
 
 | stage | learning rate | epochs | effective batch | max length | schedule | packing |
 |---|---|---|---|---|---|---|

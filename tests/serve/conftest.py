@@ -6,6 +6,7 @@ to make the MCP repair loop deterministic (the tiny model writes random tokens).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,25 +53,28 @@ def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> ExportResult:
     return export_run(run, "q4_k_m", "bbj-coder", runs_dir=runs)
 
 
-@pytest.fixture(scope="session")
-def model_server(tiny_export: ExportResult) -> Iterator[str]:
-    """`bbjcoder serve` on the exported Q4_K_M GGUF with an API key; yields its base URL."""
+@contextlib.contextmanager
+def running_server(
+    gguf: Path, *extra: str, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """`bbjcoder serve` on `gguf` in a subprocess until the block ends; yields its /v1 base URL."""
     port = free_port()
     proc = subprocess.Popen(
-        cli("serve", "--model", f"gguf:{tiny_export.gguf['q4_k_m']}", "--port", str(port)),
-        env={**os.environ, "BBJCODER_API_KEY": API_KEY},
+        cli("serve", "--model", f"gguf:{gguf}", "--host", host, "--port", str(port), *extra),
+        env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}/v1"
+    bare = host.strip("[]")
+    url = f"http://{host}:{port}/v1"
     try:
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"bbjcoder serve exited: {proc.stdout.read() if proc.stdout else ''}")
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                with socket.create_connection((bare, port), timeout=1):
                     break
             except OSError:
                 if time.monotonic() > deadline:
@@ -83,6 +88,13 @@ def model_server(tiny_export: ExportResult) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def model_server(tiny_export: ExportResult) -> Iterator[str]:
+    """`bbjcoder serve` on the exported Q4_K_M GGUF with an API key; yields its base URL."""
+    with running_server(tiny_export.gguf["q4_k_m"], "--threads", "1", env={"BBJCODER_API_KEY": API_KEY}) as url:
+        yield url
 
 
 class ScriptedModel:

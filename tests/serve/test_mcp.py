@@ -56,6 +56,8 @@ def test_generate_repairs_code_with_checker_diagnostics() -> None:
         assert second[-2] == {"role": "assistant", "content": BROKEN}
         assert "line 1" in second[-1]["content"] and "unterminated string" in second[-1]["content"]
         assert "character-mode" in model.requests[0]["messages"][1]["content"]
+        # every request names the chat's end tokens (a Base-style server config knows only one)
+        assert all(r["stop"] == ["<|im_end|>", "<|endoftext|>"] for r in model.requests)
 
 
 def test_generate_stops_after_max_repairs_and_reports_diagnostics() -> None:

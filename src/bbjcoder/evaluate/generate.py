@@ -164,6 +164,11 @@ class HFBackend:
 
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         self.model = model.to(self.device).eval()  # type: ignore[arg-type]
+        # Stop on ChatML's end of turn and the end of text, whatever the checkpoint's generation
+        # config says (a Base model's names only <|endoftext|>: chat samples would run to the limit).
+        from bbjcoder.data.tokens import end_token_ids
+
+        self.end_ids = end_token_ids(self.tokenizer)
         self.description = {"backend": "hf", "path": str(path), "adapter": str(adapter) if adapter else None}
 
     def _render(self, prompt: Prompt) -> str:
@@ -193,6 +198,7 @@ class HFBackend:
                 top_k=None,
                 max_new_tokens=params.max_new_tokens,
                 pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.end_ids,
             )
         new = out[:, enc["input_ids"].shape[1] :]
         specials = [t for t in self.tokenizer.all_special_tokens if t]
@@ -227,28 +233,37 @@ class GGUFBackend:
 
         check_gguf(path)  # a truncated file: one line naming it, not llama.cpp's traceback
         self.label = label
+        from bbjcoder.evaluate.llamacpp import LlamaEngine
+
         self.llm = Llama(
             model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=max(1, (os.cpu_count() or 2))
         )
+        self.engine = LlamaEngine(self.llm)
         self.description = {"backend": "gguf", "path": str(path)}
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
+        from bbjcoder.data.fim import FIM_STOPS
+        from bbjcoder.data.tokens import CHAT_END_TOKENS
+
         results = []
         for prompt, seed in zip(prompts, seeds, strict=True):
-            common: dict[str, Any] = {
-                "temperature": params.temperature,
-                "top_p": params.top_p,
-                "max_tokens": params.max_new_tokens,
-                "stop": list(params.all_stops),
-                "seed": seed,
-            }
+            # The same loop as `bbjcoder serve`: the GGUF's chat template (or the FIM prompt), ended
+            # by the model's end-token ids, named explicitly.
             if prompt.raw is not None:
-                out: Any = self.llm.create_completion(prompt=prompt.raw, **common)
-                text = out["choices"][0]["text"]
+                text, ends = prompt.raw, FIM_STOPS
             else:
-                out = self.llm.create_chat_completion(messages=prompt.chat(), **common)  # type: ignore[arg-type]
-                text = out["choices"][0]["message"]["content"] or ""
-            results.append(truncate_at_stop(text, params.all_stops))
+                text, ends = self.engine.render_chat(prompt.chat()), CHAT_END_TOKENS
+            tokens = self.engine.tokenize(text)
+            pieces = self.engine.generate(
+                tokens,
+                max_tokens=max(1, min(params.max_new_tokens, self.engine.n_ctx - len(tokens))),
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stop=[s for s in params.all_stops if s],
+                end_ids=self.engine.end_ids(ends),
+                seed=seed,
+            )
+            results.append(truncate_at_stop("".join(p for p, _ in pieces), params.all_stops))
         return results
 
     def close(self) -> None:

@@ -77,13 +77,32 @@ def merge_adapter(base_dir: str | Path, adapter_dir: str | Path | None, out_dir:
         if n_vocab is not None and n_vocab > n_embed:
             model.resize_token_embeddings(n_vocab)
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    _set_end_tokens(model, tok_dir)
     with torch.no_grad():
-        model.save_pretrained(out_dir, safe_serialization=True)
+        model.save_pretrained(out_dir, safe_serialization=True)  # with generation_config.json
     for name in TOKENIZER_FILES:
         src = tok_dir / name
         if src.exists():
             shutil.copy2(src, out_dir / name)
     return out_dir
+
+
+def _set_end_tokens(model: Any, tok_dir: Path) -> None:
+    """Generation ends on ChatML's end of turn and the end of text in every merged export: a Base
+    checkpoint's generation config names only <|endoftext|>, so vLLM or transformers serving the
+    merged model would run every chat reply to the token limit."""
+    from transformers import AutoTokenizer, GenerationConfig
+
+    from bbjcoder.data.tokens import end_token_ids
+
+    ids = end_token_ids(AutoTokenizer.from_pretrained(tok_dir))
+    if not ids:
+        return
+    config = model.generation_config or GenerationConfig()
+    config.eos_token_id = ids if len(ids) > 1 else ids[0]
+    if config.pad_token_id is None:
+        config.pad_token_id = ids[-1]
+    model.generation_config = config
 
 
 def _tokenizer_length(tok_dir: Path) -> int | None:

@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
+from bbjcoder.data.tokens import CHAT_END_TOKENS
 from bbjcoder.bbj import GENERATIONS, check_source, detect_generations
 from bbjcoder.errors import ModelError
 
@@ -218,6 +219,9 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
                         messages=messages,  # type: ignore[arg-type]
                         temperature=endpoint.temperature,
                         max_tokens=endpoint.max_tokens,
+                        # The chat's end tokens, named: a server whose model config knows only
+                        # <|endoftext|> (a Base checkpoint) would otherwise run to max_tokens.
+                        stop=list(CHAT_END_TOKENS),
                     )
                 except openai.APIError as exc:
                     raise ToolError(f"model server error ({endpoint.base_url}): {exc}") from exc

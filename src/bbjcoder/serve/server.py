@@ -116,7 +116,8 @@ def load_app(
     try:
         from llama_cpp import Llama
 
-        from bbjcoder.serve.app import LlamaEngine, ServedModel, create_app
+        from bbjcoder.evaluate.llamacpp import LlamaEngine
+        from bbjcoder.serve.app import ServedModel, create_app
     except ImportError as exc:
         raise DependencyError(
             "the server needs llama-cpp-python, fastapi and uvicorn",

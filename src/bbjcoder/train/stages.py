@@ -23,6 +23,18 @@ from bbjcoder.runs import Run, create_run, dataset_hashes, list_runs, load_run, 
 STAGES = ("cpt", "sft")
 
 
+
+def _precision(model: Any, quantization: str) -> str:
+    """The precision the base weights were trained in, as the model card names it: nf4, bf16, fp16, fp32."""
+    if quantization == "nf4":
+        return "nf4"
+    import torch
+
+    names = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32"}
+    dtypes = [p.dtype for p in model.parameters() if not p.requires_grad]  # frozen base weights
+    dtype = dtypes[0] if dtypes else next(model.parameters()).dtype
+    return names.get(dtype, str(dtype).removeprefix("torch."))
+
 def _stage_trainer_class() -> type:
     """A Trainer whose loss never builds full logits (chunked or Liger fused linear CE)."""
     from transformers import Trainer
@@ -260,6 +272,9 @@ def run_stage(
         "status": "done",
         "global_step": state.global_step,
         "max_steps": state.max_steps,
+        "epochs": round(float(state.epoch or 0.0), 3),  # trained, not configured (max_steps may cut)
+        "precision": _precision(model, mc.quantization),
+        "bf16_autocast": bf16,
         "tokens_seen": int(state.num_input_tokens_seen),
         "train_rows": len(train_rows),
         "val_rows": len(val_rows),
