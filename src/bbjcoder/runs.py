@@ -318,7 +318,9 @@ def _fmt(v: Any) -> str:
 
 def _precision_tags(stages: dict[str, Any]) -> list[str]:
     """`qlora` for an NF4 run, else `lora-<precision>` as recorded by training (none if unrecorded)."""
-    precisions = sorted({str(s["precision"]) for s in stages.values() if isinstance(s, dict) and s.get("precision")})
+    precisions = sorted(
+        {str(s["precision"]) for s in stages.values() if isinstance(s, dict) and s.get("precision")}
+    )
     return ["qlora" if p == "nf4" else f"lora-{p}" for p in precisions]
 
 

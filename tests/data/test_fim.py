@@ -6,7 +6,7 @@ import random
 
 from bbjcoder.data.fim import FIM_END, fim_prompt, fim_splits, join_program
 
-PREFIX = 'sales = new BBjVector()\nhigh = sales.getItem(0)'  # no trailing newline, as in the examples
+PREFIX = "sales = new BBjVector()\nhigh = sales.getItem(0)"  # no trailing newline, as in the examples
 MIDDLE = "for m = 1 to sales.size() - 1\n    if sales.getItem(m) > high then high = sales.getItem(m)\nnext m"
 
 

@@ -45,7 +45,9 @@ def test_verbatim_echo_counts_as_no_code() -> None:
 
 def test_reformatted_or_renumbered_echo_is_still_a_copy() -> None:
     case = _case(f"Modernise:\n\n```bbj\n{PROGRAM}```")
-    numbered = "".join(f"{(i + 1) * 10:04d} {ln.strip().upper()}\n" for i, ln in enumerate(PROGRAM.splitlines()))
+    numbered = "".join(
+        f"{(i + 1) * 10:04d} {ln.strip().upper()}\n" for i, ln in enumerate(PROGRAM.splitlines())
+    )
     assert is_copy(case, numbered)
     assert is_copy(case, "rem my answer\n" + PROGRAM.replace("    ", "\t"))
 

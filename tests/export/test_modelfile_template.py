@@ -34,7 +34,10 @@ def test_renderer_follows_go_trim_and_else_rules() -> None:
     tpl = "a  {{- if .X }} yes {{- else }} no {{- end -}}  b{{ .Y }}"
     assert render(tpl, {"X": 1, "Y": "!"}) == "a yesb!"
     assert render(tpl, {"X": "", "Y": None}) == "a nob"
-    assert render('{{ range $i, $m := .L }}{{ $i }}{{ if eq $m "q" }}Q{{ end }}{{ end }}', {"L": ["p", "q"]}) == "01Q"
+    assert (
+        render('{{ range $i, $m := .L }}{{ $i }}{{ if eq $m "q" }}Q{{ end }}{{ end }}', {"L": ["p", "q"]})
+        == "01Q"
+    )
     with pytest.raises(ValueError):
         render("{{ if .X }}open", {})
 

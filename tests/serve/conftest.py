@@ -93,7 +93,9 @@ def running_server(
 @pytest.fixture(scope="session")
 def model_server(tiny_export: ExportResult) -> Iterator[str]:
     """`bbjcoder serve` on the exported Q4_K_M GGUF with an API key; yields its base URL."""
-    with running_server(tiny_export.gguf["q4_k_m"], "--threads", "1", env={"BBJCODER_API_KEY": API_KEY}) as url:
+    with running_server(
+        tiny_export.gguf["q4_k_m"], "--threads", "1", env={"BBJCODER_API_KEY": API_KEY}
+    ) as url:
         yield url
 
 

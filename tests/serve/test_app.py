@@ -128,7 +128,12 @@ def test_stop_strings_cut_the_reply_and_foreign_control_tokens_are_dropped(model
 
 
 def test_streaming_chat_sends_chunks_and_done(model_server: str) -> None:
-    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5, "temperature": 0, "stream": True}
+    body = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": 5,
+        "temperature": 0,
+        "stream": True,
+    }
     with httpx.stream("POST", f"{model_server}/chat/completions", json=body, headers=AUTH, timeout=60) as r:
         lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
     assert lines[-1] == "data: [DONE]" and len(lines) >= 3

@@ -37,7 +37,9 @@ def _record(i: int, suffix: str = "") -> dict[str, Any]:
 
 def _parts(tok: Any, ids: list[int]) -> tuple[str, str, str]:
     """(prefix, suffix, middle+end) of a FIM token sequence, split at the special tokens' ids."""
-    pre, suf, mid = (tok.convert_tokens_to_ids(t) for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"))
+    pre, suf, mid = (
+        tok.convert_tokens_to_ids(t) for t in ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>")
+    )
     assert ids.count(pre) == ids.count(suf) == ids.count(mid) == 1 and ids[0] == pre
     i, j = ids.index(suf), ids.index(mid)
     return tok.decode(ids[1:i]), tok.decode(ids[i + 1 : j]), tok.decode(ids[j + 1 :])
@@ -79,10 +81,12 @@ def qwen_tokenizer():  # type: ignore[no-untyped-def]
     return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
 
 
+@pytest.mark.slow  # loading the tokenizer from the GGUF takes ~20 s on a shared 2-core machine
 def test_fim_records_with_the_real_qwen_tokenizer(qwen_tokenizer) -> None:  # type: ignore[no-untyped-def]
     _check_fim_records(qwen_tokenizer)
 
 
+@pytest.mark.slow
 def test_fim_prompt_tokens_match_what_a_server_tokenizes(qwen_tokenizer) -> None:  # type: ignore[no-untyped-def]
     tok = qwen_tokenizer
     for split in fim_splits(PREFIX, MIDDLE, "print high\nend", random.Random(1)):

@@ -69,7 +69,9 @@ def _inline_split(lines: list[str], rng: random.Random) -> FimSplit | None:
     it), the suffix the lines after that; the prefix ends with the line's start."""
     n = len(lines)
     candidates = [
-        i for i in range(n - 1) if len(lines[i].strip()) >= 4  # room to cut inside, a line after it
+        i
+        for i in range(n - 1)
+        if len(lines[i].strip()) >= 4  # room to cut inside, a line after it
     ]
     if not candidates:
         return None

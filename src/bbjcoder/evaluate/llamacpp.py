@@ -77,13 +77,11 @@ class LlamaEngine(Engine):
         hold = max((len(s) for s in stop), default=1) - 1  # text that may still become a stop
         pending = ""
         ends = set(end_ids)
-        n = 0
         sampled = self.llm.generate(prompt, temp=temperature, top_p=top_p, top_k=0, min_p=0.0, reset=True)
-        for tok in sampled:
+        for n, tok in enumerate(sampled, start=1):
             if tok in ends:
                 yield pending + decoder.decode(b"", final=True), "stop"
                 return
-            n += 1
             pending += decoder.decode(self.llm.detokenize([tok]))
             cut = min((i for s in stop if (i := pending.find(s)) != -1), default=-1)
             if cut != -1:

@@ -15,7 +15,6 @@ from bbjcoder.evaluate.suite import Case
 
 GENERAL_SYSTEM_PROMPT = "You are a careful Python programmer."
 
-__all__ = ["CONTROL_STOPS", "FIM_MIDDLE", "FIM_PREFIX", "FIM_SUFFIX", "Prompt", "case_prompt", "general_prompt"]
 # Control tokens that end a sample in every backend (stop sequences are applied after decoding too).
 CONTROL_STOPS: tuple[str, ...] = (
     "<|im_end|>",

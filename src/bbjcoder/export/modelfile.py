@@ -49,7 +49,9 @@ FIM_GO_BRANCH = (
     f"{{{{- if .Suffix }}}}{FIM_PREFIX}{{{{ .Prompt }}}}{FIM_SUFFIX}{{{{ .Suffix }}}}{FIM_MIDDLE}"
     "\n{{- else }}"
 )
-CHATML_GO_TEMPLATE = FIM_GO_BRANCH + """
+CHATML_GO_TEMPLATE = (
+    FIM_GO_BRANCH
+    + """
 {{- range $i, $m := .Messages }}
 {{- $last := eq (len (slice $.Messages $i)) 1 }}
 {{- if eq $m.Role "assistant" }}<|im_start|>assistant
@@ -62,6 +64,7 @@ CHATML_GO_TEMPLATE = FIM_GO_BRANCH + """
 {{- end }}
 {{- end }}
 {{- end }}"""
+)
 
 # ChatML's end of turn, then the tokens that end a FIM middle.
 STOP_TOKENS: tuple[str, ...] = tuple(dict.fromkeys(("<|im_end|>", *FIM_STOPS)))

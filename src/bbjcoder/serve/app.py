@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from bbjcoder.data.fim import FIM_STOPS, fim_prompt
 from bbjcoder.data.tokens import CHAT_END_TOKENS
 from bbjcoder.evaluate.llamacpp import Engine
+
 DEFAULT_MAX_TOKENS = 512
 # A stop string shaped like a control token (`</s>`, `<|eot_id|>`, `[/INST]`) belongs to another
 # model family's template: our model ends on its own token ids, and such text can be real output
@@ -210,7 +211,13 @@ def _too_long(engine: Engine, n_prompt: str, max_tokens: int | None) -> ApiError
 
 
 def _respond(
-    served: ServedModel, lock: threading.Lock, body: _Body, prompt: list[int], end_ids: list[int], *, chat: bool
+    served: ServedModel,
+    lock: threading.Lock,
+    body: _Body,
+    prompt: list[int],
+    end_ids: list[int],
+    *,
+    chat: bool,
 ) -> dict[str, Any] | StreamingResponse:
     engine = served.engine
     max_tokens = min(body.max_tokens or DEFAULT_MAX_TOKENS, engine.n_ctx - len(prompt))
@@ -226,7 +233,9 @@ def _respond(
     created = int(time.time())
     head = {"id": rid, "created": created, "model": served.alias}
     if body.stream:
-        return StreamingResponse(_stream(engine, lock, prompt, kwargs, head, chat), media_type="text/event-stream")
+        return StreamingResponse(
+            _stream(engine, lock, prompt, kwargs, head, chat), media_type="text/event-stream"
+        )
     with lock:
         pieces = list(engine.generate(prompt, **kwargs))
     text = "".join(p for p, _ in pieces)
@@ -245,7 +254,12 @@ def _respond(
 
 
 def _stream(
-    engine: Engine, lock: threading.Lock, prompt: list[int], kwargs: dict[str, Any], head: dict[str, Any], chat: bool
+    engine: Engine,
+    lock: threading.Lock,
+    prompt: list[int],
+    kwargs: dict[str, Any],
+    head: dict[str, Any],
+    chat: bool,
 ) -> Iterator[str]:
     obj = "chat.completion.chunk" if chat else "text_completion"
 

@@ -18,8 +18,8 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel
 
-from bbjcoder.data.tokens import CHAT_END_TOKENS
 from bbjcoder.bbj import GENERATIONS, check_source, detect_generations
+from bbjcoder.data.tokens import CHAT_END_TOKENS
 from bbjcoder.errors import ModelError
 
 MAX_PROMPT_CHARS = 20_000

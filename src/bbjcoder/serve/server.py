@@ -128,7 +128,11 @@ def load_app(
     n_threads = threads or default_threads()
     try:
         llm = Llama(
-            model_path=str(target.gguf), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads, verbose=False
+            model_path=str(target.gguf),
+            n_ctx=n_ctx,
+            n_threads=n_threads,
+            n_threads_batch=n_threads,
+            verbose=False,
         )
     except ValueError as exc:
         raise ModelError(f"llama.cpp could not load the model: {exc}", path=target.gguf) from exc

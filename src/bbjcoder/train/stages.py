@@ -23,7 +23,6 @@ from bbjcoder.runs import Run, create_run, dataset_hashes, list_runs, load_run, 
 STAGES = ("cpt", "sft")
 
 
-
 def _precision(model: Any, quantization: str) -> str:
     """The precision the base weights were trained in, as the model card names it: nf4, bf16, fp16, fp32."""
     if quantization == "nf4":
@@ -34,6 +33,7 @@ def _precision(model: Any, quantization: str) -> str:
     dtypes = [p.dtype for p in model.parameters() if not p.requires_grad]  # frozen base weights
     dtype = dtypes[0] if dtypes else next(model.parameters()).dtype
     return names.get(dtype, str(dtype).removeprefix("torch."))
+
 
 def _stage_trainer_class() -> type:
     """A Trainer whose loss never builds full logits (chunked or Liger fused linear CE)."""
