@@ -23,7 +23,12 @@ def mcp_params(model: str, *extra: str) -> StdioServerParameters:
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "bbjcoder.cli", "mcp", "--model", model, *extra],
-        env={"PATH": os.environ.get("PATH", ""), "BBJCODER_API_KEY": API_KEY},
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "BBJCODER_API_KEY": API_KEY,
+            # the code under test (a worktree's src/ when PYTHONPATH names it)
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+        },
     )
 
 
