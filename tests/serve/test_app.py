@@ -66,6 +66,9 @@ def test_reply_names_the_served_model_not_its_path(model_server: str) -> None:
     body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "temperature": 0}
     reply = _post(model_server, "/chat/completions", body).json()
     assert reply["model"] == "bbj-coder"
+    parts = {**body, "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]}
+    same = _post(model_server, "/chat/completions", parts).json()  # content parts, as some editors send
+    assert same["usage"]["prompt_tokens"] == reply["usage"]["prompt_tokens"]
 
 
 def test_bbj_system_prompt_is_sent_unless_the_request_has_one(model_server: str) -> None:

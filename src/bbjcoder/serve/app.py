@@ -64,11 +64,21 @@ class _Body(BaseModel):
     n: int = Field(default=1, ge=1, le=1)
 
 
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    type: Literal["text"]
+    text: str
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     role: Literal["system", "user", "assistant"]
-    content: str
+    content: str | list[TextPart]  # OpenAI's content parts: text only (editors send this form too)
+
+    def text(self) -> str:
+        return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
 
 
 class ChatBody(_Body):
@@ -153,7 +163,7 @@ def create_app(served: ServedModel) -> FastAPI:
     @app.post("/v1/chat/completions", response_model=None)
     def chat(body: ChatBody) -> dict[str, Any] | StreamingResponse:
         _check_model(served, body.model)
-        messages = [m.model_dump() for m in body.messages]
+        messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         if not any(m["role"] == "system" for m in messages):
             messages.insert(0, {"role": "system", "content": served.system_prompt})
         prompt = _fit(served.engine, served.engine.render_chat(messages), body.max_tokens)
