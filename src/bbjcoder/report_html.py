@@ -236,6 +236,8 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
         cells += _est_cell(
             overall.get("idioms") if overall else None, model=label, category="overall:all", metric="idioms"
         )
+        copy_rate = overall.get("copy_rate") if overall else None
+        cells += f"<td class='num'>{'–' if copy_rate is None else f'{copy_rate:.1%}'}</td>"
         cells += _est_cell(
             report.get("general", {}).get(label), model=label, category="general", metric="general_pass@1"
         )
@@ -243,7 +245,7 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
             f"<tr><td><code>{_esc(label)}</code> <span class='note'>({roles[label]})</span></td>{cells}</tr>"
         )
     summary = (
-        f"<table id='eval-summary'><tr><th>model</th>{head}<th class='num'>idioms</th><th class='num'>general pass@1 (forgetting)</th></tr>"
+        f"<table id='eval-summary'><tr><th>model</th>{head}<th class='num'>idioms</th><th class='num' title='share of samples that only repeat the prompt&#39;s code (counted as no code)'>copy rate</th><th class='num'>general pass@1 (forgetting)</th></tr>"
         + "".join(rows)
         + "</table>"
     )
