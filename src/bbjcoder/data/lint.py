@@ -62,26 +62,6 @@ _WRONG_MNEMONICS: dict[str, str] = {
     "IE": "'IE' is not a BBj mnemonic: 'EE' (end echo) hides typed input and 'BE' (begin echo) shows it again",
 }
 
-# BBjVector is documented by BASIS (BBjVector page) but is not a proxy class, so the language
-# server's table lacks it; these are its methods our data uses.
-_VECTOR_METHODS = frozenset(
-    {
-        "additem",
-        "additems",
-        "insertitem",
-        "insertitems",
-        "getitem",
-        "setitem",
-        "removeitem",
-        "removeallitems",
-        "size",
-        "clear",
-        "indexof",
-        "contains",
-        "isempty",
-    }
-)
-
 # Invented methods we have seen, with what BBj offers instead (javadoc metadata of the class).
 _KNOWN_FIXES: dict[str, str] = {
     "getmenuitemid": "ev!.getMenuItem().getID() (BBjMenuItemSelectEvent.getMenuItem())",
@@ -397,7 +377,7 @@ def _chain_kind(toks: Sequence[str], start: int, kinds: dict[str, set[str]]) -> 
             continue
         if toks[i] == "." and i + 1 < len(toks):
             name = toks[i + 1]
-            if kind == "bbj" and not (api.has_method(name) or name.lower() in _VECTOR_METHODS):
+            if kind == "bbj" and not api.has_method(name):
                 return "?"
             if kind == "bbj" and name.lower() in ("getjdbcconnection", "getobject", "getuserobject"):
                 return "other"  # BBj methods that hand back Java or user objects
@@ -469,8 +449,6 @@ def _api_rules(prog: Program, api: ApiTable) -> Iterator[tuple[int, str, str]]:
             name = toks[i + 1]
             low = name.lower()
             if name[-1] in "$%!" or low in declared or _receiver_kind(toks, i, types) != "bbj":
-                continue
-            if low in _VECTOR_METHODS:
                 continue
             classes = api.classes_with_method(name)
             if not classes:
