@@ -48,11 +48,13 @@ _MNEMONIC_SOURCES: dict[str, str] = {
     "LS examples/other_cases.bbj, issue224.bbj, mnemonics.bbj": "CE FOCUS SETCURSOR",
     "BASIS BBjGridExWidget code (shared/bbj-real)": "HIDE SHOW BR ER CL",
     "BASIS application code, as checked in the outside review of issue 11": "EE BE",
-    # Not found on a BASIS page in the search index; long-standing BBx terminal (RB ring bell,
-    # FF form feed, BU/EU underline) and Visual PRO/5 control mnemonics (same pattern as TEXT).
-    "unconfirmed (no BASIS page found; see docs/bbj-api-review.md)": (
-        "RB FF BU EU BUTTON EDIT CHECKBOX ENABLE DISABLE"
-    ),
+    "WH/mnemonic/controls/button_mn_create_push_button_ctrl.htm": "BUTTON",
+    "WH/mnemonic/controls/checkbox_mn_create_check_box_ctrl.htm": "CHECKBOX",
+    "WH/mnemonic/controls/txedit_mn_create_custom_edit_ctrl.htm (names the EDIT mnemonic page)": "EDIT",
+    "BASIS AddonSoftware code (SFE_WOLOTSER callpoints keep the BBx lines `PRINT 'RB'`)": "RB",
+    # Not found on a BASIS page in the search index nor in BASIS code: long-standing BBx terminal
+    # mnemonics (FF form feed, BU/EU underline) and the Visual PRO/5 control state mnemonics.
+    "unconfirmed (no BASIS page or code found; see docs/bbj-api-review.md)": "FF BU EU ENABLE DISABLE",
 }
 MNEMONICS: dict[str, str] = {
     name: source for source, names in _MNEMONIC_SOURCES.items() for name in names.split()
