@@ -62,7 +62,9 @@ def test_bbjvector_calls_are_checked_against_the_api_table() -> None:
     code = 'v! = BBjAPI().makeVector()\nv!.addItem("a")\nv!.insertItem(1)\nn = v!.size()\n'
     findings = lint_program(Program("vector.bbj", 1, code, ("all",)))
     assert [(f.line, f.rule) for f in findings] == [(3, "api-arity")]
-    assert "insertItem() is called with 1 argument, but its overloads take 2 (BBjVector)" in findings[0].message
+    assert (
+        "insertItem() is called with 1 argument, but its overloads take 2 (BBjVector)" in findings[0].message
+    )
 
 
 def test_every_rule_has_a_fixture() -> None:

@@ -101,10 +101,10 @@ _FOREIGN_TOKENS = {
 }
 
 
-
 def _starts_operand(tok: str) -> bool:
     """True if `tok` can begin an operand (a name, number, string, `!x`, `-x`, `#field`, ...)."""
     return bool(tok) and (tok[:1] in _ID_START or tok[:1].isdigit() or tok[:1] in "\"'$.!-+#@")
+
 
 class ParseError(Exception):
     """A syntax error at token index `at`; `{col}` in the message is the column of token `ref`."""
