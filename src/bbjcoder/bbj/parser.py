@@ -103,7 +103,8 @@ _FOREIGN_TOKENS = {
 
 def _starts_operand(tok: str) -> bool:
     """True if `tok` can begin an operand (a name, number, string, `!x`, `-x`, `#field`, ...)."""
-    return bool(tok) and (tok[:1] in _ID_START or tok[:1].isdigit() or tok[:1] in "\"'$.!-+#@")
+    first = tok[:1]
+    return first != "" and (first in _ID_START or first in _DIGITS or first in "\"'$.!-+#@")
 
 
 class ParseError(Exception):
