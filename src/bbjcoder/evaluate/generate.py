@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bbjcoder.errors import DependencyError, ModelError, ServerError
+from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 from bbjcoder.evaluate.extract import truncate_at_stop
 from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
 from bbjcoder.evaluate.samples import SampleStore
@@ -41,6 +41,22 @@ class SamplingParams:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def llama_threads() -> int:
+    """Threads llama.cpp computes with: $BBJCODER_THREADS when set, else every CPU core."""
+    raw = os.environ.get("BBJCODER_THREADS", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise UserError(
+                f"BBJCODER_THREADS={raw!r} is not a positive integer", hint="e.g. BBJCODER_THREADS=2"
+            )
+        return value
+    return max(1, os.cpu_count() or 2)
 
 
 def sample_seed(base: int, task_id: str, index: int) -> int:
@@ -135,6 +151,8 @@ class HFBackend:
     """Local transformers model, batched with left padding. A dir with adapter_config.json is a
     PEFT adapter: it is loaded on its base model and merged for fast generation."""
 
+    batched = True
+
     def __init__(
         self, path: Path, *, label: str, adapter: Path | None = None, device: str | None = None
     ) -> None:
@@ -227,9 +245,7 @@ class GGUFBackend:
 
         check_gguf(path)  # a truncated file: one line naming it, not llama.cpp's traceback
         self.label = label
-        self.llm = Llama(
-            model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=max(1, (os.cpu_count() or 2))
-        )
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=llama_threads())
         self.description = {"backend": "gguf", "path": str(path)}
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
@@ -420,8 +436,11 @@ def generate_samples(
     """
     todo = [(t, i) for t in tasks for i in range(params.n) if (backend.label, t.id, i) not in store]
     done = 0
-    for start in range(0, len(todo), params.batch_size):
-        batch = todo[start : start + params.batch_size]
+    # Backends that answer one prompt at a time (gguf, openai) gain nothing from batches: each
+    # sample is stored (and reported) as soon as it exists, so a slow model shows steady progress.
+    step = params.batch_size if getattr(backend, "batched", False) else 1
+    for start in range(0, len(todo), step):
+        batch = todo[start : start + step]
         seeds = [sample_seed(params.seed, t.id, i) for t, i in batch]
         t0 = time.perf_counter()
         texts = backend.generate([t.prompt for t, _ in batch], params, seeds)
