@@ -682,7 +682,7 @@ def export_cmd(
     quant: str | None = typer.Option(
         None,
         "--quant",
-        help="q4_k_m, q8_0 or f16 (default: the run config's [export] quant); F16 is always kept.",
+        help="auto, q4_k_m, q8_0 or f16 (default: the run config's [export] quant; auto = Q8_0 for bases under 3B or imported from a 4-bit GGUF, else Q4_K_M). F16 is always kept.",
     ),
     name: str | None = typer.Option(
         None, "--name", help="Model name: file names and `ollama create` name (default: [export] name)."
@@ -695,8 +695,8 @@ def export_cmd(
     """
     from bbjcoder.export import QUANTS, configured_export, export_run
 
-    if quant is not None and quant not in QUANTS:
-        raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of {', '.join(QUANTS)}")
+    if quant is not None and quant not in (*QUANTS, "auto"):
+        raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of auto, {', '.join(QUANTS)}")
     cfg_quant, cfg_name = configured_export(run, runs_dir)
     name = name or cfg_name
     result = export_run(run, quant or cfg_quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]

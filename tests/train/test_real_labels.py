@@ -46,7 +46,9 @@ def _real_messages(n: int) -> list[list[dict[str, str]]]:
     for path in sorted((ROOT / "training-data").rglob("*.md")):
         if path.name.isupper() or path.name in ("README.md", "FORMAT.md"):
             continue
-        example, problems = parse_example(path.read_text(encoding="utf-8"), path=str(path), example_id=path.stem)
+        example, problems = parse_example(
+            path.read_text(encoding="utf-8"), path=str(path), example_id=path.stem
+        )
         if example.front is None or any(getattr(p, "severity", "error") == "error" for p in problems):
             continue
         record = example_to_record(example)
@@ -64,7 +66,9 @@ def _check_batch(tok_dir: Path) -> None:
     assert tok.eos_token_id == IM_END and tok.pad_token_id == ENDOFTEXT
     convs = _real_messages(4)
     examples = [tokenize_chat(tok, m) for m in convs]
-    batch = collate_padded([{"input_ids": e.input_ids, "labels": e.labels} for e in examples], tok.pad_token_id)
+    batch = collate_padded(
+        [{"input_ids": e.input_ids, "labels": e.labels} for e in examples], tok.pad_token_id
+    )
     ids, labels, mask = batch["input_ids"], batch["labels"], batch["attention_mask"]
     assert ids.shape == labels.shape == mask.shape and ids.shape[0] == 4
     assert (ids == ENDOFTEXT).any(), "rows of different length: the batch must contain padding"

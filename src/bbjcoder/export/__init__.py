@@ -27,6 +27,7 @@ __all__ = [
     "ExportResult",
     "Quant",
     "RunPaths",
+    "auto_quant",
     "clean_stale_temps",
     "configured_export",
     "export_run",
@@ -66,10 +67,32 @@ def configured_export(run: str | Path, runs_dir: str | Path = "runs") -> tuple[Q
     from bbjcoder.runs import load_run
 
     section = load_run(run, Path(runs_dir)).config.get("export") or {}
-    quant = section.get("quant") or "q4_k_m"
+    quant = section.get("quant") or "auto"
+    if quant == "auto":
+        quant = auto_quant(resolve_run(run, runs_dir).base_model)
     if quant not in QUANTS:
-        raise ModelError(f"run config [export] quant {quant!r} is not one of {', '.join(QUANTS)}")
+        raise ModelError(f"run config [export] quant {quant!r} is not one of auto, {', '.join(QUANTS)}")
     return quant, str(section.get("name") or "bbj-coder")
+
+
+def auto_quant(base_model: Path) -> Quant:
+    """The default quantization for a run on `base_model`: one that keeps the fine-tune (see
+    `bbjcoder.export.fidelity.default_quant`: Q8_0 for small or GGUF-imported bases, else Q4_K_M)."""
+    from safetensors import safe_open
+
+    from bbjcoder.export.fidelity import base_was_quantized, default_quant
+    from bbjcoder.export.gguf import _safetensors_files
+
+    n_params = 0
+    for f in _safetensors_files(base_model):
+        with safe_open(str(f), framework="pt") as fh:
+            for key in fh.keys():  # noqa: SIM118 - safe_open is not a Mapping
+                shape = fh.get_slice(key).get_shape()
+                n = 1
+                for d in shape:
+                    n *= int(d)
+                n_params += n
+    return default_quant(n_params, quantized_base=base_was_quantized(base_model))
 
 
 def clean_stale_temps(run_dir: Path, log: Callable[[str], None] | None = None) -> list[Path]:
@@ -209,8 +232,10 @@ def export_run(
     from bbjcoder.export.modelfile import render_modelfile, render_readme
     from bbjcoder.export.quantize import quantize_gguf
 
+    if quant == "auto":  # type: ignore[comparison-overlap]
+        quant = auto_quant(resolve_run(run, runs_dir).base_model)
     if quant not in QUANTS:
-        raise ModelError(f"unknown quantization {quant!r} (choose from {', '.join(QUANTS)})")
+        raise ModelError(f"unknown quantization {quant!r} (choose from auto, {', '.join(QUANTS)})")
     if not name or any(c in name for c in "/\\ :") or name.startswith("."):
         raise ModelError(f"invalid export name {name!r}: use letters, digits, '-', '_' and '.'")
     from bbjcoder.fileio import DirLock
