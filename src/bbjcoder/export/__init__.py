@@ -288,6 +288,8 @@ def export_run(
                 ),
                 encoding="utf-8",
             )
+            with readme.open("a", encoding="utf-8") as fh:
+                fh.write(quant_note(quant, paths.base_model))
             timings["total_s"] = time.perf_counter() - t0
             step("finishing")
             summary = {
@@ -317,6 +319,32 @@ def export_run(
         sizes=sizes,
         timings=timings,
     )
+
+
+def quant_note(quant: str, base_model: Path) -> str:
+    """The export README's section on why this quantization: what keeps a fine-tune, and what a
+    base that only existed as a quantized GGUF costs."""
+    from bbjcoder.export.fidelity import base_was_quantized
+
+    text = f"""
+## Which quantization, and why
+
+This export's Modelfile uses **{quant.upper()}**. `bbjcoder export` chooses by default (`--quant auto`,
+`[export] quant = "auto"`) the quantization that keeps the fine-tune: Q8_0 for bases under 3B
+parameters or bases imported from a quantized GGUF, Q4_K_M for 7B/14B bases from full-precision
+weights. A LoRA fine-tune changes each weight by a small delta; a quantizer with a coarse grid can
+round that delta away, so a quantized export may answer like the untouched base. Check with
+`benchmarks/export_fidelity.py`: it reports each export's KL divergence to the merged model and to the base.
+"""
+    if base_was_quantized(base_model):
+        text += """
+**This base existed only as a quantized GGUF** (`bbjcoder models import`): its weights were
+dequantized for training, so the fine-tune starts from the quantized model, not the original, and
+requantizing to the same 4/5-bit grid (Q4_K_M) snaps small deltas back onto the base's values.
+F16 and Q8_0 exports keep the fine-tune; Q4_K_M of such a run is measured to drift back to the base
+(docs/results.md). For the best quality, train from the full-precision checkpoint where you can get it.
+"""
+    return text
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:
