@@ -32,9 +32,13 @@ def hf_logits(model_dir: Path, token_ids: Sequence[Sequence[int]]) -> list[np.nd
 
 
 def gguf_logits(
-    gguf_path: Path, token_ids: Sequence[Sequence[int]], *, threads: int | None = None
+    gguf_path: Path, token_ids: Sequence[Sequence[int]], *, threads: int | None = None, f32_cache: bool = True
 ) -> list[np.ndarray]:
-    """llama.cpp's logits (T, V) at every position of each sequence (the GGUF's own vocab width)."""
+    """llama.cpp's logits (T, V) at every position of each sequence (the GGUF's own vocab width).
+
+    `f32_cache` keeps llama.cpp's KV cache in F32 (its default is F16, which alone moves logits by
+    ~1e-2), so an F32 export can be compared with the HF model number for number.
+    """
     from llama_cpp import Llama
 
     from bbjcoder.evaluate.generate import llama_threads
@@ -47,6 +51,8 @@ def gguf_logits(
         logits_all=True,
         n_threads=threads or llama_threads(),
         verbose=False,
+        type_k=0 if f32_cache else None,  # 0 = GGML_TYPE_F32
+        type_v=0 if f32_cache else None,
     )
     out = []
     try:
