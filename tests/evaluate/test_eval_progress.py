@@ -61,3 +61,52 @@ def test_threads_come_from_bbjcoder_threads(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv("BBJCODER_THREADS", bad)
         with pytest.raises(UserError, match="BBJCODER_THREADS"):
             llama_threads()
+
+
+def _run_info(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from bbjcoder.evaluate.generate import RunInfo
+
+    base = tmp_path / "base"
+    base.mkdir()
+    adapter = tmp_path / "run" / "adapter"
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_model.safetensors").write_bytes(b"x")
+    return RunInfo(tmp_path / "run", "run", base, adapter)
+
+
+def test_on_cpu_base_is_evaluated_through_the_gguf_it_was_imported_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bbjcoder.evaluate.generate import cpu_gguf_for
+
+    monkeypatch.delenv("BBJCODER_EVAL_BACKEND", raising=False)
+    run = _run_info(tmp_path)
+    assert cpu_gguf_for(run, base=True) is None  # an ordinary HF base
+    source = tmp_path / "src.gguf"
+    source.write_bytes(b"GGUF")
+    (run.base_model_path / "IMPORTED_FROM.json").write_text(json.dumps({"gguf": str(source)}))
+    assert cpu_gguf_for(run, base=True) == source
+    monkeypatch.setenv("BBJCODER_EVAL_BACKEND", "hf")
+    assert cpu_gguf_for(run, base=True) is None
+
+
+def test_on_cpu_a_run_is_evaluated_through_its_export_only_when_it_is_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from bbjcoder.evaluate.generate import cpu_gguf_for
+
+    monkeypatch.delenv("BBJCODER_EVAL_BACKEND", raising=False)
+    run = _run_info(tmp_path)
+    assert cpu_gguf_for(run, base=False) is None  # not exported yet
+    export = run.dir / "export"
+    export.mkdir()
+    (export / "export.json").write_text(json.dumps({"quant": "q8_0"}))
+    (export / "m-f16.gguf").write_bytes(b"GGUF")
+    q8 = export / "m-q8_0.gguf"
+    q8.write_bytes(b"GGUF")
+    assert cpu_gguf_for(run, base=False) == q8
+    weights = run.adapter_dir / "adapter_model.safetensors"
+    os.utime(weights, (q8.stat().st_mtime + 10, q8.stat().st_mtime + 10))  # retrained after export
+    assert cpu_gguf_for(run, base=False) is None
