@@ -143,12 +143,15 @@ def test_streaming_chat_sends_chunks_and_done(model_server: str) -> None:
     assert '"finish_reason": "length"' in lines[-2] or '"finish_reason": "stop"' in lines[-2]
 
 
-def test_blank_api_key_is_refused_and_default_threads_use_all_cores() -> None:
+def test_blank_api_key_is_refused_and_default_threads_use_all_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(UserError, match="blank"):
         check_bind("0.0.0.0", " ")
     with pytest.raises(UserError):
         check_bind("127.0.0.1", " key")
+    monkeypatch.delenv("BBJCODER_THREADS", raising=False)
     assert default_threads() == (os.cpu_count() or 1)
+    monkeypatch.setenv("BBJCODER_THREADS", "1")
+    assert default_threads() == 1
 
 
 def test_blank_api_key_on_all_interfaces_exits_2(tiny_export: ExportResult) -> None:

@@ -6,7 +6,6 @@ Loopback by default; binding any other address requires an API key, which every 
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +47,11 @@ def check_bind(host: str, api_key: str | None) -> None:
 
 
 def default_threads() -> int:
-    """All cores: one server is the only llama.cpp job on the machine (lower --threads to share)."""
-    return max(1, os.cpu_count() or 1)
+    """$BBJCODER_THREADS when set, else all cores: one server is the only llama.cpp job on its
+    machine (lower --threads to share it)."""
+    from bbjcoder.evaluate.generate import llama_threads
+
+    return llama_threads()
 
 
 def resolve_target(spec: str, *, runs_dir: str | Path = "runs", progress: bool = True) -> ServeTarget:
