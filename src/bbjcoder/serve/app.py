@@ -198,23 +198,23 @@ def _check_model(served: ServedModel, name: str | None) -> None:
 
 
 def _fit(engine: Engine, text: str, max_tokens: int | None) -> list[int]:
-    """The prompt's tokens, or a 400 when prompt + reply cannot fit the context (checked before
-    generating; a prompt far too long is refused by its size alone, without tokenizing it)."""
-    budget = engine.n_ctx - (max_tokens or 1)
+    """The prompt's tokens, or a 400 when the prompt leaves no room for a reply in the context
+    (checked before generating; a prompt far too long is refused by its size alone, without
+    tokenizing it). A larger max_tokens than the room left is cut to it, as llama.cpp's server does."""
+    budget = engine.n_ctx - 1
     if len(text.encode("utf-8")) > max(budget, 0) * max(engine.max_token_bytes, 1) + 64:
-        raise _too_long(engine, f"more than {engine.n_ctx}", max_tokens)
+        raise _too_long(engine, f"more than {engine.n_ctx}")
     tokens = engine.tokenize(text)
     if len(tokens) > budget:
-        raise _too_long(engine, str(len(tokens)), max_tokens)
+        raise _too_long(engine, str(len(tokens)))
     return tokens
 
 
-def _too_long(engine: Engine, n_prompt: str, max_tokens: int | None) -> ApiError:
-    wanted = f" + {max_tokens} tokens to generate" if max_tokens else ""
+def _too_long(engine: Engine, n_prompt: str) -> ApiError:
     return ApiError(
         400,
-        f"this model's context is {engine.n_ctx} tokens; the prompt has {n_prompt} tokens{wanted}. "
-        "Shorten the prompt or lower max_tokens (or restart the server with a larger --n-ctx).",
+        f"this model's context is {engine.n_ctx} tokens; the prompt has {n_prompt} tokens. "
+        "Shorten the prompt (or restart the server with a larger --n-ctx).",
         code="context_length_exceeded",
         param="messages",
     )
