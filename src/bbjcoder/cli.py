@@ -496,8 +496,15 @@ def runs_compare(
     run_b: str = typer.Argument(..., help="Second run."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
     all_keys: bool = typer.Option(False, "--all", help="Show equal config values too."),
+    max_general_drop: float | None = typer.Option(
+        None,
+        "--max-general-drop",
+        min=0.0,
+        help="Gate: the most points B's general-code pass@1 may fall below A's (default: B's config, 5).",
+    ),
+    gate: bool = typer.Option(False, "--gate", help="Exit 1 when B fails the general-code gate."),
 ) -> None:
-    """Config differences and metrics of two runs side by side."""
+    """Config differences and metrics of two runs side by side, with the general-code gate (B vs A)."""
     from pathlib import Path
 
     from bbjcoder.runs import compare_table, eval_compare_tables, load_run
@@ -505,8 +512,15 @@ def runs_compare(
     a, b = load_run(run_a, Path(runs_dir)), load_run(run_b, Path(runs_dir))
     console = Console(width=200)
     console.print(compare_table(a, b, only_differences=not all_keys))
-    for table in eval_compare_tables(a, b):
+    gates: list = []
+    for table in eval_compare_tables(a, b, max_drop=max_general_drop, gates=gates):
         console.print(table)
+    for g in gates:
+        console.print(g.line(), highlight=False)
+        if g.advice:
+            console.print(g.advice, highlight=False)
+    if gate and any(not g.passed for g in gates):
+        sys.exit(1)
 
 
 # --- eval and review (evaluate/) ----------------------------------------------------------------
@@ -557,34 +571,64 @@ def eval_cmd(
         min=1,
         help="Seconds per request to an openai: server (default: [eval] 120).",
     ),
+    forgetting_suite: str | None = typer.Option(
+        None,
+        "--forgetting-suite",
+        help="General-code suite: humaneval (default) or a directory with problems.jsonl (evals/general-code).",
+    ),
+    forgetting_prompt: str | None = typer.Option(
+        None,
+        "--forgetting-prompt",
+        help="auto (chat for instruct/chat models, plain completion for base models), chat or completion.",
+    ),
+    max_general_drop: float | None = typer.Option(
+        None,
+        "--max-general-drop",
+        min=0.0,
+        help="Gate: the most points general pass@1 may fall below the first baseline's (default: [eval] 5).",
+    ),
+    gate: bool = typer.Option(
+        False,
+        "--gate",
+        help="Exit 1 when general-code pass@1 dropped more than the limit below the first baseline.",
+    ),
 ) -> None:
     """Sample the suite with every model, score compile@k and idioms, write report.md/json/png. Resumable.
 
     A rerun into the same output directory resumes only with the same sampling settings (else it
-    stops: pass --fresh, or another --out). Exit 0: report written, 2: bad input, a server that
-    does not answer, an output directory in use by another eval (its pid is named).
+    stops: pass --fresh, or another --out). Exit 0: report written, 1: --gate and the general-code
+    gate failed (the plan's 5% rule: more general code in the training mix), 2: bad input, a server
+    that does not answer, an output directory in use by another eval (its pid is named).
     """
     from pathlib import Path
 
-    from bbjcoder.evaluate.commands import eval_command
+    from bbjcoder.evaluate.commands import GateFailed, eval_command
 
-    eval_command(
-        config=Path(config) if config else None,
-        model=model,
-        suite=Path(suite) if suite else None,
-        baselines=baseline,
-        out=Path(out) if out else None,
-        n=n,
-        ks=k,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        max_cases=max_cases,
-        batch_size=batch_size,
-        no_forgetting=no_forgetting,
-        console=err_console,
-        fresh=fresh,
-        request_timeout=request_timeout,
-    )
+    try:
+        eval_command(
+            config=Path(config) if config else None,
+            model=model,
+            suite=Path(suite) if suite else None,
+            baselines=baseline,
+            out=Path(out) if out else None,
+            n=n,
+            ks=k,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            max_cases=max_cases,
+            batch_size=batch_size,
+            no_forgetting=no_forgetting,
+            console=err_console,
+            fresh=fresh,
+            request_timeout=request_timeout,
+            forgetting_suite=forgetting_suite,
+            forgetting_prompt=forgetting_prompt,
+            max_general_drop=max_general_drop,
+            gate=gate,
+        )
+    except GateFailed as exc:
+        err_console.print(f"[bold red]gate failed:[/] {exc}", highlight=False)
+        sys.exit(1)
 
 
 @app.command("review")

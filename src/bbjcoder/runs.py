@@ -533,9 +533,14 @@ def compare_table(a: Run, b: Run, *, only_differences: bool = True) -> Any:
     return table
 
 
-def eval_compare_tables(a: Run, b: Run) -> list[Any]:
+def eval_compare_tables(
+    a: Run, b: Run, *, max_drop: float | None = None, gates: list[Any] | None = None
+) -> list[Any]:
     """For each eval suite both runs have a report.json: Rich tables of compile@k per category
-    (A, B, the paired McNemar test of `evaluate.report.compare_reports`) and the forgetting check."""
+    (A, B, the paired McNemar test of `evaluate.report.compare_reports`) and the forgetting check
+    with the plan's gate (B's general pass@1 may not drop more than `max_drop` points below A's;
+    default: B's config [eval] forgetting_max_drop, else 5). Gate results are appended to `gates`."""
+    gates = gates if gates is not None else []
     from rich.table import Table
 
     from bbjcoder.evaluate.metrics import Estimate
@@ -573,11 +578,45 @@ def eval_compare_tables(a: Run, b: Run) -> list[Any]:
         tables.append(table)
         ga, gb = ra.get("general", {}).get(la), rb.get("general", {}).get(lb)
         if ga or gb:
-            forgetting = Table(title=f"eval {suite}: forgetting check (general-code pass@1, 95% CI)")
-            forgetting.add_column(f"A {a.id}")
-            forgetting.add_column(f"B {b.id}")
-            forgetting.add_row(
-                Estimate.from_dict(ga).fmt() if ga else "—", Estimate.from_dict(gb).fmt() if gb else "—"
+            from bbjcoder.evaluate.gate import gate_from_reports
+
+            drop = max_drop if max_drop is not None else _max_drop(b)
+            gate = gate_from_reports(ra, rb, max_drop=drop) if ga and gb else None
+            forgetting = Table(
+                title=f"eval {suite}: forgetting check (general-code pass@1, 95% CI) and the "
+                f"{drop:g}-point gate (B vs A)"
             )
+            for col in (f"A {a.id}", f"B {b.id}", "change (points)", "95% CI", "McNemar p", "gate"):
+                forgetting.add_column(col)
+            if gate is None:
+                why = "not comparable (different suites or no shared problems)" if ga and gb else "—"
+                forgetting.add_row(
+                    Estimate.from_dict(ga).fmt() if ga else "—",
+                    Estimate.from_dict(gb).fmt() if gb else "—",
+                    "—",
+                    "—",
+                    "—",
+                    why,
+                )
+            else:
+                gates.append(gate)
+                forgetting.add_row(
+                    Estimate.from_dict(ga).fmt() if ga else "—",
+                    Estimate.from_dict(gb).fmt() if gb else "—",
+                    f"{gate.change:+.1f}",
+                    f"[{gate.low:+.1f}, {gate.high:+.1f}]",
+                    f"{gate.p_value:.3g}",
+                    "passed" if gate.passed else "FAILED",
+                    style=None if gate.passed else "bold red",
+                )
+                if gate.advice:
+                    forgetting.caption = gate.advice
             tables.append(forgetting)
     return tables
+
+
+def _max_drop(run: Run) -> float:
+    from bbjcoder.evaluate.gate import DEFAULT_MAX_DROP
+
+    value = ((run.config or {}).get("eval") or {}).get("forgetting_max_drop")
+    return float(value) if isinstance(value, int | float) else DEFAULT_MAX_DROP

@@ -49,8 +49,10 @@ def build_report(
     config: dict[str, Any],
     config_hash: str,
     seed: int = 0,
+    gate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the report shows, as JSON-able data. `models[0]` is the model under test."""
+    """Everything the report shows, as JSON-able data. `models[0]` is the model under test;
+    `gate` is `evaluate.gate.general_gate` of it against the first baseline (the 5% rule)."""
     labels = [m["label"] for m in models]
     summary = {label: summarise(results[label], ks, seed=seed) for label in labels}
     cases = [r.to_dict(ks) for label in labels for r in results[label] if r.n]
@@ -78,6 +80,7 @@ def build_report(
         "ks": list(ks),
         "summary": summary,
         "general": general_summary,
+        "general_gate": gate,
         "comparisons": comparisons,
         "weak_areas": weak_areas(results[under_test], ks),
         "cases": cases,
@@ -192,6 +195,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "compile@k: unbiased estimator over n samples; idioms: share of samples meeting the case's required/forbidden patterns (cases with idioms only); general pass@1: forgetting check on Python problems, executed in a sandbox.",
         "",
     ]
+    lines += gate_markdown(report)
 
     if report["comparisons"]:
         lines += ["## Paired comparisons (McNemar exact test)", ""]
@@ -280,6 +284,40 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def gate_markdown(report: dict[str, Any]) -> list[str]:
+    """The "General code (forgetting check)" section: the gate's verdict, change, interval and test."""
+    gate = report.get("general_gate")
+    if not report.get("general"):
+        return []
+    suite = (report.get("config") or {}).get("forgetting_suite") or "?"
+    prompts = (report.get("config") or {}).get("forgetting_prompts") or {}
+    lines = ["## General code (forgetting check)", ""]
+    lines.append(
+        f"Suite `{suite}`; prompts: "
+        + (", ".join(f"`{m}` {style}" for m, style in prompts.items()) or "–")
+        + ". pass@1 is the share of passing samples per problem (unbiased), averaged over problems."
+    )
+    lines.append("")
+    if gate is None:
+        lines += ["No gate: the plan's 5% rule needs a baseline to compare with (`--baseline base`).", ""]
+        return lines
+    mark = "✅" if gate["passed"] else "❌"
+    lines += [
+        f"{mark} **Gate {'passed' if gate['passed'] else 'FAILED'}** (limit: a drop of more than "
+        f"{gate['max_drop']:g} points): `{gate['model']}` against `{gate['reference']}`.",
+        "",
+        "| reference | model | change (points) | 95% CI (paired bootstrap) | only reference | only model | McNemar p | problems |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {gate['reference_pass']:.1f} | {gate['model_pass']:.1f} | {gate['change']:+.1f} | "
+        f"[{gate['low']:+.1f}, {gate['high']:+.1f}] | {gate['only_reference']} | {gate['only_model']} | "
+        f"{gate['p_value']:.3g} | {gate['problems']} |",
+        "",
+    ]
+    if gate["advice"]:
+        lines += [f"> {gate['advice']}", ""]
+    return lines
+
+
 def _mean(v: float | None) -> str:
     return "–" if v is None else f"{v:.2f}"
 
@@ -341,4 +379,7 @@ def model_card_section(report: dict[str, Any]) -> str:
     summary = md[md.find("## Summary") : end].replace("## Summary", f"Suite `{report['suite']['name']}`:")
     comps = [c for c in report["comparisons"] if c["category"] == "overall:all"]
     verdicts = "".join(f"- vs `{c['a']}`: {c['verdict']} (p = {c['p_value']:.3g})\n" for c in comps)
+    gate = report.get("general_gate")
+    if gate:
+        verdicts += f"- general code vs `{gate['reference']}`: {gate['verdict']}\n"
     return summary.strip() + "\n\n" + verdicts
