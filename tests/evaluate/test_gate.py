@@ -1,0 +1,168 @@
+"""The plan's 5% rule: the general-code gate in the report, `runs compare` and `eval --gate`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bbjcoder.evaluate.forgetting import load_problems, solution_code
+from bbjcoder.evaluate.gate import ADVICE, gate_from_reports, general_gate
+from bbjcoder.evaluate.metrics import paired_bootstrap_diff
+from bbjcoder.evaluate.report import gate_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _scores(solved: int, total: int = 40) -> dict[str, float]:
+    return {f"p{i:02d}": 1.0 if i < solved else 0.0 for i in range(total)}
+
+
+def test_drop_of_more_than_five_points_fails_with_the_plans_advice() -> None:
+    gate = general_gate("base", _scores(30), "tuned", _scores(26), max_drop=5.0)
+    assert gate is not None
+    assert gate.reference_pass == pytest.approx(75.0) and gate.model_pass == pytest.approx(65.0)
+    assert gate.change == pytest.approx(-10.0)
+    assert not gate.passed and gate.advice == ADVICE and "general_mix" in gate.advice
+    assert gate.low <= gate.change <= gate.high < 0  # every lost problem is one the base solved
+    assert (gate.only_reference, gate.only_model) == (4, 0)
+    assert gate.p_value == pytest.approx(0.125)  # McNemar exact: 2 * 0.5**4
+    assert "FAILED" in gate.verdict and "10.0 points" in gate.verdict
+
+
+def test_small_drop_and_gains_pass_and_the_limit_is_configurable() -> None:
+    small = general_gate("base", _scores(30), "tuned", _scores(29))
+    assert small is not None and small.passed and small.change == pytest.approx(-2.5) and small.advice == ""
+    gain = general_gate("base", _scores(20), "tuned", _scores(30))
+    assert gain is not None and gain.passed and gain.change == pytest.approx(25.0)
+    strict = general_gate("base", _scores(30), "tuned", _scores(29), max_drop=2.0)
+    assert strict is not None and not strict.passed
+
+
+def test_gate_compares_only_problems_both_models_were_scored_on() -> None:
+    ref = {"a": 1.0, "b": 1.0, "c": 0.0}
+    model = {"b": 0.0, "c": 0.0, "d": 1.0}
+    gate = general_gate("base", ref, "tuned", model)
+    assert gate is not None and gate.problems == 2 and gate.change == pytest.approx(-50.0)
+    assert general_gate("base", {"a": 1.0}, "tuned", {"z": 1.0}) is None
+
+
+def test_paired_bootstrap_interval_is_narrower_than_the_unpaired_spread() -> None:
+    a = [1.0] * 20 + [0.0] * 20
+    b = [1.0] * 18 + [0.0] * 22  # the same problems, two lost
+    diff = paired_bootstrap_diff(a, b, seed=3)
+    assert diff.value == pytest.approx(-0.05)
+    assert -0.15 < diff.low <= diff.value <= diff.high <= 0.0
+    with pytest.raises(ValueError):
+        paired_bootstrap_diff([1.0], [1.0, 0.0])
+
+
+def test_report_section_shows_verdict_interval_test_and_advice() -> None:
+    gate = general_gate("base:r1", _scores(30), "run:r1", _scores(20))
+    assert gate is not None
+    report = {
+        "general": {"run:r1": {"value": 0.5}},
+        "general_gate": gate.to_dict(),
+        "config": {"forgetting_suite": "humaneval", "forgetting_prompts": {"run:r1": "chat"}},
+    }
+    text = "\n".join(gate_markdown(report))
+    assert "Gate FAILED" in text and "-25.0" in text and "McNemar p" in text and ADVICE in text
+    assert "`humaneval`" in text
+    report["general_gate"] = None
+    assert "needs a baseline" in "\n".join(gate_markdown(report))
+
+
+def test_reports_from_different_forgetting_suites_are_not_gated() -> None:
+    def rep(suite: str) -> dict:
+        return {
+            "config": {"forgetting_suite": suite},
+            "models": [{"label": "m"}],
+            "general_cases": [{"model": "m", "problem_id": "p", "outcomes": [{"status": "passed"}]}],
+        }
+
+    assert gate_from_reports(rep("humaneval"), rep("/x/evals/general-code")) is None
+    same = gate_from_reports(rep("humaneval"), rep("humaneval"))
+    assert same is not None and same.passed and same.model == "m (B)"
+
+
+# --- `bbjcoder eval --gate` end to end, from recorded samples -------------------------------------
+
+
+def _recorded_eval(out: Path, *, tuned_correct: bool) -> list[str]:
+    """An eval directory holding every sample already (so no model is loaded): the baseline answered
+    the first 10 general-code problems correctly, the model under test did so only if `tuned_correct`.
+    Scoring, the sandbox, the report and the gate then run for real."""
+    problems = load_problems(ROOT / "evals" / "general-code")[:10]
+    case_id = json.loads((ROOT / "evals" / "bbj-core" / "cases.jsonl").read_text().splitlines()[0])["id"]
+    ref, tuned = "hf:/models/base-7b", "hf:/models/tuned-7b"
+    samples, general = [], []
+    for label in (tuned, ref):
+        samples.append({"model": label, "case_id": case_id, "sample": 0, "text": "print 1\n", "code": "print 1\n"})
+        for p in problems:
+            text = f"```python\n{p.reference}```" if (label == ref or tuned_correct) else "```python\nx = 1\n```"
+            general.append(
+                {"model": label, "case_id": p.id, "sample": 0, "text": text, "code": solution_code(p, text)}
+            )
+    out.mkdir(parents=True)
+    (out / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in samples))
+    (out / "general-samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in general))
+    settings = {"temperature": 0.0, "top_p": 0.95, "max_new_tokens": 8, "stop": [], "seed": 42}
+    (out / "sampling.json").write_text(json.dumps(settings))
+    return [
+        "eval", "--model", tuned, "--baseline", ref, "--out", str(out), "-n", "1", "--k", "1",
+        "--temperature", "0", "--max-new-tokens", "8", "--max-cases", "1",
+        "--forgetting-suite", str(ROOT / "evals" / "general-code"), "--forgetting-prompt", "chat",
+    ]  # fmt: skip
+
+
+def _bbjcoder(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bbjcoder", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+
+
+def test_eval_gate_exits_1_when_general_code_dropped(tmp_path: Path) -> None:
+    args = _recorded_eval(tmp_path / "ev", tuned_correct=False)
+    done = _bbjcoder([*args, "--gate"])
+    assert done.returncode == 1, done.stderr
+    assert "gate failed" in done.stderr and "dropped 100.0 points" in done.stderr
+    report = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert report["general_gate"]["passed"] is False and report["general_gate"]["problems"] == 10
+    md = (tmp_path / "ev" / "report.md").read_text()
+    assert "Gate FAILED" in md and "general_mix" in md
+    # Without --gate the same eval reports the failure but exits 0 (the report is the product).
+    assert _bbjcoder(args).returncode == 0
+
+
+def test_eval_gate_exits_0_when_general_code_held(tmp_path: Path) -> None:
+    done = _bbjcoder([*_recorded_eval(tmp_path / "ev", tuned_correct=True), "--gate"])
+    assert done.returncode == 0, done.stderr
+    assert "gate" in done.stderr and "passed" in done.stderr
+
+
+def test_eval_gate_without_a_baseline_is_a_usage_error(tmp_path: Path) -> None:
+    args = _recorded_eval(tmp_path / "ev", tuned_correct=True)
+    i = args.index("--baseline")
+    done = _bbjcoder([*args[:i], *args[i + 2 :], "--gate"])
+    assert done.returncode == 2 and "--baseline base" in done.stderr
+
+
+def test_runs_compare_shows_the_gate_and_exits_1_with_gate_when_b_dropped(tmp_path: Path) -> None:
+    from bbjcoder.runs import create_run
+
+    runs = tmp_path / "runs"
+    a = create_run(runs, "g", {"eval": {"forgetting_max_drop": 5.0}})
+    b = create_run(runs, "g", {"eval": {"forgetting_max_drop": 5.0}})
+    for run, correct in ((a, True), (b, False)):
+        assert _bbjcoder(_recorded_eval(run.path / "eval" / "bbj-core", tuned_correct=correct)).returncode == 0
+    done = _bbjcoder(["runs", "compare", a.id, b.id, "--runs-dir", str(runs), "--gate"])
+    assert done.returncode == 1, done.stderr
+    assert "FAILED" in done.stdout and "-100.0" in done.stdout and "McNemar" in done.stdout
+    assert "general_mix" in done.stdout
+    # B against A the other way round is a gain: the gate passes; a loose limit passes too.
+    assert _bbjcoder(["runs", "compare", b.id, a.id, "--runs-dir", str(runs), "--gate"]).returncode == 0
+    loose = ["runs", "compare", a.id, b.id, "--runs-dir", str(runs), "--gate", "--max-general-drop", "100"]
+    assert _bbjcoder(loose).returncode == 0
