@@ -585,7 +585,9 @@ def _stage_eval(ctx: Ctx) -> dict[str, Any]:
     detail = f"compile@{k} {pct(overall)} vs base {pct(base_overall)}: {verdict}"
     gate = report.get("general_gate")
     if gate:
-        detail += f"; general-code gate {'passed' if gate['passed'] else 'FAILED'} ({gate['change']:+.1f} points)"
+        detail += (
+            f"; general-code gate {'passed' if gate['passed'] else 'FAILED'} ({gate['change']:+.1f} points)"
+        )
     return {
         "report_json": str(result.paths["json"].relative_to(ctx.demo_dir)),
         "generated": result.generated,

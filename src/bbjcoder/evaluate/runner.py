@@ -167,13 +167,11 @@ def forgetting_style(setting: str, spec: ModelSpec, runs_dir: Path = Path("runs"
     completion when it does not (Qwen2.5-Coder-7B, a base model).
     """
     if setting not in ("auto", *PROMPT_STYLES):
-        raise UserError(
-            f"unknown forgetting prompt style {setting!r}", hint="use auto, chat or completion"
-        )
+        raise UserError(f"unknown forgetting prompt style {setting!r}", hint="use auto, chat or completion")
     if setting == "completion" and spec.kind == "openai":
         raise UserError(
             f"{spec.label}: an openai: server is asked through chat only, not plain completion",
-            hint="set [eval] forgetting_prompt = \"auto\" or \"chat\"",
+            hint='set [eval] forgetting_prompt = "auto" or "chat"',
         )
     if setting != "auto":
         return setting
@@ -291,8 +289,10 @@ def _run_eval(
     if settings.forgetting_suite is not None:
         problems = load_problems(settings.forgetting_suite)[: settings.forgetting_max]
     styles = {s.label: forgetting_style(settings.forgetting_prompt, s, settings.runs_dir) for s in specs}
-    forgetting_keys = {
-        "forgetting_suite": HUMANEVAL if is_humaneval(settings.forgetting_suite) else str(settings.forgetting_suite),
+    forgetting_keys: dict[str, Any] = {
+        "forgetting_suite": HUMANEVAL
+        if is_humaneval(settings.forgetting_suite)
+        else str(settings.forgetting_suite),
         "forgetting_prompt": settings.forgetting_prompt,
         "forgetting_max_new_tokens": settings.general_params().max_new_tokens,
         "forgetting_temperature": settings.general_params().temperature,
@@ -378,7 +378,7 @@ def _run_eval(
                 mut,
                 {g.problem_id: g.pass_rate for g in general[mut]},
                 max_drop=settings.max_general_drop,
-                suite=forgetting_keys["forgetting_suite"],
+                suite=str(forgetting_keys["forgetting_suite"]),
                 seed=settings.bootstrap_seed,
             )
     cases_file = suite.path / "cases.jsonl" if suite.path.is_dir() else suite.path
