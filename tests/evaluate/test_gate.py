@@ -174,3 +174,13 @@ def test_runs_compare_shows_the_gate_and_exits_1_with_gate_when_b_dropped(tmp_pa
     assert _bbjcoder(["runs", "compare", b.id, a.id, "--runs-dir", str(runs), "--gate"]).returncode == 0
     loose = ["runs", "compare", a.id, b.id, "--runs-dir", str(runs), "--gate", "--max-general-drop", "100"]
     assert _bbjcoder(loose).returncode == 0
+
+
+def test_general_pass_at_k_is_unbiased_when_problems_have_several_samples() -> None:
+    from bbjcoder.evaluate.scoring import GeneralResult
+
+    outcomes = tuple({"sample": i, "status": "passed" if i < 2 else "failed"} for i in range(5))
+    g = GeneralResult("m", "p", outcomes)
+    assert g.pass_rate == pytest.approx(0.4) and g.pass_at(1) == pytest.approx(0.4)
+    assert g.pass_at(2) == pytest.approx(1 - 3 / 10)  # 1 - C(3,2)/C(5,2)
+    assert g.pass_at(6) is None

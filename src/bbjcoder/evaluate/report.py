@@ -57,11 +57,16 @@ def build_report(
     summary = {label: summarise(results[label], ks, seed=seed) for label in labels}
     cases = [r.to_dict(ks) for label in labels for r in results[label] if r.n]
     general_summary: dict[str, Any] = {}
+    general_at_k: dict[str, dict[str, Any]] = {}
     general_cases: list[dict[str, Any]] = []
     if general is not None:
         for label in labels:
             rows = general.get(label, [])
             general_summary[label] = bootstrap_ci([g.pass_rate for g in rows], seed=seed).to_dict()
+            n = min((len(g.outcomes) for g in rows), default=0)
+            for k in (k for k in (2, 5, 10) if k <= n):  # with n > 1 samples per problem: pass@k too
+                scores = [v for g in rows if (v := g.pass_at(k)) is not None]
+                general_at_k.setdefault(label, {})[f"pass@{k}"] = bootstrap_ci(scores, seed=seed).to_dict()
             general_cases += [
                 {"model": label, "problem_id": g.problem_id, "outcomes": list(g.outcomes)} for g in rows
             ]
@@ -81,6 +86,7 @@ def build_report(
         "summary": summary,
         "general": general_summary,
         "general_gate": gate,
+        "general_at_k": general_at_k,
         "comparisons": comparisons,
         "weak_areas": weak_areas(results[under_test], ks),
         "cases": cases,
@@ -292,6 +298,11 @@ def gate_markdown(report: dict[str, Any]) -> list[str]:
     suite = (report.get("config") or {}).get("forgetting_suite") or "?"
     prompts = (report.get("config") or {}).get("forgetting_prompts") or {}
     lines = ["## General code (forgetting check)", ""]
+    for label, per in (report.get("general_at_k") or {}).items():
+        cells = ", ".join(f"{key} {_est(est).fmt()}" for key, est in per.items())
+        lines += [f"- `{label}`: {cells}"]
+    if report.get("general_at_k"):
+        lines.append("")
     lines.append(
         f"Suite `{suite}`; prompts: "
         + (", ".join(f"`{m}` {style}" for m, style in prompts.items()) or "–")

@@ -189,6 +189,12 @@ class GeneralResult:
             sum(o["status"] == "passed" for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
         )
 
+    def pass_at(self, k: int) -> float | None:
+        """Unbiased pass@k over this problem's n samples (None when n < k); pass@1 = pass_rate."""
+        n = len(self.outcomes)
+        c = sum(o["status"] == "passed" for o in self.outcomes)
+        return pass_at_k(n, c, k) if n >= k else None
+
 
 def score_general(
     model: str,
