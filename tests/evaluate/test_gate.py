@@ -184,3 +184,21 @@ def test_general_pass_at_k_is_unbiased_when_problems_have_several_samples() -> N
     assert g.pass_rate == pytest.approx(0.4) and g.pass_at(1) == pytest.approx(0.4)
     assert g.pass_at(2) == pytest.approx(1 - 3 / 10)  # 1 - C(3,2)/C(5,2)
     assert g.pass_at(6) is None
+
+
+def test_real_eval_of_base_models_uses_completion_prompts_and_reports_the_gate(eval_run) -> None:  # type: ignore[no-untyped-def]
+    """The shared real eval (tiny hf model against its GGUF export, first 3 HumanEval problems)."""
+    from bbjcoder.evaluate.prompts import COMPLETION_STOPS
+    from bbjcoder.evaluate.samples import SampleStore
+
+    report = eval_run.report
+    hf, gguf = (m["label"] for m in report["models"])
+    assert report["config"]["forgetting_suite"] == "humaneval"
+    assert report["config"]["forgetting_prompts"] == {hf: "completion", gguf: "completion"}
+    assert report["config"]["forgetting_temperature"] == 0.0  # one sample per problem: greedy
+    gate = report["general_gate"]
+    assert gate["reference"] == gguf and gate["model"] == hf and gate["problems"] == 3
+    assert gate["passed"] == (gate["change"] >= -gate["max_drop"])
+    texts = [r["text"] for r in SampleStore(eval_run.out_dir / "general-samples.jsonl").records()]
+    assert len(texts) == 6 and not any(stop in t for t in texts for stop in COMPLETION_STOPS)
+    assert "## General code (forgetting check)" in eval_run.paths["md"].read_text()

@@ -129,3 +129,35 @@ def _session_processes(session: int) -> list[int]:
         if int(fields[3]) == session:
             pids.append(int(entry))
     return pids
+
+
+@pytest.mark.parametrize(
+    ("spec", "setting", "style"),
+    [
+        ("gguf:/m/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "auto", "chat"),
+        ("hf:/m/Qwen2.5-Coder-7B-Instruct", "auto", "chat"),
+        ("hf:/m/gemma-2b-it", "auto", "chat"),
+        ("hf:/m/Qwen2.5-Coder-7B", "auto", "completion"),
+        ("gguf:/m/starcoder2-3b.Q4_K_M.gguf", "auto", "completion"),
+        ("run:demo-1", "auto", "chat"),
+        ("openai:gpt@http://127.0.0.1:1/v1", "auto", "chat"),
+        ("hf:/m/Qwen2.5-Coder-7B", "chat", "chat"),
+        ("hf:/m/Qwen2.5-Coder-7B-Instruct", "completion", "completion"),
+    ],
+)
+def test_forgetting_prompt_style_follows_the_model_kind(spec: str, setting: str, style: str) -> None:
+    from bbjcoder.evaluate.generate import parse_spec
+    from bbjcoder.evaluate.runner import forgetting_style
+
+    assert forgetting_style(setting, parse_spec(spec)) == style
+
+
+def test_completion_prompt_for_a_chat_only_server_is_a_user_error() -> None:
+    from bbjcoder.errors import UserError
+    from bbjcoder.evaluate.generate import parse_spec
+    from bbjcoder.evaluate.runner import forgetting_style
+
+    with pytest.raises(UserError, match="chat only"):
+        forgetting_style("completion", parse_spec("openai:gpt@http://127.0.0.1:1/v1"))
+    with pytest.raises(UserError, match="unknown forgetting prompt style"):
+        forgetting_style("fim", parse_spec("hf:/m/x"))
