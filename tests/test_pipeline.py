@@ -146,6 +146,11 @@ def test_report_html_numbers_equal_report_json(demo: dict[str, Any]) -> None:
     p_cells = {a["data-category"]: float(a["data-p"]) for a, _ in cells if "data-p" in a}
     assert p_cells == {c["category"]: c["p_value"] for c in report["comparisons"]}
     assert p_cells, "the baseline comparison is on the page"
+    # The demo report shows the general-code gate (the plan's 5% rule) as report.json has it.
+    gate = report["general_gate"]
+    assert gate is not None and gate["reference"] == labels[1]
+    assert f"data-gate='{'passed' if gate['passed'] else 'failed'}'" in html_text
+    assert f"data-change='{gate['change']!r}'" in html_text
 
 
 @pytest.mark.slow

@@ -202,3 +202,20 @@ def test_real_eval_of_base_models_uses_completion_prompts_and_reports_the_gate(e
     texts = [r["text"] for r in SampleStore(eval_run.out_dir / "general-samples.jsonl").records()]
     assert len(texts) == 6 and not any(stop in t for t in texts for stop in COMPLETION_STOPS)
     assert "## General code (forgetting check)" in eval_run.paths["md"].read_text()
+
+
+def test_html_report_shows_a_failed_gate_with_its_advice_and_no_gate_without_a_baseline() -> None:
+    from bbjcoder.report_html import _gate_html
+
+    gate = general_gate("base:r", _scores(30), "run:r", _scores(20))
+    assert gate is not None
+    report = {
+        "general": {"run:r": {}},
+        "general_gate": gate.to_dict(),
+        "config": {"forgetting_suite": "humaneval"},
+    }
+    html = _gate_html(report)
+    assert "data-gate='failed'" in html and "FAILED" in html and "general_mix" in html
+    assert f"data-change='{gate.change!r}'" in html and "McNemar" in html
+    assert "data-gate='none'" in _gate_html({**report, "general_gate": None})
+    assert _gate_html({"general": {}}) == ""  # no forgetting check, no section
