@@ -51,9 +51,13 @@ _MNEMONIC_SOURCES: dict[str, str] = {
     "WH/mnemonic/controls/button_mn_create_push_button_ctrl.htm": "BUTTON",
     "WH/mnemonic/controls/checkbox_mn_create_check_box_ctrl.htm": "CHECKBOX",
     "WH/mnemonic/controls/txedit_mn_create_custom_edit_ctrl.htm (names the EDIT mnemonic page)": "EDIT",
+    "WH/mnemonic/sysgui/readonly_mnemonic_read_only.htm ('READONLY'(id{,id...}))": "READONLY",
+    "WH/mnemonic/sysgui/readwrite_mnemonic_make_edit_control_s_user_changeable.htm": "READWRITE",
     "BASIS AddonSoftware code (SFE_WOLOTSER callpoints keep the BBx lines `PRINT 'RB'`)": "RB",
     # Not found on a BASIS page in the search index nor in BASIS code: long-standing BBx terminal
-    # mnemonics (FF form feed, BU/EU underline) and the Visual PRO/5 control state mnemonics.
+    # mnemonics (FF form feed, BU/EU underline) and the Visual PRO/5 control state mnemonics
+    # ENABLE/DISABLE (searched a third time; training data tags their use needs-review and the eval
+    # suite does not use them).
     "unconfirmed (no BASIS page or code found; see docs/bbj-api-review.md)": "FF BU EU ENABLE DISABLE",
 }
 MNEMONICS: dict[str, str] = {
