@@ -327,3 +327,18 @@ def test_prompt_uses_style_references_and_matching_source_passages(tmp_path: Pat
     assert prompt.passages[0].origin.endswith("help.html:1") and "MKEYED" in user
     assert len(prompt.styles) == 2 and "A curated example, for the format and style only" in user
     assert "- topic: keyed files with mkeyed" in user
+
+
+def test_no_shipped_example_reaches_the_contamination_threshold() -> None:
+    from bbjcoder.data.validate import validate_paths
+    from bbjcoder.evaluate.overlap import CONTAMINATION_THRESHOLD, eval_ngrams, worst_overlap
+
+    index = eval_ngrams(load_suite(ROOT / "evals/bbj-core").cases)
+    over = []
+    for f in validate_paths([ROOT / "training-data"], check_code=False).files:
+        ex = f.example
+        codes = [b.code for b in ex.all_blocks()]
+        worst = worst_overlap([*codes, "\n".join(codes)], index)
+        if worst is not None and worst.overlap >= CONTAMINATION_THRESHOLD:
+            over.append(f"{ex.id}: {worst}")
+    assert over == []

@@ -278,7 +278,8 @@ def read_sources(paths: Sequence[Path]) -> list[Passage]:
             text = data.decode("cp1252", errors="replace")  # legacy BBj sources; see data corpus
         if f.suffix.lower() in (".html", ".htm"):
             text = html_text(text)
-        line, chunk, start = 1, [], 1
+        line, start = 1, 1
+        chunk: list[str] = []
         for para in re.split(r"(\n[ \t]*\n)", text):
             if chunk and sum(len(c) for c in chunk) + len(para) > _PASSAGE_CHARS:
                 passages.append(Passage(f"{f}:{start}", "".join(chunk).strip()))
