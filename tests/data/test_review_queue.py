@@ -182,3 +182,26 @@ def test_config_switch_excludes_or_weights_synthetic_records() -> None:
     assert 1 < len(half) < 11 and half == apply_synthetic(recs, mode="include", weight=0.5, seed=1)[0]
     same, _ = apply_synthetic(recs, mode="include", weight=1.0, seed=1)
     assert same == recs
+
+
+def test_model_card_reports_curated_and_synthetic_records(tmp_path: Path) -> None:
+    from bbjcoder.runs import Run, render_model_card
+
+    def card(data: dict[str, object]) -> str:
+        info = {"data": data, "config": {}, "metrics": {}}
+        run = Run("r1", tmp_path, {}, {}, None, None, "done", "2026-01-01", info)
+        return render_model_card(run)
+
+    both = card(
+        {
+            "sft_curated_records": 150,
+            "sft_synthetic_records": 40,
+            "synthetic": "include",
+            "synthetic_weight": 2.0,
+        }
+    )
+    assert "Provenance of the stage-2 training records: 150 curated, 40 synthetic" in both
+    assert "weighted x2" in both
+    excluded = card({"sft_curated_records": 150, "sft_synthetic_records": 40, "synthetic": "exclude"})
+    assert 'excluded by `[data] synthetic = "exclude"`' in excluded
+    assert "not recorded" in card({})

@@ -342,3 +342,40 @@ def test_no_shipped_example_reaches_the_contamination_threshold() -> None:
         if worst is not None and worst.overlap >= CONTAMINATION_THRESHOLD:
             over.append(f"{ex.id}: {worst}")
     assert over == []
+
+
+def test_eval_plan_asks_for_the_weakest_cells_without_showing_the_held_out_prompts(tmp_path: Path) -> None:
+    from bbjcoder.data.synth import plan_from_eval
+
+    from .test_suggest import _report
+
+    report = tmp_path / "eval/report.json"
+    report.parent.mkdir()
+    report.write_text(json.dumps(_report()), encoding="utf-8")
+    tasks = plan_from_eval(str(report.parent), runs_dir=tmp_path, suite=None, cells=2, per_cell=2)
+    from bbjcoder.data.suggest import weakest_cells
+
+    weakest = [(c.generation, c.type) for c in weakest_cells(_report())[:2]]
+    assert [(t.generation, t.type) for t in tasks] == weakest * 2
+    assert all(t.why == "eval" for t in tasks)
+    curated = read_curated(ROOT / "training-data")
+    for t in tasks:
+        user = build_prompt(t, curated=curated, passages=[]).messages[1]["content"]
+        assert "Write the gui-button program" not in user and "setCallback -->" not in user
+    assert any("teach against: expected THEN (explain-callback)" in n for n in tasks[0].notes)
+
+
+def test_cli_refuses_a_bad_teacher_and_prints_a_dry_run_plan(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    cmd = [sys.executable, "-m", "bbjcoder", "data", "synth"]
+    bad = subprocess.run([*cmd, "--teacher", "gpt-4o"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "bad teacher 'gpt-4o'" in bad.stderr
+    plan = subprocess.run(
+        [*cmd, "--teacher", "openai:m@http://127.0.0.1:9/v1", "--dry-run", "--limit", "4", "--target", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert plan.returncode == 0, plan.stderr
+    assert "synth: 4 drafts planned (dry run: nothing asked)" in plan.stdout
