@@ -379,3 +379,18 @@ def test_cli_refuses_a_bad_teacher_and_prints_a_dry_run_plan(tmp_path: Path) -> 
     )
     assert plan.returncode == 0, plan.stderr
     assert "synth: 4 drafts planned (dry run: nothing asked)" in plan.stdout
+
+
+def test_a_journal_line_cut_by_a_kill_is_ignored_and_not_glued_to_the_next(project: Path) -> None:
+    names = ["j-1", "j-2"]
+    script = Script({"j-1": GOOD_1, "j-2": GOOD_2})
+    tasks = topics_tasks(names)
+    journal = project / "training-data/_inbox/.synth/journal.jsonl"
+    journal.parent.mkdir(parents=True)
+    done = {"task": tasks[0].id, "status": "done", "stage": "parsed", "reason": "empty answer"}
+    journal.write_text(json.dumps(done) + '\n{"task": "' + tasks[1].id + '", "sta', encoding="utf-8")
+    with fake_teacher(script) as url:
+        res = run_synth(config(project, url), tasks)
+    assert script.requests == {"j-2": 1} and res.skipped_done == 1
+    lines = journal.read_text().splitlines()
+    assert json.loads(lines[0]) == done and json.loads(lines[-1])["task"] == tasks[1].id

@@ -518,6 +518,10 @@ class Journal:
             except DataError:  # a line cut by a kill mid-write: keep the complete ones
                 self.entries = _complete_lines(path)
         self._lock = threading.Lock()
+        # A line cut by a kill has no newline: the next entry must not be glued onto it.
+        self._newline_first = (
+            path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+        )
 
     def done(self) -> set[str]:
         return {e["task"] for e in self.entries if e.get("status") == "done"}
@@ -526,6 +530,9 @@ class Journal:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:
+                if self._newline_first:
+                    fh.write("\n")
+                    self._newline_first = False
                 fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -650,6 +657,7 @@ def run_synth(
         verdict = filters.run(draft.read_bytes(), draft_id=draft.stem)
         if verdict.record is not None:
             filters.accept(verdict.record)
+    own_teacher = teacher is None
     teacher = teacher or Teacher(
         cfg.teacher,
         key_env=cfg.key_env,
@@ -657,6 +665,26 @@ def run_synth(
         retries=cfg.retries,
         backoff_s=cfg.backoff_s,
     )
+    try:
+        return _ask_all(cfg, teacher, journal, filters, pending, skipped, curated, passages, log)
+    finally:
+        if own_teacher:
+            teacher.close()
+
+
+def _ask_all(
+    cfg: SynthConfig,
+    teacher: Teacher,
+    journal: Journal,
+    filters: Filters,
+    pending: Sequence[Task],
+    skipped: int,
+    curated: Sequence[Curated],
+    passages: Sequence[Passage],
+    log: Callable[[str], None],
+) -> SynthResult:
+    """The request loop: at most `concurrency` in flight, the budget checked before each send;
+    answers are filtered and journalled one at a time, in the order they arrive."""
     stopped: str | None = None
     asked = 0
     queued_now: list[Path] = []
@@ -696,7 +724,7 @@ def run_synth(
             raise
     summary = funnel(journal)
     summary["budget"] = {"tokens": cfg.budget.tokens, "usd": round(cfg.budget.usd, 6)}
-    atomic_write_json(state / "funnel.json", summary)
+    atomic_write_json(journal.path.with_name("funnel.json"), summary)
     return SynthResult(asked, skipped, stopped, summary, queued_now)
 
 
