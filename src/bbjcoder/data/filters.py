@@ -94,6 +94,15 @@ def parse_draft(raw: bytes | str, *, draft_id: str, max_bytes: int = MAX_ANSWER_
         )
     example, problems = parse_example(cleaned, path=f"{draft_id}.md", example_id=f"_inbox/{draft_id}")
     errors = [p for p in problems if p.is_error]
+    front = example.front
+    if front is not None and not errors:
+        left = [k for k in ("title", "description") if str(getattr(front, k) or "").startswith("TODO")]
+        left += ["tags"] if "TODO" in front.tags else []
+        if left:
+            where = example.front_lines.get(left[0], 1)
+            return Verdict(
+                "parsed", f"invalid example: line {where}: unfilled placeholder in {left[0]}", cleaned
+            )
     if errors or example.front is None:
         shown = "; ".join(f"line {p.line}: {p.message}" for p in errors[:3]) or "invalid front matter"
         return Verdict("parsed", f"invalid example: {shown}", cleaned)

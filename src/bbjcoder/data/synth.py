@@ -34,7 +34,7 @@ INBOX = Path("training-data/_inbox")
 STATE_DIR = ".synth"  # inside the inbox: journal.jsonl, funnel.json
 REJECTED_DIR = "_rejected"
 DRAFT_PREFIX = "synth-"
-TEMPLATE_NAME = "synth-v1"
+TEMPLATE_NAME = "synth-v2"
 GENERATION_LABELS = ("all", *GENERATIONS)
 SOURCE_EXTENSIONS = (".md", ".markdown", ".txt", ".html", ".htm", ".bbj", ".src", ".bbl", ".bbx", ".txt")
 _PASSAGE_CHARS = 1500
@@ -69,7 +69,30 @@ USER_TEMPLATE = """\
 - generation: {generation}
 - difficulty: {difficulty}
 - topic: {topic}
-{notes}"""
+{notes}
+Answer with this file, every TODO replaced by real content (start your answer with the line ---):
+
+{skeleton}"""
+# The source generation a migration to each target is asked from (gap and eval plans name only
+# the target); `all` is a generation-neutral refactoring.
+_MIGRATE_FROM = {"vpro5": "character", "bbj-gui": "vpro5", "dwc": "bbj-gui", "all": "all"}
+
+
+def skeleton(task: Task) -> str:
+    """The example file to fill in (the `data new` template for the task's type and labels)."""
+    from bbjcoder.data.new import render_example
+
+    migration = task.type == "migration"
+    return render_example(
+        title="TODO: a title phrased as a task",
+        type=task.type,
+        generation=[task.generation],
+        difficulty=task.difficulty,
+        tags=["TODO"],
+        description="TODO: one sentence, the request a user would make",
+        from_generation=_MIGRATE_FROM.get(task.generation, "character") if migration else None,
+        to_generation=[task.generation] if migration else (),
+    )
 
 
 def template_hash() -> str:
@@ -465,6 +488,7 @@ def build_prompt(task: Task, *, curated: Sequence[Curated], passages: Sequence[P
         difficulty=task.difficulty,
         topic=task.topic,
         notes=notes,
+        skeleton=skeleton(task),
     )
     messages = ({"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user})
     return Prompt(task, messages, tuple(chosen), tuple(c.id for c in styles))
