@@ -68,6 +68,7 @@ def test_review_page_edits_until_the_checker_passes_then_accepts_and_rejects(
         page.goto(served)
         expect(page.locator("#progress")).to_have_text("0 of 2 reviewed")
         expect(page.locator("#verdict")).to_have_text("checks pass (0 warnings)")
+        expect(page.locator("#provenance")).to_contain_text("Prompt template synth-")
         draft_id = page.locator("#draft-id").inner_text()
         original = page.locator("#editor").input_value()
         assert "encyclopedia" in original or "sum of squares" in original

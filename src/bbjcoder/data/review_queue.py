@@ -310,6 +310,10 @@ def render_page(queue: ReviewQueue, draft: Draft | None, next_id: str | None) ->
         + "<ul class='problems' id='problems'></ul><h3>Source passages</h3>"
         + passages
         + f"<p>Style references: {html.escape(', '.join(prov.get('style_references', [])) or 'none')}</p>"
+        + f"<p id='provenance'>Prompt template {html.escape(str(prov.get('template', '?')))} "
+        + f"({html.escape(str(prov.get('template_sha256', '?')))}), prompt sha256 "
+        + f"{html.escape(str(prov.get('prompt_sha256', '?'))[:16])}…, "
+        + f"{prov.get('prompt_tokens', '?')} + {prov.get('completion_tokens', '?')} tokens</p>"
         + "</div></div>"
         + f"<script type='application/json' id='data'>{payload}</script>"
         + f"<script>{_JS}</script></body></html>"
