@@ -501,7 +501,14 @@ def _metric_values(run: Run) -> dict[str, Any]:
     return out
 
 
+def _provenance_values(run: Run) -> dict[str, Any]:
+    """Curated vs synthetic stage-2 records, so a run with and one without synthetic data compare."""
+    data = run.info.get("data", {})
+    return {f"data.{k}": data[k] for k in ("sft_curated_records", "sft_synthetic_records") if k in data}
+
+
 register_compare_extractor("config", _config_values)
+register_compare_extractor("data", _provenance_values)
 register_compare_extractor("metrics", _metric_values)
 
 

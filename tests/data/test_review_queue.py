@@ -206,3 +206,18 @@ def test_model_card_reports_curated_and_synthetic_records(tmp_path: Path) -> Non
     excluded = card({"sft_curated_records": 150, "sft_synthetic_records": 40, "synthetic": "exclude"})
     assert 'excluded by `[data] synthetic = "exclude"`' in excluded
     assert "not recorded" in card({})
+
+
+def test_runs_compare_shows_curated_and_synthetic_records_and_the_switch(tmp_path: Path) -> None:
+    from bbjcoder.runs import compare_runs, create_run, load_run, update_run
+
+    runs = []
+    for mode, synthetic in (("include", 40), ("exclude", 40)):
+        run = create_run(tmp_path, "syn", {"data": {"synthetic": mode, "synthetic_weight": 1.0}})
+        data = {"sft_curated_records": 150, "sft_synthetic_records": synthetic}
+        runs.append(
+            load_run(update_run(run, lambda info, d=data: info.setdefault("data", {}).update(d)).path)
+        )
+    rows = {row.key: row for row in compare_runs(*runs)}
+    assert rows["config.data.synthetic"].a == "include" and rows["config.data.synthetic"].b == "exclude"
+    assert rows["data.sft_synthetic_records"].a == 40 and rows["data.sft_curated_records"].b == 150
