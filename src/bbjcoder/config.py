@@ -169,7 +169,8 @@ class EvalSection(_Section):
 
 
 class ExportSection(_Section):
-    quant: Literal["q4_k_m", "q8_0", "f16"] = "q4_k_m"
+    # "auto": the quantization that keeps a fine-tune for this base (bbjcoder.export.fidelity.default_quant)
+    quant: Literal["auto", "q4_k_m", "q8_0", "f16"] = "auto"
     name: str = "bbj-coder"
 
 

@@ -87,3 +87,14 @@ def test_shipped_table_matches_the_reference(bbj_real: Path, tmp_path: Path) -> 
     assert apitable_main([str(bbj_real / "reference"), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == shipped.read_text(encoding="utf-8")
     assert "MIT" in (tmp_path / "api_table.LICENSE").read_text(encoding="utf-8")
+
+
+def test_bbjvector_methods_come_from_its_basis_page_in_the_table() -> None:
+    # The language server's metadata names BBjVector only as a parameter type; the table adds
+    # its documented methods, so `check --api` knows them like any other class's.
+    api = load_api()
+    assert api.has_class("BBjVector")
+    assert api.method_arities("BBjVector", "insertItem") == (2,)
+    assert api.method_arities("BBjVector", "size") == (0,)
+    source = 'v! = BBjAPI().makeVector()\nv!.setItem(0, "b")\nv!.insertItem(1, "c")\nx$ = v!.getItem(0)\n'
+    assert check_api(source) == []

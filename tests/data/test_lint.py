@@ -56,6 +56,17 @@ def test_correct_bbj_and_library_classes_pass() -> None:
     assert lint_paths([FIXTURES / "clean.bbj", FIXTURES / "library.bbj"]) == []
 
 
+def test_bbjvector_calls_are_checked_against_the_api_table() -> None:
+    # BBjVector's methods live in the API table (from BASIS's BBjVector page), so a call with an
+    # argument count its documented overloads do not take is found like any other.
+    code = 'v! = BBjAPI().makeVector()\nv!.addItem("a")\nv!.insertItem(1)\nn = v!.size()\n'
+    findings = lint_program(Program("vector.bbj", 1, code, ("all",)))
+    assert [(f.line, f.rule) for f in findings] == [(3, "api-arity")]
+    assert (
+        "insertItem() is called with 1 argument, but its overloads take 2 (BBjVector)" in findings[0].message
+    )
+
+
 def test_every_rule_has_a_fixture() -> None:
     every = [*sorted(FIXTURES.glob("*.bbj")), FIXTURES / "cases.jsonl", FIXTURES / "training"]
     fired = {f.rule for f in lint_paths(every)}

@@ -5,7 +5,8 @@
 REFERENCE_DIR holds what BBx-Kitchen/bbj-language-server (MIT) ships as language metadata:
 `javadoc/*.json` (class -> method overloads), `functions.bbl` (built-in function signatures),
 `events.bbl`, `variables.bbl`, `labels.bbl` and `VERBs.md`. The table keeps facts only (names and
-argument counts); its MIT notice is written beside it as `api_table.LICENSE`.
+argument counts); its MIT notice is written beside it as `api_table.LICENSE`. A few classes the
+metadata only names (BBjVector) are added from their BASIS documentation page (`DOCUMENTED_CLASSES`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,39 @@ _DOC_BLOCK = re.compile(r"/@@.*?@/", re.DOTALL)
 # `NAME(param, param?: type, ERR?!: lineref): type` -- one signature per line outside doc blocks
 _SIGNATURE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\((.*)\)\s*:\s*[A-Za-z_]\w*\s*$")
 _VERB_LINK = re.compile(r"\[([A-Z][A-Z0-9_]*) (?:Verb|Command)\]")
+
+# Classes BASIS documents but the language server's javadoc metadata leaves out: it names them only
+# as parameter types and links to their pages. Their methods are facts from those pages, entered
+# here by hand, so that the table (not each tool) knows them.
+DOCUMENTED_CLASSES: dict[str, tuple[str, dict[str, list[int]]]] = {
+    # BBjAPI().makeVector(). The page lists addItem, clear, getItem, insertItem, removeItem,
+    # setItem and size, and says BBjVector implements java.util.List, so List's methods (add,
+    # contains, indexOf, isEmpty, ...) are available too.
+    "BBjVector": (
+        "https://documentation.basis.cloud/BASISHelp/WebHelp/bbjobjects/API/bbjvector/bbjvector.htm",
+        {
+            "add": [1, 2],
+            "addAll": [1, 2],
+            "addItem": [1],
+            "clear": [0],
+            "contains": [1],
+            "get": [1],
+            "getItem": [1],
+            "indexOf": [1],
+            "insertItem": [2],
+            "isEmpty": [0],
+            "iterator": [0],
+            "lastIndexOf": [1],
+            "remove": [1],
+            "removeItem": [1],
+            "set": [2],
+            "setItem": [2],
+            "size": [0],
+            "subList": [2],
+            "toArray": [0, 1],
+        },
+    ),
+}
 
 # Built-in functions whose signature in functions.bbl lists one argument but which take any
 # number (BASIS documentation: MAX(num,num...), MIN(num,num...)).
@@ -105,6 +139,16 @@ def parse_classes(javadoc_dir: Path) -> dict[str, dict[str, list[int]]]:
     }
 
 
+def add_documented_classes(classes: dict[str, dict[str, list[int]]]) -> dict[str, dict[str, list[int]]]:
+    """`classes` with DOCUMENTED_CLASSES merged in (argument counts united where both know a method)."""
+    merged = {name: dict(methods) for name, methods in classes.items()}
+    for name, (_, methods) in DOCUMENTED_CLASSES.items():
+        have = merged.setdefault(name, {})
+        for method, arities in methods.items():
+            have[method] = sorted(set(have.get(method, [])) | set(arities))
+    return {name: dict(sorted(methods.items())) for name, methods in sorted(merged.items())}
+
+
 def build_table(reference: Path) -> dict[str, object]:
     """The whole table as a JSON-ready dict (deterministic: sorted keys and lists)."""
     read = lambda name: (reference / name).read_text(encoding="utf-8")  # noqa: E731
@@ -112,7 +156,8 @@ def build_table(reference: Path) -> dict[str, object]:
         "schema_version": SCHEMA_VERSION,
         "source": SOURCE,
         "license": LICENSE_PATH.name,
-        "classes": parse_classes(reference / "javadoc"),
+        "documented_classes": {name: page for name, (page, _) in sorted(DOCUMENTED_CLASSES.items())},
+        "classes": add_documented_classes(parse_classes(reference / "javadoc")),
         "functions": parse_functions(read("functions.bbl")),
         "events": parse_names(read("events.bbl"), "eventtype"),
         "variables": parse_names(read("variables.bbl"), "var"),
@@ -161,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     license_text = (
         f"The facts in {args.out.name} (BBj class and method names, argument counts, built-in\n"
         f"functions, event names, system variables, verbs) are derived from {SOURCE},\n"
-        "published under this license:\n\n" + notice
+        "published under this license:\n\n" + notice + "\nThe methods of the classes listed under"
+        ' "documented_classes" are facts from the BASIS documentation page named there.\n'
     )
     license_path = args.out.with_name(LICENSE_PATH.name)
     if args.check:

@@ -101,6 +101,12 @@ _FOREIGN_TOKENS = {
 }
 
 
+def _starts_operand(tok: str) -> bool:
+    """True if `tok` can begin an operand (a name, number, string, `!x`, `-x`, `#field`, ...)."""
+    first = tok[:1]
+    return first != "" and (first in _ID_START or first in _DIGITS or first in "\"'$.!-+#@")
+
+
 class ParseError(Exception):
     """A syntax error at token index `at`; `{col}` in the message is the column of token `ref`."""
 
@@ -327,9 +333,17 @@ class Parser:
             self._primary()
             self._postfix()
             return
-        while tok == "-" or tok == "+" or (tok.upper() == "NOT" and t[self.i + 1] != "("):
+        while tok == "-" or tok == "+":
             self.i += 1
             tok = t[self.i]
+        if tok.upper() == "NOT" and t[self.i + 1] != "(" and _starts_operand(t[self.i + 1]):
+            # BBj has no NOT operator (BASIS "Numeric and Logical Operators": AND, OR; the
+            # language server's prefix operators are ! - +): NOT(s$) is the string function.
+            raise ParseError(
+                "NOT is a string function, not an operator: negate a condition with !(...) "
+                "or compare it with 0",
+                self.i,
+            )
         self._primary()
         self._postfix()
 

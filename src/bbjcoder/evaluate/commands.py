@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -77,15 +78,44 @@ def eval_command(
         runs_dir=runs_dir,
         timeout_s=request_timeout or ev.request_timeout_s,
     )
-    result = run_eval(
-        model,
-        suite or ev.suite,
-        baselines=list(baselines) or list(ev.baselines),
-        out_dir=out,
-        settings=settings,
-        log=lambda msg: console.print(f"[dim]eval:[/] {msg}", highlight=False),
-        fresh=fresh,
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
     )
+
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}  # label -> rich TaskID
+
+    def on_progress(label: str, done: int, total: int) -> None:
+        # One bar per model (and per general-code pass); ETA from the samples drawn so far.
+        if label not in tasks:
+            tasks[label] = bars.add_task(label, total=total)
+        bars.update(tasks[label], completed=done, total=total)
+
+    with bars:
+        result = run_eval(
+            model,
+            suite or ev.suite,
+            baselines=list(baselines) or list(ev.baselines),
+            out_dir=out,
+            settings=settings,
+            log=lambda msg: console.print(f"[dim]eval:[/] {msg}", highlight=False),
+            fresh=fresh,
+            progress=on_progress,
+        )
     _print_summary(result, console)
     return result
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bbjcoder.errors import DependencyError, ModelError, ServerError
+from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 from bbjcoder.evaluate.extract import truncate_at_stop
 from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
 from bbjcoder.evaluate.samples import SampleStore
@@ -41,6 +41,22 @@ class SamplingParams:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def llama_threads() -> int:
+    """Threads llama.cpp computes with: $BBJCODER_THREADS when set, else every CPU core."""
+    raw = os.environ.get("BBJCODER_THREADS", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise UserError(
+                f"BBJCODER_THREADS={raw!r} is not a positive integer", hint="e.g. BBJCODER_THREADS=2"
+            )
+        return value
+    return max(1, os.cpu_count() or 2)
 
 
 def sample_seed(base: int, task_id: str, index: int) -> int:
@@ -135,6 +151,8 @@ class HFBackend:
     """Local transformers model, batched with left padding. A dir with adapter_config.json is a
     PEFT adapter: it is loaded on its base model and merged for fast generation."""
 
+    batched = True
+
     def __init__(
         self, path: Path, *, label: str, adapter: Path | None = None, device: str | None = None
     ) -> None:
@@ -227,9 +245,7 @@ class GGUFBackend:
 
         check_gguf(path)  # a truncated file: one line naming it, not llama.cpp's traceback
         self.label = label
-        self.llm = Llama(
-            model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=max(1, (os.cpu_count() or 2))
-        )
+        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=llama_threads())
         self.description = {"backend": "gguf", "path": str(path)}
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
@@ -387,8 +403,51 @@ def make_backend(
     if spec.kind == "run":
         if not (run.adapter_dir / "adapter_config.json").exists():
             raise ModelError("the run has no final adapter yet (train it first)", path=run.adapter_dir)
+        gguf = cpu_gguf_for(run, base=False)
+        if gguf is not None:
+            return GGUFBackend(gguf, label=spec.label)
         return HFBackend(run.base_model_path, label=spec.label, adapter=run.adapter_dir)
+    gguf = cpu_gguf_for(run, base=True)
+    if gguf is not None:
+        return GGUFBackend(gguf, label=spec.label)
     return HFBackend(run.base_model_path, label=spec.label)
+
+
+def cpu_gguf_for(run: RunInfo, *, base: bool) -> Path | None:
+    """On a machine without CUDA, the GGUF that evaluates `run:ID` (or its `base`) fastest, if one exists.
+
+    Measured on 2 cores with the real 0.5B (benchmarks/eval_backends.py): llama.cpp samples faster
+    than batched transformers, and it evaluates what is deployed. `run:` uses the run's export
+    (the quantization its Modelfile names) when it is newer than the adapter; `base` uses the GGUF
+    the base was imported from (`bbjcoder models import`). Otherwise None: the hf backend is used.
+    $BBJCODER_EVAL_BACKEND=hf turns this off.
+    """
+    if os.environ.get("BBJCODER_EVAL_BACKEND", "").lower() == "hf":
+        return None
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return None
+    except ImportError:
+        pass
+    if base:
+        note = run.base_model_path / "IMPORTED_FROM.json"
+        try:
+            source = Path(json.loads(note.read_text(encoding="utf-8")).get("gguf") or "")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            return None
+        return source if source.is_file() and source.suffix == ".gguf" else None
+    export = run.dir / "export"
+    try:
+        quant = json.loads((export / "export.json").read_text(encoding="utf-8"))["quant"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        return None
+    files = sorted(export.glob(f"*-{quant}.gguf"))
+    weights = run.adapter_dir / "adapter_model.safetensors"
+    if not files or not weights.exists() or files[0].stat().st_mtime < weights.stat().st_mtime:
+        return None  # no export, or one older than the adapter it should contain
+    return files[0]
 
 
 # --- the resumable sampling loop ------------------------------------------------------------------
@@ -420,8 +479,11 @@ def generate_samples(
     """
     todo = [(t, i) for t in tasks for i in range(params.n) if (backend.label, t.id, i) not in store]
     done = 0
-    for start in range(0, len(todo), params.batch_size):
-        batch = todo[start : start + params.batch_size]
+    # Backends that answer one prompt at a time (gguf, openai) gain nothing from batches: each
+    # sample is stored (and reported) as soon as it exists, so a slow model shows steady progress.
+    step = params.batch_size if getattr(backend, "batched", False) else 1
+    for start in range(0, len(todo), step):
+        batch = todo[start : start + step]
         seeds = [sample_seed(params.seed, t.id, i) for t, i in batch]
         t0 = time.perf_counter()
         texts = backend.generate([t.prompt for t, _ in batch], params, seeds)

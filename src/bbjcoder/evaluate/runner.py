@@ -175,6 +175,7 @@ def run_eval(
     check: CheckFn | None = None,
     log: Callable[[str], None] = lambda _msg: None,
     fresh: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> EvalResult:
     """Evaluate `model` and `baselines` (SPEC strings) on a suite; write the report to out_dir.
 
@@ -182,6 +183,7 @@ def run_eval(
     written into the run's MODEL_CARD.md and run.json metrics. The output directory is locked
     while the eval runs (a second eval into it exits naming this one's pid); samples drawn with
     other sampling settings are refused, or deleted first with `fresh`.
+    `progress(label, done, total)` is called after every stored sample of each model.
     """
     with contextlib.ExitStack() as held:
         return _run_eval(
@@ -194,6 +196,7 @@ def run_eval(
             log=log,
             fresh=fresh,
             held=held,
+            progress=progress,
         )
 
 
@@ -208,6 +211,7 @@ def _run_eval(
     log: Callable[[str], None],
     fresh: bool,
     held: contextlib.ExitStack,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> EvalResult:
     suite = load_suite(suite_path).subset(settings.max_cases)
     check = check or default_checker()
@@ -248,9 +252,18 @@ def _run_eval(
             backend = make_backend(s, runs_dir=settings.runs_dir, timeout_s=settings.timeout_s, log=log)
             try:
                 log(f"sampling {s.label}")
-                generated += generate_samples(backend, tasks, params, store, postprocess=bbj_post)
+                generated += generate_samples(
+                    backend, tasks, params, store, postprocess=bbj_post, progress=_labelled(progress, s.label)
+                )
                 if gtasks:
-                    generated += generate_samples(backend, gtasks, gparams, gstore, postprocess=py_post)
+                    generated += generate_samples(
+                        backend,
+                        gtasks,
+                        gparams,
+                        gstore,
+                        postprocess=py_post,
+                        progress=_labelled(progress, f"{s.label} (general)"),
+                    )
             finally:
                 backend.close()
             desc = backend.description
@@ -307,6 +320,15 @@ def _run_eval(
         _record_in_run(spec.target, settings.runs_dir, report)
     log(f"report: {paths['md']}")
     return EvalResult(out, report, paths, generated)
+
+
+def _labelled(
+    progress: Callable[[str, int, int], None] | None, label: str
+) -> Callable[[int, int], None] | None:
+    """`generate_samples`' (done, total) callback that reports under a model's label."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(label, done, total)
 
 
 def _record_in_run(run_id: str, runs_dir: Path, report: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ __all__ = [
     "ExportResult",
     "Quant",
     "RunPaths",
+    "auto_quant",
     "clean_stale_temps",
     "configured_export",
     "export_run",
@@ -66,10 +67,32 @@ def configured_export(run: str | Path, runs_dir: str | Path = "runs") -> tuple[Q
     from bbjcoder.runs import load_run
 
     section = load_run(run, Path(runs_dir)).config.get("export") or {}
-    quant = section.get("quant") or "q4_k_m"
+    quant = section.get("quant") or "auto"
+    if quant == "auto":
+        quant = auto_quant(resolve_run(run, runs_dir).base_model)
     if quant not in QUANTS:
-        raise ModelError(f"run config [export] quant {quant!r} is not one of {', '.join(QUANTS)}")
+        raise ModelError(f"run config [export] quant {quant!r} is not one of auto, {', '.join(QUANTS)}")
     return quant, str(section.get("name") or "bbj-coder")
+
+
+def auto_quant(base_model: Path) -> Quant:
+    """The default quantization for a run on `base_model`: one that keeps the fine-tune (see
+    `bbjcoder.export.fidelity.default_quant`: Q8_0 for small or GGUF-imported bases, else Q4_K_M)."""
+    from safetensors import safe_open
+
+    from bbjcoder.export.fidelity import base_was_quantized, default_quant
+    from bbjcoder.export.gguf import _safetensors_files
+
+    n_params = 0
+    for f in _safetensors_files(base_model):
+        with safe_open(str(f), framework="pt") as fh:
+            for key in fh.keys():  # noqa: SIM118 - safe_open is not a Mapping
+                shape = fh.get_slice(key).get_shape()
+                n = 1
+                for d in shape:
+                    n *= int(d)
+                n_params += n
+    return default_quant(n_params, quantized_base=base_was_quantized(base_model))
 
 
 def clean_stale_temps(run_dir: Path, log: Callable[[str], None] | None = None) -> list[Path]:
@@ -209,8 +232,10 @@ def export_run(
     from bbjcoder.export.modelfile import render_modelfile, render_readme
     from bbjcoder.export.quantize import quantize_gguf
 
+    if quant == "auto":  # type: ignore[comparison-overlap]
+        quant = auto_quant(resolve_run(run, runs_dir).base_model)
     if quant not in QUANTS:
-        raise ModelError(f"unknown quantization {quant!r} (choose from {', '.join(QUANTS)})")
+        raise ModelError(f"unknown quantization {quant!r} (choose from auto, {', '.join(QUANTS)})")
     if not name or any(c in name for c in "/\\ :") or name.startswith("."):
         raise ModelError(f"invalid export name {name!r}: use letters, digits, '-', '_' and '.'")
     from bbjcoder.fileio import DirLock
@@ -263,6 +288,8 @@ def export_run(
                 ),
                 encoding="utf-8",
             )
+            with readme.open("a", encoding="utf-8") as fh:
+                fh.write(quant_note(quant, paths.base_model))
             timings["total_s"] = time.perf_counter() - t0
             step("finishing")
             summary = {
@@ -292,6 +319,32 @@ def export_run(
         sizes=sizes,
         timings=timings,
     )
+
+
+def quant_note(quant: str, base_model: Path) -> str:
+    """The export README's section on why this quantization: what keeps a fine-tune, and what a
+    base that only existed as a quantized GGUF costs."""
+    from bbjcoder.export.fidelity import base_was_quantized
+
+    text = f"""
+## Which quantization, and why
+
+This export's Modelfile uses **{quant.upper()}**. `bbjcoder export` chooses by default (`--quant auto`,
+`[export] quant = "auto"`) the quantization that keeps the fine-tune: Q8_0 for bases under 3B
+parameters or bases imported from a quantized GGUF, Q4_K_M for 7B/14B bases from full-precision
+weights. A LoRA fine-tune changes each weight by a small delta; a quantizer with a coarse grid can
+round that delta away, so a quantized export may answer like the untouched base. Check with
+`benchmarks/export_fidelity.py`: it reports each export's KL divergence to the merged model and to the base.
+"""
+    if base_was_quantized(base_model):
+        text += """
+**This base existed only as a quantized GGUF** (`bbjcoder models import`): its weights were
+dequantized for training, so the fine-tune starts from the quantized model, not the original, and
+requantizing to the same 4/5-bit grid (Q4_K_M) snaps small deltas back onto the base's values.
+F16 and Q8_0 exports keep the fine-tune; Q4_K_M of such a run is measured to drift back to the base
+(docs/results.md). For the best quality, train from the full-precision checkpoint where you can get it.
+"""
+    return text
 
 
 def _swap_into_place(tmp: Path, final: Path) -> None:

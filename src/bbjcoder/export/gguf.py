@@ -163,6 +163,11 @@ def _permute_qk(w: np.ndarray, n_head: int) -> np.ndarray:
 def _pre_tokenizer_name(tokenizer_json: dict[str, Any], path: Path) -> str:
     pre = tokenizer_json.get("pre_tokenizer") or {}
     steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    # SmolLM: each digit alone, then GPT-2's byte-level regex (llama.cpp's "smollm").
+    if [s.get("type") for s in steps] == ["Digits", "ByteLevel"] and (
+        steps[0].get("individual_digits") and steps[1].get("use_regex", True)
+    ):
+        return "smollm"
     regexes = [
         s.get("pattern", {}).get("Regex") for s in steps if s.get("type") == "Split" and isinstance(s, dict)
     ]
@@ -170,7 +175,7 @@ def _pre_tokenizer_name(tokenizer_json: dict[str, Any], path: Path) -> str:
         if regexes and regexes[0] in known:
             return name
     raise ModelError(
-        "the tokenizer's pre-tokenizer regex is not one llama.cpp implements (known: qwen2, llama-bpe)",
+        "the tokenizer's pre-tokenizer regex is not one llama.cpp implements (known: qwen2, llama-bpe, smollm)",
         path=path,
         hint="use a Qwen2/Llama-3 style byte-level BPE tokenizer (Split regex + ByteLevel(use_regex=False))",
     )
