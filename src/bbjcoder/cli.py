@@ -23,7 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(
-    help="Training data: validate, convert, import, split, stats, corpus.", no_args_is_help=True
+    help="Training data: validate, convert, import, split, stats, corpus, synth, review.",
+    no_args_is_help=True,
 )
 runs_app = typer.Typer(help="The run registry under runs/: list, show, compare.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -405,6 +406,137 @@ def data_suggest(
         force=force,
     )
     _data_exit(code)
+
+
+@data_app.command("synth")
+def data_synth(
+    teacher: str = typer.Option(
+        ...,
+        "--teacher",
+        help="Teacher model: openai:MODEL@BASE_URL (OpenAI, Anthropic, Ollama, `bbjcoder serve`).",
+    ),
+    key_env: str | None = typer.Option(
+        None,
+        "--key-env",
+        help="Environment variable with the API key (default: OPENAI_API_KEY for api.openai.com, "
+        "ANTHROPIC_API_KEY for api.anthropic.com, else BBJCODER_API_KEY).",
+    ),
+    source: list[str] = typer.Option(
+        [], "--source", help="Documentation (HTML, Markdown, text) or BBj code to work from (repeatable)."
+    ),
+    topic: list[str] = typer.Option([], "--topic", help="Ask for examples about this topic (repeatable)."),
+    from_eval: str | None = typer.Option(
+        None, "--from-eval", help="Run id / eval directory: ask for the weakest cells of its eval."
+    ),
+    suite_name: str | None = typer.Option(None, "--suite", help="Eval suite name when the run has several."),
+    target: int = typer.Option(
+        5, "--target", min=1, help="Gap plan: examples wanted per generation × type × difficulty cell."
+    ),
+    cells: int = typer.Option(3, "--cells", min=1, help="--from-eval: how many weakest cells."),
+    per_cell: int = typer.Option(2, "--per-cell", min=1, help="--from-eval: drafts per cell."),
+    per_topic: int = typer.Option(1, "--per-topic", min=1, help="--topic: drafts per topic."),
+    type_: str = typer.Option("completion", "--type", help="--topic: example type."),
+    generation: str = typer.Option("all", "--generation", help="--topic: generation label."),
+    difficulty: str = typer.Option("intermediate", "--difficulty", help="--topic: difficulty."),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="Ask for at most this many drafts now."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Requests in flight."),
+    retries: int = typer.Option(4, "--retries", min=0, help="Retries per request (exponential backoff)."),
+    timeout: float = typer.Option(120.0, "--request-timeout", min=1.0, help="Seconds per request."),
+    max_tokens: int = typer.Option(1500, "--max-tokens", min=16, help="Answer length limit per draft."),
+    temperature: float = typer.Option(0.7, "--temperature", min=0.0, max=2.0),
+    budget_tokens: int | None = typer.Option(
+        None, "--budget-tokens", min=1, help="Stop sending requests once the job has used this many tokens."
+    ),
+    budget_usd: float | None = typer.Option(
+        None,
+        "--budget-usd",
+        min=0.0,
+        help="Stop once the job has cost this much (needs --price-in/--price-out).",
+    ),
+    price_in: float = typer.Option(0.0, "--price-in", min=0.0, help="USD per million prompt tokens."),
+    price_out: float = typer.Option(0.0, "--price-out", min=0.0, help="USD per million answer tokens."),
+    inbox: str = typer.Option(
+        "training-data/_inbox", "--inbox", help="Where drafts go (never the training set)."
+    ),
+    training_data: str = typer.Option("training-data", "--training-data", help="Curated examples."),
+    eval_suite: list[str] = typer.Option(
+        [], "--eval-suite", help="Suites drafts must not overlap (default evals/bbj-core; repeatable)."
+    ),
+    contamination: float = typer.Option(
+        0.7,
+        "--contamination",
+        min=0.01,
+        max=1.0,
+        help="Reject at this share of shared 8-grams with an eval case.",
+    ),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; ask nothing."),
+) -> None:
+    """Ask a teacher model for draft examples; filter them; queue the survivors in training-data/_inbox/."""
+    from pathlib import Path
+
+    from bbjcoder.data.schema import DIFFICULTIES, TYPES
+    from bbjcoder.data.synth import GENERATION_LABELS, Budget, SynthConfig, synth_command
+
+    for value, allowed, name in (
+        (type_, TYPES, "--type"),
+        (generation, GENERATION_LABELS, "--generation"),
+        (difficulty, DIFFICULTIES, "--difficulty"),
+    ):
+        if value not in allowed:
+            raise UserError(f"unknown {name} {value!r}", hint=f"use one of: {', '.join(allowed)}")
+    if budget_usd is not None and not (price_in or price_out):
+        raise UserError("--budget-usd needs --price-in and/or --price-out (USD per million tokens)")
+    suites = tuple(Path(s) for s in eval_suite) or tuple(p for p in (Path("evals/bbj-core"),) if p.exists())
+    cfg = SynthConfig(
+        teacher=teacher,
+        inbox=Path(inbox),
+        training_data=Path(training_data),
+        suites=suites,
+        sources=tuple(Path(s) for s in source),
+        key_env=key_env,
+        concurrency=concurrency,
+        retries=retries,
+        timeout_s=timeout,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        limit=limit,
+        budget=Budget(budget_tokens, budget_usd, price_in, price_out),
+        contamination=contamination,
+    )
+    code = synth_command(
+        cfg,
+        topics=topic,
+        from_eval=from_eval,
+        runs_dir=Path(runs_dir),
+        suite=suite_name,
+        cells=cells,
+        per_cell=per_cell,
+        target=target,
+        type=type_,
+        generation=generation,
+        difficulty=difficulty,
+        per_topic=per_topic,
+        dry_run=dry_run,
+    )
+    _data_exit(code)
+
+
+@data_app.command("review")
+def data_review(
+    inbox: str = typer.Option("training-data/_inbox", "--inbox", help="The drafts `data synth` queued."),
+    training_data: str = typer.Option(
+        "training-data", "--training-data", help="Accepted drafts go to TRAINING_DATA/synthetic/."
+    ),
+    port: int = typer.Option(8766, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    db: str | None = typer.Option(None, "--db", help="Decisions SQLite file (default: INBOX/review.sqlite)."),
+) -> None:
+    """Review page for teacher drafts: edit with live checks, accept or reject; decisions in SQLite."""
+    from pathlib import Path
+
+    from bbjcoder.data.review_queue import review_command
+
+    review_command(Path(inbox), Path(training_data), port=port, db=Path(db) if db else None)
 
 
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------

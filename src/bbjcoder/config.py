@@ -42,6 +42,10 @@ class DataSection(_Section):
     # Extra ChatML JSONL mixed into stage 2 against catastrophic forgetting (general code).
     general_mix: Path | None = None
     general_mix_share: float = Field(default=0.0, ge=0.0, le=0.5)
+    # Teacher drafts accepted in `data review` (meta.origin = synthetic): "exclude" trains without
+    # them; synthetic_weight repeats them (2.0 twice, 0.5 a seeded half) so two runs can be compared.
+    synthetic: Literal["include", "exclude"] = "include"
+    synthetic_weight: float = Field(default=1.0, ge=0.0, le=10.0)
 
 
 class TinyShape(TypedDict):

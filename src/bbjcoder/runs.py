@@ -316,6 +316,22 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
+def _provenance(data: dict[str, Any]) -> str:
+    """Curated vs synthetic-reviewed records of stage 2, and what the config did with the latter."""
+    if "sft_curated_records" not in data:
+        return "not recorded (run trained before provenance was tracked)"
+    text = (
+        f"{_fmt(data.get('sft_curated_records'))} curated, {_fmt(data.get('sft_synthetic_records'))} "
+        "synthetic (teacher drafts accepted in human review)"
+    )
+    mode, weight = data.get("synthetic", "include"), data.get("synthetic_weight", 1.0)
+    if mode == "exclude":
+        return text + '; synthetic records excluded by `[data] synthetic = "exclude"`'
+    if data.get("sft_synthetic_records") and weight != 1.0:
+        return text + f"; synthetic records weighted x{weight:g} (`[data] synthetic_weight`)"
+    return text
+
+
 def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
     """MODEL_CARD.md text: HF YAML metadata and sections; eval results between fixed markers."""
     cfg = run.config
@@ -379,6 +395,7 @@ assistant tokens only (stage 2, SFT). Stage 2 continues stage 1's adapter.
 - Stage 1 corpus: {_fmt(data.get("cpt_documents"))} documents, {_fmt(data.get("cpt_blocks"))} packed blocks.
 - Stage 2: {_fmt(data.get("sft_train_examples"))} training and {_fmt(data.get("sft_val_examples"))} validation examples
   ({_fmt(data.get("sft_fim_examples"))} in fill-in-the-middle form, {_fmt(data.get("sft_general_examples"))} general-code examples against forgetting).
+- Provenance of the stage-2 training records: {_provenance(data)}.
 - Dataset hashes are in `run.json` (`dataset`).
 
 ## Hyperparameters
@@ -484,7 +501,14 @@ def _metric_values(run: Run) -> dict[str, Any]:
     return out
 
 
+def _provenance_values(run: Run) -> dict[str, Any]:
+    """Curated vs synthetic stage-2 records, so a run with and one without synthetic data compare."""
+    data = run.info.get("data", {})
+    return {f"data.{k}": data[k] for k in ("sft_curated_records", "sft_synthetic_records") if k in data}
+
+
 register_compare_extractor("config", _config_values)
+register_compare_extractor("data", _provenance_values)
 register_compare_extractor("metrics", _metric_values)
 
 
