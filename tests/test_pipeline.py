@@ -146,6 +146,11 @@ def test_report_html_numbers_equal_report_json(demo: dict[str, Any]) -> None:
     p_cells = {a["data-category"]: float(a["data-p"]) for a, _ in cells if "data-p" in a}
     assert p_cells == {c["category"]: c["p_value"] for c in report["comparisons"]}
     assert p_cells, "the baseline comparison is on the page"
+    # The demo report shows the general-code gate (the plan's 5% rule) as report.json has it.
+    gate = report["general_gate"]
+    assert gate is not None and gate["reference"] == labels[1]
+    assert f"data-gate='{'passed' if gate['passed'] else 'failed'}'" in html_text
+    assert f"data-change='{gate['change']!r}'" in html_text
 
 
 @pytest.mark.slow
@@ -173,6 +178,8 @@ def test_model_card_export_and_server_check_are_filled(demo: dict[str, Any]) -> 
     card = (d / "MODEL_CARD.md").read_text(encoding="utf-8")
     section = card[card.index(EVAL_START) + len(EVAL_START) : card.index(EVAL_END)]
     assert EVAL_PLACEHOLDER not in section and "compile@1" in section and "bbj-core" in section
+    # provenance of the stage-2 records: the shipped data is all curated
+    assert "Provenance of the stage-2 training records: " in card and " 0 synthetic" in card
     gguf = sorted(p.name for p in (d / "export").glob("*.gguf"))
     assert gguf == ["bbj-coder-demo-f16.gguf", "bbj-coder-demo-q4_k_m.gguf"]
     assert "bbj-coder-demo-q4_k_m.gguf" in (d / "export" / "Modelfile").read_text(encoding="utf-8")

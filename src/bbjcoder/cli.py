@@ -23,7 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(
-    help="Training data: validate, convert, import, split, stats, corpus.", no_args_is_help=True
+    help="Training data: validate, convert, import, split, stats, corpus, synth, review.",
+    no_args_is_help=True,
 )
 runs_app = typer.Typer(help="The run registry under runs/: list, show, compare.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -407,6 +408,137 @@ def data_suggest(
     _data_exit(code)
 
 
+@data_app.command("synth")
+def data_synth(
+    teacher: str = typer.Option(
+        ...,
+        "--teacher",
+        help="Teacher model: openai:MODEL@BASE_URL (OpenAI, Anthropic, Ollama, `bbjcoder serve`).",
+    ),
+    key_env: str | None = typer.Option(
+        None,
+        "--key-env",
+        help="Environment variable with the API key (default: OPENAI_API_KEY for api.openai.com, "
+        "ANTHROPIC_API_KEY for api.anthropic.com, else BBJCODER_API_KEY).",
+    ),
+    source: list[str] = typer.Option(
+        [], "--source", help="Documentation (HTML, Markdown, text) or BBj code to work from (repeatable)."
+    ),
+    topic: list[str] = typer.Option([], "--topic", help="Ask for examples about this topic (repeatable)."),
+    from_eval: str | None = typer.Option(
+        None, "--from-eval", help="Run id / eval directory: ask for the weakest cells of its eval."
+    ),
+    suite_name: str | None = typer.Option(None, "--suite", help="Eval suite name when the run has several."),
+    target: int = typer.Option(
+        5, "--target", min=1, help="Gap plan: examples wanted per generation × type × difficulty cell."
+    ),
+    cells: int = typer.Option(3, "--cells", min=1, help="--from-eval: how many weakest cells."),
+    per_cell: int = typer.Option(2, "--per-cell", min=1, help="--from-eval: drafts per cell."),
+    per_topic: int = typer.Option(1, "--per-topic", min=1, help="--topic: drafts per topic."),
+    type_: str = typer.Option("completion", "--type", help="--topic: example type."),
+    generation: str = typer.Option("all", "--generation", help="--topic: generation label."),
+    difficulty: str = typer.Option("intermediate", "--difficulty", help="--topic: difficulty."),
+    limit: int | None = typer.Option(None, "--limit", min=0, help="Ask for at most this many drafts now."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64, help="Requests in flight."),
+    retries: int = typer.Option(4, "--retries", min=0, help="Retries per request (exponential backoff)."),
+    timeout: float = typer.Option(120.0, "--request-timeout", min=1.0, help="Seconds per request."),
+    max_tokens: int = typer.Option(1500, "--max-tokens", min=16, help="Answer length limit per draft."),
+    temperature: float = typer.Option(0.7, "--temperature", min=0.0, max=2.0),
+    budget_tokens: int | None = typer.Option(
+        None, "--budget-tokens", min=1, help="Stop sending requests once the job has used this many tokens."
+    ),
+    budget_usd: float | None = typer.Option(
+        None,
+        "--budget-usd",
+        min=0.0,
+        help="Stop once the job has cost this much (needs --price-in/--price-out).",
+    ),
+    price_in: float = typer.Option(0.0, "--price-in", min=0.0, help="USD per million prompt tokens."),
+    price_out: float = typer.Option(0.0, "--price-out", min=0.0, help="USD per million answer tokens."),
+    inbox: str = typer.Option(
+        "training-data/_inbox", "--inbox", help="Where drafts go (never the training set)."
+    ),
+    training_data: str = typer.Option("training-data", "--training-data", help="Curated examples."),
+    eval_suite: list[str] = typer.Option(
+        [], "--eval-suite", help="Suites drafts must not overlap (default evals/bbj-core; repeatable)."
+    ),
+    contamination: float = typer.Option(
+        0.7,
+        "--contamination",
+        min=0.01,
+        max=1.0,
+        help="Reject at this share of shared 8-grams with an eval case.",
+    ),
+    runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan; ask nothing."),
+) -> None:
+    """Ask a teacher model for draft examples; filter them; queue the survivors in training-data/_inbox/."""
+    from pathlib import Path
+
+    from bbjcoder.data.schema import DIFFICULTIES, TYPES
+    from bbjcoder.data.synth import GENERATION_LABELS, Budget, SynthConfig, synth_command
+
+    for value, allowed, name in (
+        (type_, TYPES, "--type"),
+        (generation, GENERATION_LABELS, "--generation"),
+        (difficulty, DIFFICULTIES, "--difficulty"),
+    ):
+        if value not in allowed:
+            raise UserError(f"unknown {name} {value!r}", hint=f"use one of: {', '.join(allowed)}")
+    if budget_usd is not None and not (price_in or price_out):
+        raise UserError("--budget-usd needs --price-in and/or --price-out (USD per million tokens)")
+    suites = tuple(Path(s) for s in eval_suite) or tuple(p for p in (Path("evals/bbj-core"),) if p.exists())
+    cfg = SynthConfig(
+        teacher=teacher,
+        inbox=Path(inbox),
+        training_data=Path(training_data),
+        suites=suites,
+        sources=tuple(Path(s) for s in source),
+        key_env=key_env,
+        concurrency=concurrency,
+        retries=retries,
+        timeout_s=timeout,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        limit=limit,
+        budget=Budget(budget_tokens, budget_usd, price_in, price_out),
+        contamination=contamination,
+    )
+    code = synth_command(
+        cfg,
+        topics=topic,
+        from_eval=from_eval,
+        runs_dir=Path(runs_dir),
+        suite=suite_name,
+        cells=cells,
+        per_cell=per_cell,
+        target=target,
+        type=type_,
+        generation=generation,
+        difficulty=difficulty,
+        per_topic=per_topic,
+        dry_run=dry_run,
+    )
+    _data_exit(code)
+
+
+@data_app.command("review")
+def data_review(
+    inbox: str = typer.Option("training-data/_inbox", "--inbox", help="The drafts `data synth` queued."),
+    training_data: str = typer.Option(
+        "training-data", "--training-data", help="Accepted drafts go to TRAINING_DATA/synthetic/."
+    ),
+    port: int = typer.Option(8766, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    db: str | None = typer.Option(None, "--db", help="Decisions SQLite file (default: INBOX/review.sqlite)."),
+) -> None:
+    """Review page for teacher drafts: edit with live checks, accept or reject; decisions in SQLite."""
+    from pathlib import Path
+
+    from bbjcoder.data.review_queue import review_command
+
+    review_command(Path(inbox), Path(training_data), port=port, db=Path(db) if db else None)
+
+
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------
 
 
@@ -501,8 +633,15 @@ def runs_compare(
     run_b: str = typer.Argument(..., help="Second run."),
     runs_dir: str = typer.Option("runs", "--runs-dir", help="Where runs live."),
     all_keys: bool = typer.Option(False, "--all", help="Show equal config values too."),
+    max_general_drop: float | None = typer.Option(
+        None,
+        "--max-general-drop",
+        min=0.0,
+        help="Gate: the most points B's general-code pass@1 may fall below A's (default: B's config, 5).",
+    ),
+    gate: bool = typer.Option(False, "--gate", help="Exit 1 when B fails the general-code gate."),
 ) -> None:
-    """Config differences and metrics of two runs side by side."""
+    """Config differences and metrics of two runs side by side, with the general-code gate (B vs A)."""
     from pathlib import Path
 
     from bbjcoder.runs import compare_table, eval_compare_tables, load_run
@@ -510,8 +649,15 @@ def runs_compare(
     a, b = load_run(run_a, Path(runs_dir)), load_run(run_b, Path(runs_dir))
     console = Console(width=200)
     console.print(compare_table(a, b, only_differences=not all_keys))
-    for table in eval_compare_tables(a, b):
+    gates: list = []
+    for table in eval_compare_tables(a, b, max_drop=max_general_drop, gates=gates):
         console.print(table)
+    for g in gates:
+        console.print(g.line(), highlight=False)
+        if g.advice:
+            console.print(g.advice, highlight=False)
+    if gate and any(not g.passed for g in gates):
+        sys.exit(1)
 
 
 # --- eval and review (evaluate/) ----------------------------------------------------------------
@@ -570,35 +716,65 @@ def eval_cmd(
         min=1,
         help="Seconds per request to an openai: server (default: [eval] 120).",
     ),
+    forgetting_suite: str | None = typer.Option(
+        None,
+        "--forgetting-suite",
+        help="General-code suite: humaneval (default) or a directory with problems.jsonl (evals/general-code).",
+    ),
+    forgetting_prompt: str | None = typer.Option(
+        None,
+        "--forgetting-prompt",
+        help="auto (chat for instruct/chat models, plain completion for base models), chat or completion.",
+    ),
+    max_general_drop: float | None = typer.Option(
+        None,
+        "--max-general-drop",
+        min=0.0,
+        help="Gate: the most points general pass@1 may fall below the first baseline's (default: [eval] 5).",
+    ),
+    gate: bool = typer.Option(
+        False,
+        "--gate",
+        help="Exit 1 when general-code pass@1 dropped more than the limit below the first baseline.",
+    ),
 ) -> None:
     """Sample the suite with every model, score compile@k and idioms, write report.md/json/png. Resumable.
 
     A rerun into the same output directory resumes only with the same sampling settings (else it
-    stops: pass --fresh, or another --out). Exit 0: report written, 2: bad input, a server that
-    does not answer, an output directory in use by another eval (its pid is named).
+    stops: pass --fresh, or another --out). Exit 0: report written, 1: --gate and the general-code
+    gate failed (the plan's 5% rule: more general code in the training mix), 2: bad input, a server
+    that does not answer, an output directory in use by another eval (its pid is named).
     """
     from pathlib import Path
 
-    from bbjcoder.evaluate.commands import eval_command
+    from bbjcoder.evaluate.commands import GateFailed, eval_command
 
-    eval_command(
-        config=Path(config) if config else None,
-        model=model,
-        suite=Path(suite) if suite else None,
-        baselines=baseline,
-        out=Path(out) if out else None,
-        n=n,
-        ks=k,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        max_cases=max_cases,
-        cases_seed=cases_seed,
-        batch_size=batch_size,
-        no_forgetting=no_forgetting,
-        console=err_console,
-        fresh=fresh,
-        request_timeout=request_timeout,
-    )
+    try:
+        eval_command(
+            config=Path(config) if config else None,
+            model=model,
+            suite=Path(suite) if suite else None,
+            baselines=baseline,
+            out=Path(out) if out else None,
+            n=n,
+            ks=k,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            max_cases=max_cases,
+            cases_seed=cases_seed,
+            batch_size=batch_size,
+            no_forgetting=no_forgetting,
+            console=err_console,
+            fresh=fresh,
+            request_timeout=request_timeout,
+            forgetting_suite=forgetting_suite,
+            forgetting_prompt=forgetting_prompt,
+            max_general_drop=max_general_drop,
+            gate=gate,
+        )
+    except GateFailed as exc:
+        err_console.print(f"[bold red]gate failed:[/] {exc}", highlight=False)
+        sys.exit(1)
 
 
 @app.command("review")

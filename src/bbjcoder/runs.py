@@ -324,6 +324,22 @@ def _precision_tags(stages: dict[str, Any]) -> list[str]:
     return ["qlora" if p == "nf4" else f"lora-{p}" for p in precisions]
 
 
+def _provenance(data: dict[str, Any]) -> str:
+    """Curated vs synthetic-reviewed records of stage 2, and what the config did with the latter."""
+    if "sft_curated_records" not in data:
+        return "not recorded (run trained before provenance was tracked)"
+    text = (
+        f"{_fmt(data.get('sft_curated_records'))} curated, {_fmt(data.get('sft_synthetic_records'))} "
+        "synthetic (teacher drafts accepted in human review)"
+    )
+    mode, weight = data.get("synthetic", "include"), data.get("synthetic_weight", 1.0)
+    if mode == "exclude":
+        return text + '; synthetic records excluded by `[data] synthetic = "exclude"`'
+    if data.get("sft_synthetic_records") and weight != 1.0:
+        return text + f"; synthetic records weighted x{weight:g} (`[data] synthetic_weight`)"
+    return text
+
+
 def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
     """MODEL_CARD.md text: HF YAML metadata and sections; eval results between fixed markers."""
     cfg = run.config
@@ -389,6 +405,7 @@ assistant tokens only (stage 2, SFT). Stage 2 continues stage 1's adapter.
 - Stage 1 corpus: {_fmt(data.get("cpt_documents"))} documents, {_fmt(data.get("cpt_blocks"))} packed blocks.
 - Stage 2: {_fmt(data.get("sft_train_examples"))} training and {_fmt(data.get("sft_val_examples"))} validation examples
   ({_fmt(data.get("sft_fim_examples"))} in fill-in-the-middle form, {_fmt(data.get("sft_general_examples"))} general-code examples against forgetting).
+- Provenance of the stage-2 training records: {_provenance(data)}.
 - Dataset hashes are in `run.json` (`dataset`).
 
 ## Hyperparameters
@@ -494,7 +511,14 @@ def _metric_values(run: Run) -> dict[str, Any]:
     return out
 
 
+def _provenance_values(run: Run) -> dict[str, Any]:
+    """Curated vs synthetic stage-2 records, so a run with and one without synthetic data compare."""
+    data = run.info.get("data", {})
+    return {f"data.{k}": data[k] for k in ("sft_curated_records", "sft_synthetic_records") if k in data}
+
+
 register_compare_extractor("config", _config_values)
+register_compare_extractor("data", _provenance_values)
 register_compare_extractor("metrics", _metric_values)
 
 
@@ -543,9 +567,14 @@ def compare_table(a: Run, b: Run, *, only_differences: bool = True) -> Any:
     return table
 
 
-def eval_compare_tables(a: Run, b: Run) -> list[Any]:
+def eval_compare_tables(
+    a: Run, b: Run, *, max_drop: float | None = None, gates: list[Any] | None = None
+) -> list[Any]:
     """For each eval suite both runs have a report.json: Rich tables of compile@k per category
-    (A, B, the paired McNemar test of `evaluate.report.compare_reports`) and the forgetting check."""
+    (A, B, the paired McNemar test of `evaluate.report.compare_reports`) and the forgetting check
+    with the plan's gate (B's general pass@1 may not drop more than `max_drop` points below A's;
+    default: B's config [eval] forgetting_max_drop, else 5). Gate results are appended to `gates`."""
+    gates = gates if gates is not None else []
     from rich.table import Table
 
     from bbjcoder.evaluate.metrics import Estimate
@@ -583,11 +612,45 @@ def eval_compare_tables(a: Run, b: Run) -> list[Any]:
         tables.append(table)
         ga, gb = ra.get("general", {}).get(la), rb.get("general", {}).get(lb)
         if ga or gb:
-            forgetting = Table(title=f"eval {suite}: forgetting check (general-code pass@1, 95% CI)")
-            forgetting.add_column(f"A {a.id}")
-            forgetting.add_column(f"B {b.id}")
-            forgetting.add_row(
-                Estimate.from_dict(ga).fmt() if ga else "—", Estimate.from_dict(gb).fmt() if gb else "—"
+            from bbjcoder.evaluate.gate import gate_from_reports
+
+            drop = max_drop if max_drop is not None else _max_drop(b)
+            gate = gate_from_reports(ra, rb, max_drop=drop) if ga and gb else None
+            forgetting = Table(
+                title=f"eval {suite}: forgetting check (general-code pass@1, 95% CI) and the "
+                f"{drop:g}-point gate (B vs A)"
             )
+            for col in (f"A {a.id}", f"B {b.id}", "change (points)", "95% CI", "McNemar p", "gate"):
+                forgetting.add_column(col)
+            if gate is None:
+                why = "not comparable (different suites or no shared problems)" if ga and gb else "—"
+                forgetting.add_row(
+                    Estimate.from_dict(ga).fmt() if ga else "—",
+                    Estimate.from_dict(gb).fmt() if gb else "—",
+                    "—",
+                    "—",
+                    "—",
+                    why,
+                )
+            else:
+                gates.append(gate)
+                forgetting.add_row(
+                    Estimate.from_dict(ga).fmt() if ga else "—",
+                    Estimate.from_dict(gb).fmt() if gb else "—",
+                    f"{gate.change:+.1f}",
+                    f"[{gate.low:+.1f}, {gate.high:+.1f}]",
+                    f"{gate.p_value:.3g}",
+                    "passed" if gate.passed else "FAILED",
+                    style=None if gate.passed else "bold red",
+                )
+                if gate.advice:
+                    forgetting.caption = gate.advice
             tables.append(forgetting)
     return tables
+
+
+def _max_drop(run: Run) -> float:
+    from bbjcoder.evaluate.gate import DEFAULT_MAX_DROP
+
+    value = ((run.config or {}).get("eval") or {}).get("forgetting_max_drop")
+    return float(value) if isinstance(value, int | float) else DEFAULT_MAX_DROP

@@ -189,4 +189,5 @@ def example_to_record(example: Example) -> Record:
         difficulty=front.difficulty,
         tags=tuple(front.tags),
         fim=fim,
+        origin="synthetic" if front.is_synthetic else "curated",
     )

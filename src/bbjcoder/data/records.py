@@ -12,6 +12,7 @@ from typing import Any
 from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
 
 ROLES = ("system", "user", "assistant")
+ORIGINS = ("curated", "synthetic")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,13 @@ class Record:
     difficulty: str | None = None
     tags: tuple[str, ...] = ()
     fim: Fim | None = None
+    # `curated` (written by a person) or `synthetic` (a teacher's draft a person accepted): training
+    # can leave synthetic records out or weight them ([data] synthetic, synthetic_weight).
+    origin: str = "curated"
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.origin == "synthetic"
 
     def content(self, role: str) -> str:
         return "\n\n".join(c for r, c in self.messages if r == role)
@@ -48,6 +56,8 @@ class Record:
             "difficulty": self.difficulty,
             "tags": list(self.tags),
         }
+        if self.origin != "curated":  # absent means curated: records written before stay valid
+            meta["origin"] = self.origin
         if self.fim is not None:
             meta["fim"] = {"prefix": self.fim.prefix, "middle": self.fim.middle, "suffix": self.fim.suffix}
         return {"messages": [{"role": r, "content": c} for r, c in self.messages], "meta": meta}
@@ -76,7 +86,12 @@ class Record:
             ):
                 raise ValueError("meta.fim must be {prefix, middle, suffix} strings")
             fim = Fim(raw_fim["prefix"], raw_fim["middle"], raw_fim["suffix"])
-        return cls(meta["id"], meta["source"], meta["type"], generation, messages, difficulty, tags, fim)
+        origin = meta.get("origin", "curated")
+        if origin not in ORIGINS:
+            raise ValueError(f"meta.origin {origin!r} is not one of {', '.join(ORIGINS)}")
+        return cls(
+            meta["id"], meta["source"], meta["type"], generation, messages, difficulty, tags, fim, origin
+        )
 
 
 def check_difficulty_and_tags(meta: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:

@@ -90,6 +90,10 @@ class FrontMatter(BaseModel):
                         "properties": {"to_generation": {"const": "all"}, "generation": {"const": "all"}}
                     },
                 },
+                {  # a synthetic example names its teacher and its reviewer
+                    "if": {"properties": {"source": {"const": "synthetic"}}, "required": ["source"]},
+                    "then": {"required": ["teacher", "reviewed_by"]},
+                },
                 {
                     "if": {"properties": {"to_generation": {"const": "all"}}, "required": ["to_generation"]},
                     "then": {
@@ -123,6 +127,21 @@ class FrontMatter(BaseModel):
         description="Migration only (required there): the target generation(s); `all` only together "
         "with `from_generation: all`.",
     )
+    source: Literal["curated", "synthetic"] | None = Field(
+        default=None,
+        description="Where the example came from: written by a person (`curated`, the default when "
+        "absent) or drafted by a teacher model and accepted in `bbjcoder data review` (`synthetic`).",
+    )
+    teacher: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Synthetic only (required there): the teacher model that drafted it, `MODEL@BASE_URL`.",
+    )
+    reviewed_by: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Synthetic only (required there): who accepted the draft in `bbjcoder data review`.",
+    )
 
     @field_validator("generation", mode="before")
     @classmethod
@@ -152,6 +171,20 @@ class FrontMatter(BaseModel):
                 f'requires_version must be a quoted string such as "23.04", not the number {value}'
             )
         return value
+
+    @model_validator(mode="after")
+    def _synthetic_fields(self) -> FrontMatter:
+        if self.source == "synthetic":
+            missing = [f for f in ("teacher", "reviewed_by") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(
+                    f"a synthetic example needs {' and '.join(missing)} (set by `bbjcoder data review`)"
+                )
+        return self
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.source == "synthetic"
 
     @model_validator(mode="after")
     def _migration_fields(self) -> FrontMatter:

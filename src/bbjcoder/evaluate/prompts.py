@@ -50,10 +50,33 @@ def case_prompt(case: Case) -> Prompt:
     return Prompt((("system", system_prompt(case.generation)), ("user", user)), raw=raw)
 
 
-def general_prompt(python_prompt: str) -> Prompt:
-    """The model input for a forgetting-check problem (signature + docstring)."""
+# How a forgetting-check problem is put to a model, as the published HumanEval numbers were made:
+# instruct/chat models get a chat turn with the signature and docstring; base models continue the
+# prompt as plain text and are cut at the first of these top-level stops (Chen et al. 2021).
+PROMPT_STYLES = ("chat", "completion")
+COMPLETION_STOPS: tuple[str, ...] = ("\ndef", "\nclass", "\nif __name__", "\nprint", "\n#")
+# A chat answer is done when its code block closes ("```python" opens, so this never cuts the start).
+CHAT_STOPS: tuple[str, ...] = ("\n```\n",)
+
+
+def general_prompt(python_prompt: str, style: str = "chat") -> Prompt:
+    """The model input for a forgetting-check problem (signature + docstring).
+
+    `chat`: the chat messages (every backend); `completion`: the prompt itself as `raw` text for the
+    local backends (a chat-only openai: server still gets the chat rendering).
+    """
     user = (
         "Complete this Python function. Answer with the whole function in one ```python block.\n\n"
         f"```python\n{python_prompt}```"
     )
-    return Prompt((("system", GENERAL_SYSTEM_PROMPT), ("user", user)))
+    messages = (("system", GENERAL_SYSTEM_PROMPT), ("user", user))
+    if style == "completion":
+        return Prompt(messages, raw=python_prompt)
+    if style != "chat":
+        raise ValueError(f"unknown prompt style {style!r}; expected one of {PROMPT_STYLES}")
+    return Prompt(messages)
+
+
+def general_stops(style: str) -> tuple[str, ...]:
+    """Stop sequences for a forgetting-check sample in this prompt style."""
+    return COMPLETION_STOPS if style == "completion" else CHAT_STOPS

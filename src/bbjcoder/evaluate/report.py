@@ -49,17 +49,24 @@ def build_report(
     config: dict[str, Any],
     config_hash: str,
     seed: int = 0,
+    gate: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the report shows, as JSON-able data. `models[0]` is the model under test."""
+    """Everything the report shows, as JSON-able data. `models[0]` is the model under test;
+    `gate` is `evaluate.gate.general_gate` of it against the first baseline (the 5% rule)."""
     labels = [m["label"] for m in models]
     summary = {label: summarise(results[label], ks, seed=seed) for label in labels}
     cases = [r.to_dict(ks) for label in labels for r in results[label] if r.n]
     general_summary: dict[str, Any] = {}
+    general_at_k: dict[str, dict[str, Any]] = {}
     general_cases: list[dict[str, Any]] = []
     if general is not None:
         for label in labels:
             rows = general.get(label, [])
             general_summary[label] = bootstrap_ci([g.pass_rate for g in rows], seed=seed).to_dict()
+            n = min((len(g.outcomes) for g in rows), default=0)
+            for k in (k for k in (2, 5, 10) if k <= n):  # with n > 1 samples per problem: pass@k too
+                scores = [v for g in rows if (v := g.pass_at(k)) is not None]
+                general_at_k.setdefault(label, {})[f"pass@{k}"] = bootstrap_ci(scores, seed=seed).to_dict()
             general_cases += [
                 {"model": label, "problem_id": g.problem_id, "outcomes": list(g.outcomes)} for g in rows
             ]
@@ -78,6 +85,8 @@ def build_report(
         "ks": list(ks),
         "summary": summary,
         "general": general_summary,
+        "general_gate": gate,
+        "general_at_k": general_at_k,
         "comparisons": comparisons,
         "weak_areas": weak_areas(results[under_test], ks),
         "cases": cases,
@@ -194,6 +203,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "compile@k: unbiased estimator over n samples; idioms: share of samples meeting the case's required/forbidden patterns (cases with idioms only); copy rate: share of samples whose code only repeats code from the prompt (counted as no code, see evals/README.md); a migration sample passes only with the target generation's idioms; general pass@1: forgetting check on Python problems, executed in a sandbox.",
         "",
     ]
+    lines += gate_markdown(report)
 
     if report["comparisons"]:
         lines += ["## Paired comparisons (McNemar exact test)", ""]
@@ -282,6 +292,45 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def gate_markdown(report: dict[str, Any]) -> list[str]:
+    """The "General code (forgetting check)" section: the gate's verdict, change, interval and test."""
+    gate = report.get("general_gate")
+    if not report.get("general"):
+        return []
+    suite = (report.get("config") or {}).get("forgetting_suite") or "?"
+    prompts = (report.get("config") or {}).get("forgetting_prompts") or {}
+    lines = ["## General code (forgetting check)", ""]
+    for label, per in (report.get("general_at_k") or {}).items():
+        cells = ", ".join(f"{key} {_est(est).fmt()}" for key, est in per.items())
+        lines += [f"- `{label}`: {cells}"]
+    if report.get("general_at_k"):
+        lines.append("")
+    lines.append(
+        f"Suite `{suite}`; prompts: "
+        + (", ".join(f"`{m}` {style}" for m, style in prompts.items()) or "–")
+        + ". pass@1 is the share of passing samples per problem (unbiased), averaged over problems."
+    )
+    lines.append("")
+    if gate is None:
+        lines += ["No gate: the plan's 5% rule needs a baseline to compare with (`--baseline base`).", ""]
+        return lines
+    mark = "✅" if gate["passed"] else "❌"
+    lines += [
+        f"{mark} **Gate {'passed' if gate['passed'] else 'FAILED'}** (limit: a drop of more than "
+        f"{gate['max_drop']:g} points): `{gate['model']}` against `{gate['reference']}`.",
+        "",
+        "| reference | model | change (points) | 95% CI (paired bootstrap) | only reference | only model | McNemar p | problems |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {gate['reference_pass']:.1f} | {gate['model_pass']:.1f} | {gate['change']:+.1f} | "
+        f"[{gate['low']:+.1f}, {gate['high']:+.1f}] | {gate['only_reference']} | {gate['only_model']} | "
+        f"{gate['p_value']:.3g} | {gate['problems']} |",
+        "",
+    ]
+    if gate["advice"]:
+        lines += [f"> {gate['advice']}", ""]
+    return lines
+
+
 def _mean(v: float | None) -> str:
     return "–" if v is None else f"{v:.2f}"
 
@@ -343,4 +392,7 @@ def model_card_section(report: dict[str, Any]) -> str:
     summary = md[md.find("## Summary") : end].replace("## Summary", f"Suite `{report['suite']['name']}`:")
     comps = [c for c in report["comparisons"] if c["category"] == "overall:all"]
     verdicts = "".join(f"- vs `{c['a']}`: {c['verdict']} (p = {c['p_value']:.3g})\n" for c in comps)
+    gate = report.get("general_gate")
+    if gate:
+        verdicts += f"- general code vs `{gate['reference']}`: {gate['verdict']}\n"
     return summary.strip() + "\n\n" + verdicts

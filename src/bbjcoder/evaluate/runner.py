@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -16,7 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from bbjcoder.errors import ModelError, UserError
-from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, load_problems, solution_code
+from bbjcoder.evaluate.forgetting import (
+    HUMANEVAL,
+    Problem,
+    SandboxLimits,
+    default_workers,
+    is_humaneval,
+    load_problems,
+    solution_code,
+)
+from bbjcoder.evaluate.gate import DEFAULT_MAX_DROP, general_gate
 from bbjcoder.evaluate.generate import (
     ModelSpec,
     SamplingParams,
@@ -26,7 +36,7 @@ from bbjcoder.evaluate.generate import (
     parse_spec,
     resolve_run,
 )
-from bbjcoder.evaluate.prompts import case_prompt, general_prompt
+from bbjcoder.evaluate.prompts import PROMPT_STYLES, case_prompt, general_prompt, general_stops
 from bbjcoder.evaluate.report import build_report, model_card_section, write_report
 from bbjcoder.evaluate.samples import SampleStore
 from bbjcoder.evaluate.scoring import CheckFn, default_checker, sample_code, score_general, score_model
@@ -46,9 +56,14 @@ class EvalSettings:
     ks: tuple[int, ...] = (1, 5)
     max_cases: int | None = None
     cases_seed: int = 0  # which stratified subset --max-cases takes
-    forgetting_suite: Path | None = Path("evals/general-code")
-    forgetting_samples: int = 1  # pass@1 from one sample per problem
+    # `humaneval` (the default for real runs) or a directory like evals/general-code (the demo's).
+    forgetting_suite: Path | None = Path(HUMANEVAL)
+    forgetting_samples: int = 1  # pass@1 from one (greedy) sample per problem
     forgetting_max: int | None = None
+    forgetting_prompt: str = "auto"  # auto | chat | completion (see forgetting_style)
+    forgetting_max_new_tokens: int | None = None  # None: params.max_new_tokens
+    max_general_drop: float = DEFAULT_MAX_DROP  # the gate: points of general pass@1
+    sandbox_workers: int | None = None  # None: one sandbox per core
     runs_dir: Path = Path("runs")
     timeout_s: float = 120.0
     bootstrap_seed: int = 0
@@ -63,7 +78,25 @@ class EvalSettings:
             "forgetting_suite": str(self.forgetting_suite) if self.forgetting_suite else None,
             "forgetting_samples": self.forgetting_samples,
             "forgetting_max": self.forgetting_max,
+            "forgetting_prompt": self.forgetting_prompt,
+            "forgetting_max_new_tokens": self.general_params().max_new_tokens,
+            "forgetting_temperature": self.general_params().temperature,
+            "max_general_drop": self.max_general_drop,
         }
+
+    def general_params(self, style: str = "chat") -> SamplingParams:
+        """Sampling for the forgetting check: greedy when one sample per problem (as published
+        pass@1 figures are made), short max tokens, and the prompt style's stop sequences."""
+        n = self.forgetting_samples
+        return SamplingParams(
+            **{
+                **self.params.to_dict(),
+                "n": n,
+                "temperature": 0.0 if n == 1 else self.params.temperature,
+                "max_new_tokens": self.forgetting_max_new_tokens or self.params.max_new_tokens,
+                "stop": (*self.params.stop, *general_stops(style)),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -120,8 +153,35 @@ def suite_tasks(cases: Sequence[Case]) -> list[Task]:
     return [Task(c.id, case_prompt(c), {"case": c}) for c in cases]
 
 
-def general_tasks(problems: Sequence[Problem]) -> list[Task]:
-    return [Task(p.id, general_prompt(p.prompt), {"problem": p}) for p in problems]
+def general_tasks(problems: Sequence[Problem], style: str = "chat") -> list[Task]:
+    return [Task(p.id, general_prompt(p.prompt, style), {"problem": p}) for p in problems]
+
+
+_INSTRUCT_NAME = re.compile(r"instruct|chat|(^|[-_.])it($|[-_.])", re.IGNORECASE)
+
+
+def forgetting_style(setting: str, spec: ModelSpec, runs_dir: Path = Path("runs")) -> str:
+    """How the forgetting check prompts this model: `chat` or `completion` (plain continuation of the
+    signature and docstring, cut at top-level stop sequences), as published HumanEval numbers are made.
+
+    `auto`: chat for a run (trained on chat turns) and for openai: servers (chat-only); otherwise
+    chat when the model's file or directory name says instruct/chat/-it (Qwen2.5-Coder-7B-Instruct),
+    completion when it does not (Qwen2.5-Coder-7B, a base model).
+    """
+    if setting not in ("auto", *PROMPT_STYLES):
+        raise UserError(f"unknown forgetting prompt style {setting!r}", hint="use auto, chat or completion")
+    if setting == "completion" and spec.kind == "openai":
+        raise UserError(
+            f"{spec.label}: an openai: server is asked through chat only, not plain completion",
+            hint='set [eval] forgetting_prompt = "auto" or "chat"',
+        )
+    if setting != "auto":
+        return setting
+    if spec.kind in ("run", "openai"):
+        return "chat"
+    path = resolve_run(spec.target, runs_dir).base_model_path if spec.kind == "base" else Path(spec.target)
+    name = path.name
+    return "chat" if _INSTRUCT_NAME.search(name) else "completion"
 
 
 def _missing(store: SampleStore, label: str, tasks: Sequence[Task], n: int) -> bool:
@@ -134,11 +194,16 @@ def default_out_dir(spec: ModelSpec, suite: Suite, runs_dir: Path) -> Path:
     return resolve_run(spec.target, runs_dir).dir / "eval" / suite.name
 
 
-def check_sample_settings(out: Path, params: SamplingParams, *, fresh: bool = False) -> None:
+def check_sample_settings(
+    out: Path, params: SamplingParams, *, fresh: bool = False, extra: dict[str, Any] | None = None
+) -> None:
     """Resume only samples drawn with the same settings: refuse (with a `--fresh` hint) when
-    `out` holds samples from other sampling settings; `fresh` deletes the old samples instead."""
-    current = {k: v for k, v in params.to_dict().items() if k in SAMPLE_KEYS}
+    `out` holds samples from other sampling settings; `fresh` deletes the old samples instead.
+    `extra` settings (the forgetting check's) are compared where the stored file records them."""
+    current: dict[str, Any] = {k: v for k, v in params.to_dict().items() if k in SAMPLE_KEYS}
     current["stop"] = list(current["stop"])
+    extra = extra or {}
+    current.update(extra)
     stored_path = out / SAMPLING_JSON
     sample_files = [out / SAMPLES, out / GENERAL_SAMPLES, out / "models.json"]
     if fresh:
@@ -148,9 +213,8 @@ def check_sample_settings(out: Path, params: SamplingParams, *, fresh: bool = Fa
         from bbjcoder.integrity import check_json_object
 
         stored = check_json_object(stored_path, hint="delete it and the samples with `--fresh`")
-        changed = [
-            f"{k} {stored.get(k)!r} -> {current[k]!r}" for k in SAMPLE_KEYS if stored.get(k) != current[k]
-        ]
+        keys = [*SAMPLE_KEYS, *(k for k in extra if k in stored)]
+        changed = [f"{k} {stored.get(k)!r} -> {current[k]!r}" for k in keys if stored.get(k) != current[k]]
         if changed:
             raise UserError(
                 f"the samples here were drawn with other settings ({'; '.join(changed)}); "
@@ -227,15 +291,22 @@ def _run_eval(
     out.mkdir(parents=True, exist_ok=True)
     held.enter_context(DirLock(out, "eval output directory"))
     params = settings.params
-    check_sample_settings(out, params, fresh=fresh)
     problems: list[Problem] | None = None
     if settings.forgetting_suite is not None:
         problems = load_problems(settings.forgetting_suite)[: settings.forgetting_max]
-    gparams = SamplingParams(**{**params.to_dict(), "n": settings.forgetting_samples})
+    styles = {s.label: forgetting_style(settings.forgetting_prompt, s, settings.runs_dir) for s in specs}
+    forgetting_keys: dict[str, Any] = {
+        "forgetting_suite": HUMANEVAL
+        if is_humaneval(settings.forgetting_suite)
+        else str(settings.forgetting_suite),
+        "forgetting_prompt": settings.forgetting_prompt,
+        "forgetting_max_new_tokens": settings.general_params().max_new_tokens,
+        "forgetting_temperature": settings.general_params().temperature,
+    }
+    check_sample_settings(out, params, fresh=fresh, extra=forgetting_keys if problems else None)
     store = SampleStore(out / SAMPLES)
     gstore = SampleStore(out / GENERAL_SAMPLES)
     tasks = suite_tasks(suite.cases)
-    gtasks = general_tasks(problems) if problems else []
 
     def bbj_post(task: Task, text: str) -> dict[str, Any]:
         return {"code": sample_code(task.extra["case"], text)}
@@ -248,6 +319,8 @@ def _run_eval(
     meta_path = out / "models.json"
     known: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     for i, s in enumerate(specs):
+        gparams = settings.general_params(styles[s.label])
+        gtasks = general_tasks(problems, styles[s.label]) if problems else []
         need = _missing(store, s.label, tasks, params.n) or _missing(gstore, s.label, gtasks, gparams.n)
         if need:  # load a model only when it still has samples to produce
             t0 = time.perf_counter()
@@ -258,6 +331,7 @@ def _run_eval(
                     backend, tasks, params, store, postprocess=bbj_post, progress=_labelled(progress, s.label)
                 )
                 if gtasks:
+                    g0, before = time.perf_counter(), generated
                     generated += generate_samples(
                         backend,
                         gtasks,
@@ -266,6 +340,12 @@ def _run_eval(
                         postprocess=py_post,
                         progress=_labelled(progress, f"{s.label} (general)"),
                     )
+                    made, secs = generated - before, time.perf_counter() - g0
+                    if made:
+                        log(
+                            f"forgetting check ({len(gtasks)} problems, {styles[s.label]} prompt): "
+                            f"{made} samples in {secs:.0f} s, {made / secs * 60:.1f} samples/min"
+                        )
             finally:
                 backend.close()
             desc = backend.description
@@ -291,9 +371,31 @@ def _run_eval(
     all_records = list(store.records())
     results = {s.label: score_model(s.label, suite.cases, all_records, check, params.n) for s in specs}
     general = None
+    gate = None
     if problems:
         grecs = list(gstore.records())
-        general = {s.label: score_general(s.label, problems, grecs, settings.sandbox) for s in specs}
+        workers = settings.sandbox_workers or default_workers()
+        general = {}
+        for s in specs:
+            t0 = time.perf_counter()
+            general[s.label] = score_general(s.label, problems, grecs, settings.sandbox, workers=workers)
+            ran = sum(len(g.outcomes) for g in general[s.label])
+            secs = time.perf_counter() - t0
+            if ran:
+                log(
+                    f"sandbox: {ran} {s.label} samples in {secs:.1f} s ({ran / secs:.1f}/s, {workers} at once)"
+                )
+        if len(specs) > 1:
+            ref, mut = specs[1].label, specs[0].label
+            gate = general_gate(
+                ref,
+                {g.problem_id: g.pass_rate for g in general[ref]},
+                mut,
+                {g.problem_id: g.pass_rate for g in general[mut]},
+                max_drop=settings.max_general_drop,
+                suite=str(forgetting_keys["forgetting_suite"]),
+                seed=settings.bootstrap_seed,
+            )
     cases_file = suite.path / "cases.jsonl" if suite.path.is_dir() else suite.path
     suite_meta = {
         "name": suite.name,
@@ -302,6 +404,7 @@ def _run_eval(
         "sha256": sha256_file(cases_file),
     }
     config = settings.to_dict()
+    config["forgetting_prompts"] = {label: styles[label] for label in labels} if problems else {}
     report = build_report(
         suite=suite_meta,
         models=models_meta,
@@ -311,6 +414,7 @@ def _run_eval(
         config=config,
         config_hash=_sha([config, suite_meta["sha256"]]),
         seed=settings.bootstrap_seed,
+        gate=gate.to_dict() if gate else None,
     )
     review_db = out / "review.sqlite"
     if review_db.exists():
@@ -343,6 +447,9 @@ def _record_in_run(run_id: str, runs_dir: Path, report: dict[str, Any]) -> None:
     metrics = {key: overall[key]["value"] for key in overall if key.startswith("compile@") or key == "idioms"}
     if report["general"].get(label):
         metrics["general_pass@1"] = report["general"][label]["value"]
+    if report.get("general_gate"):
+        metrics["general_change_points"] = report["general_gate"]["change"]
+        metrics["general_gate_passed"] = report["general_gate"]["passed"]
     k = f"compile@{min(report['ks'])}"  # per category too, so `runs compare` lines them up
     metrics[f"{k}_by_category"] = {
         key: entry[k]["value"] for key, entry in report["summary"][label].items() if key != "overall:all"

@@ -13,7 +13,7 @@ from typing import Any
 from bbjcoder.bbj import check_source
 from bbjcoder.evaluate.copying import is_copy
 from bbjcoder.evaluate.extract import extract_code, has_statements
-from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, check_solution
+from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, check_many
 from bbjcoder.evaluate.metrics import bootstrap_ci, pass_at_k
 from bbjcoder.evaluate.suite import Case, categories, check_idioms
 
@@ -212,20 +212,31 @@ class GeneralResult:
             sum(o["status"] == "passed" for o in self.outcomes) / len(self.outcomes) if self.outcomes else 0.0
         )
 
+    def pass_at(self, k: int) -> float | None:
+        """Unbiased pass@k over this problem's n samples (None when n < k); pass@1 = pass_rate."""
+        n = len(self.outcomes)
+        c = sum(o["status"] == "passed" for o in self.outcomes)
+        return pass_at_k(n, c, k) if n >= k else None
+
 
 def score_general(
     model: str,
     problems: Sequence[Problem],
     records: Iterable[dict[str, Any]],
     limits: SandboxLimits = SandboxLimits(),
+    *,
+    workers: int | None = None,
 ) -> list[GeneralResult]:
-    """Execute every sample of `model` against its problem's tests in the sandbox."""
+    """Execute every sample of `model` against its problem's tests, `workers` sandboxes at once
+    (default: one per core)."""
     by_id = {p.id: p for p in problems}
+    todo = [
+        (by_id[rec["case_id"]], rec)
+        for rec in sorted(records, key=lambda r: (r["case_id"], int(r["sample"])))
+        if rec["model"] == model and rec["case_id"] in by_id
+    ]
+    results = check_many([(problem, rec["code"]) for problem, rec in todo], limits, workers=workers)
     outcomes: dict[str, list[dict[str, Any]]] = {}
-    for rec in sorted(records, key=lambda r: (r["case_id"], int(r["sample"]))):
-        problem = by_id.get(rec["case_id"])
-        if rec["model"] != model or problem is None:
-            continue
-        res = check_solution(problem, rec["code"], limits)
+    for (problem, rec), res in zip(todo, results, strict=True):
         outcomes.setdefault(problem.id, []).append({"sample": rec["sample"], **res.to_dict()})
     return [GeneralResult(model, p.id, tuple(outcomes.get(p.id, []))) for p in problems if p.id in outcomes]

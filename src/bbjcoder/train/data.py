@@ -83,6 +83,29 @@ def read_chat_records(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def apply_synthetic(
+    records: Sequence[dict[str, Any]], *, mode: str, weight: float, seed: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Training records after the synthetic switch, and (curated, synthetic) counts of the input.
+
+    `exclude` drops records whose `meta.origin` is `synthetic`; otherwise each synthetic record
+    appears `int(weight)` times plus once more with probability `weight - int(weight)` (seeded).
+    """
+    synthetic = [r for r in records if (r.get("meta") or {}).get("origin") == "synthetic"]
+    counts = {"curated": len(records) - len(synthetic), "synthetic": len(synthetic)}
+    if not synthetic or (mode == "include" and weight == 1.0):
+        return list(records), counts
+    rng = random.Random(f"synthetic-weight-{seed}")
+    out: list[dict[str, Any]] = []
+    for r in records:
+        if (r.get("meta") or {}).get("origin") != "synthetic":
+            out.append(r)
+        elif mode != "exclude":
+            copies = int(weight) + (1 if rng.random() < weight - int(weight) else 0)
+            out += [r] * copies
+    return out, counts
+
+
 @dataclass
 class SftSet:
     """Tokenized stage-2 examples and counts for run.json."""

@@ -399,7 +399,7 @@ def check_checkpoint(ckpt: Path, *, fresh_optimizer: bool = False) -> None:
 
 
 # Config sections whose values change what training computes; a resumed run must keep them.
-_TRAINING_KEYS = ("model.", "lora.", "cpt.", "sft.", "run.seed", "data.general_mix")
+_TRAINING_KEYS = ("model.", "lora.", "cpt.", "sft.", "run.seed", "data.general_mix", "data.synthetic")
 _HARMLESS = ("logging_steps", "eval_batch_size", "save_total_limit")
 
 
@@ -595,6 +595,7 @@ def _train(
 
     from bbjcoder.train.data import (
         GENERAL_MIX,
+        apply_synthetic,
         build_sft_examples,
         cpt_rows,
         read_chat_records,
@@ -615,6 +616,9 @@ def _train(
     ds = cfg.data.dataset_dir
     corpus = read_corpus(ds / "corpus.jsonl") if "cpt" in wanted else []
     train_recs = read_chat_records(ds / "train.jsonl") if "sft" in wanted else []
+    train_recs, origin_counts = apply_synthetic(
+        train_recs, mode=cfg.data.synthetic, weight=cfg.data.synthetic_weight, seed=cfg.run.seed
+    )
     val_path = ds / "val.jsonl"
     val_recs = read_chat_records(val_path) if "sft" in wanted and val_path.is_file() else []
     mix_path = cfg.data.general_mix or GENERAL_MIX
@@ -689,6 +693,10 @@ def _train(
             sft_truncated=tr_set.counts["truncated"],
             sft_dropped=tr_set.counts["dropped"],
             sft_train_rows=len(rows["sft"][0]),
+            sft_curated_records=origin_counts["curated"],
+            sft_synthetic_records=origin_counts["synthetic"],
+            synthetic=cfg.data.synthetic,
+            synthetic_weight=cfg.data.synthetic_weight,
         )
         if not rows["sft"][0]:
             raise UserError("stage 2 has no training examples", path=ds / "train.jsonl")
