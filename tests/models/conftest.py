@@ -45,7 +45,7 @@ BBJ_PROMPTS = [
     'REM print the customer names\nOPEN (1)"customers.dat"\nREAD RECORD (1,END=DONE)',
     'rem BBj: create a window\nsysgui! = BBjAPI().openSysGui("X0")\nwindow! = sysgui!.addWindow(',
     "FOR i = 1 TO 10\n  total = total + i\nNEXT",
-    'LET name$ = "Smith"\nPRINT LEN(name$), UCS(',
+    'LET name$ = "Smith"\nPRINT LEN(name$), CVS(',
     "<|im_start|>user\nWrite BBj code that prints the date.<|im_end|>\n<|im_start|>assistant\n",
     "method public void setName(BBjString name!)\n  #name! = name!\nmethodend\n",
 ]
