@@ -21,18 +21,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _teacher_gguf() -> str:
-    local = os.environ.get("BBJCODER_REAL_GGUF")
-    if local:
-        return local
-    from tests.models.conftest import real_gguf
-
-    return str(real_gguf("qwen2.5-coder-0.5b-instruct"))
-
-
 @pytest.mark.slow
 def test_synth_with_a_real_local_teacher_served_by_bbjcoder_serve(tmp_path: Path) -> None:
-    gguf = _teacher_gguf()
+    from tests.models.conftest import qwen_real_gguf
+
+    gguf = qwen_real_gguf()
     shutil.copytree(
         ROOT / "training-data", tmp_path / "training-data", ignore=shutil.ignore_patterns("_inbox")
     )

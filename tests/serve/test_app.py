@@ -1,7 +1,7 @@
 """`bbjcoder serve` behaves like the model we trained and measured, and leaks nothing (issues 15, 17).
 
 Real server processes on loopback, on the exported tiny model (and the real Qwen GGUF when
-BBJCODER_REAL_GGUF names it).
+BBJCODER_REAL_GGUF names it, else fetched with the project's own `bbjcoder.models.fetch`).
 """
 
 from __future__ import annotations
@@ -187,10 +187,9 @@ WINDOW_PROMPT = "Write a BBj program that opens a window with a button; clicking
 
 @pytest.mark.slow
 def test_real_model_answers_in_bbj_with_and_without_a_system_message() -> None:
-    path = os.environ.get("BBJCODER_REAL_GGUF")
-    if not path:
-        pytest.skip("set BBJCODER_REAL_GGUF to a Qwen2.5-Coder GGUF (bbjcoder models fetch) to run this test")
-    with running_server(Path(path), "--threads", "2") as url:
+    from tests.models.conftest import qwen_real_gguf
+
+    with running_server(qwen_real_gguf(), "--threads", "2") as url:
         replies = []
         for messages in (
             [{"role": "user", "content": WINDOW_PROMPT}],

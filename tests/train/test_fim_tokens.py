@@ -1,13 +1,12 @@
 """FIM training records as token sequences: the shared renderer, a suffix, the model's own tokens.
 
-The real-tokenizer tests load Qwen2.5-Coder's tokenizer from the GGUF named by BBJCODER_REAL_GGUF.
+The real-tokenizer tests load Qwen2.5-Coder's tokenizer from the GGUF named by BBJCODER_REAL_GGUF, else the
+project's own fetch of it (tests/models/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -69,13 +68,9 @@ def test_fim_records_with_the_tiny_tokenizer(tokenizer) -> None:  # type: ignore
 
 @pytest.fixture(scope="module")
 def qwen_tokenizer():  # type: ignore[no-untyped-def]
-    path = os.environ.get("BBJCODER_REAL_GGUF")
-    if not path:
-        pytest.skip("set BBJCODER_REAL_GGUF to a Qwen2.5-Coder GGUF (bbjcoder models fetch) to run this test")
-    gguf = Path(path)
-    if not gguf.is_file():
-        pytest.fail(f"BBJCODER_REAL_GGUF={path} is not a file")
-    pytest.importorskip("gguf")
+    from tests.models.conftest import qwen_real_gguf
+
+    gguf = qwen_real_gguf()
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
