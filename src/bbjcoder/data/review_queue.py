@@ -390,22 +390,16 @@ def create_app(
 
 
 def review_command(inbox: Path, training_data: Path, *, port: int, db: Path | None) -> None:
-    import uvicorn
     from rich.console import Console
 
-    from bbjcoder.errors import ServerError
+    from bbjcoder.serve.server import serve_on_loopback
 
     app = create_app(inbox, training_data, db)
     queue: ReviewQueue = app.state.queue
     Console(highlight=False).print(
         f"data review: {len(queue.drafts())} drafts waiting in {inbox}/ — http://127.0.0.1:{port}/ (Ctrl-C to stop)"
     )
-    try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-    except OSError as exc:
-        raise ServerError(
-            f"cannot serve on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
-        ) from exc
+    serve_on_loopback(app, port)
 
 
 __all__ = ["PROVENANCE_KEYS", "ReviewQueue", "create_app", "live_check", "review_command"]

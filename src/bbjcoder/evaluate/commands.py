@@ -224,15 +224,8 @@ def review_command(
                 highlight=False,
             )
         return
-    import uvicorn
+    from bbjcoder.serve.server import serve_on_loopback
 
     app = review.create_app(eval_dir, db, models or None, seed)
     console.print(f"review page: http://127.0.0.1:{port}/  (Ctrl-C to stop)", highlight=False)
-    try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-    except OSError as exc:
-        from bbjcoder.errors import ServerError
-
-        raise ServerError(
-            f"cannot serve on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
-        ) from exc
+    serve_on_loopback(app, port)
