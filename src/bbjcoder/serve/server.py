@@ -52,6 +52,10 @@ def serve_on_loopback(app: Any, port: int) -> None:
     import uvicorn
 
     try:
+        # uvicorn reports a bind failure itself and exits with status 3, so try the port first
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
     except OSError as exc:
         raise ServerError(
