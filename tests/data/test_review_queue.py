@@ -4,10 +4,7 @@ accepted drafts in training-data/ with provenance, and what that provenance does
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +19,7 @@ from bbjcoder.data.synth import run_synth
 from bbjcoder.data.validate import validate_paths
 from bbjcoder.train.data import apply_synthetic
 
-from ..helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
+from ..helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, uvicorn_in_thread
 from .fake_teacher import Script, fake_teacher
 from .test_synth import GOOD_1, GOOD_2, config, project, topics_tasks  # noqa: F401 (fixture)
 
@@ -37,21 +34,8 @@ def inbox(project: Path) -> Path:  # noqa: F811
 
 @pytest.fixture()
 def served(inbox: Path) -> Iterator[str]:
-    import uvicorn
-
-    app = create_app(inbox, inbox.parent)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(create_app(inbox, inbox.parent)) as url:
+        yield url
 
 
 @pytest.mark.browser

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import pytest
 from bbjcoder.evaluate.highlight import highlight_bbj
 from bbjcoder.evaluate.review import create_app, export, load_pairs, render_output, review_summary
 
-from ..helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
+from ..helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, uvicorn_in_thread
 
 
 def test_highlighter_marks_bbj_tokens_and_escapes_html() -> None:
@@ -55,22 +52,9 @@ def test_pairs_are_anonymised_with_seeded_random_sides(review_dir: Path) -> None
 
 @pytest.fixture()
 def served(review_dir: Path) -> Iterator[tuple[str, Path]]:
-    import uvicorn
-
     db = review_dir / "review.sqlite"
-    app = create_app(review_dir, db, seed=3)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/", db
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(create_app(review_dir, db, seed=3)) as url:
+        yield url, db
 
 
 @pytest.mark.browser
