@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -48,3 +49,13 @@ def uvicorn_in_thread(app: Any) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}/"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float) -> None:
+    """Terminate `proc`; kill it if it has not exited within `timeout_s`, and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

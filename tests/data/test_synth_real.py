@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from ..helpers import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,9 +31,7 @@ def test_synth_with_a_real_local_teacher_served_by_bbjcoder_serve(tmp_path: Path
         ROOT / "training-data", tmp_path / "training-data", ignore=shutil.ignore_patterns("_inbox")
     )
     shutil.copytree(ROOT / "evals/bbj-core", tmp_path / "evals/bbj-core")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     env.pop("BBJCODER_API_KEY", None)
     server = subprocess.Popen(
@@ -81,11 +80,7 @@ def test_synth_with_a_real_local_teacher_served_by_bbjcoder_serve(tmp_path: Path
         print(done.stderr[-3000:])
         assert done.returncode == 0, done.stderr[-2000:]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server, 30)
     inbox = tmp_path / "training-data/_inbox"
     summary = json.loads((inbox / ".synth/funnel.json").read_text())
     print(json.dumps(summary, indent=2))

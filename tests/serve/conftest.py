@@ -24,7 +24,7 @@ import pytest
 from bbjcoder.export import ExportResult, export_run
 from bbjcoder.train.tiny import build_tiny_model
 
-from ..helpers import free_port
+from ..helpers import free_port, stop_process
 
 TEXTS = [
     '10 PRINT "Hello, world"\n20 END\n',
@@ -82,12 +82,7 @@ def running_server(
                 time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 15)
 
 
 @pytest.fixture(scope="session")
