@@ -25,7 +25,7 @@ def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None
     from transformers import AutoTokenizer
 
     from bbjcoder.config import parse_config
-    from bbjcoder.data.commands import build
+    from bbjcoder.data import build
     from bbjcoder.evaluate.generate import SamplingParams
     from bbjcoder.evaluate.runner import EvalSettings, run_eval
     from bbjcoder.export import export_run
@@ -37,11 +37,16 @@ def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None
     base = import_gguf(gguf, tmp_path / "base").out_dir
 
     dataset = tmp_path / "dataset"
-    assert build([ROOT / "training-data"], [ROOT / "corpus"], dataset, check=False) in (0, 1)
     cfg = parse_config(
         {
             "run": {"name": "smoke", "runs_dir": str(tmp_path / "runs")},
-            "data": {"dataset_dir": str(dataset), "general_mix_share": 0.0},
+            "data": {
+                "dataset_dir": str(dataset),
+                "training_data": str(ROOT / "training-data"),
+                "corpus_dirs": [str(ROOT / "corpus")],
+                "check_code": False,
+                "general_mix_share": 0.0,
+            },
             "model": {"path": str(base), "dtype": "fp32", "cross_entropy": "chunked"},
             "lora": {"r": 8, "alpha": 16, "dropout": 0.0},
             "cpt": {"enabled": False},
@@ -58,6 +63,8 @@ def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None
             "export": {"quant": "auto", "name": "smoke"},
         }
     )
+    manifest = build(cfg)
+    assert manifest.records_in("train") > 0 and (dataset / "corpus.jsonl").stat().st_size > 0
     run = train(cfg, stage="sft")
     assert (run.path / "adapter" / "adapter_config.json").is_file()
     assert '"global_step": 3' in (run.path / "run.json").read_text()

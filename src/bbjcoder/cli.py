@@ -7,11 +7,17 @@ Heavy imports (torch, transformers, llama_cpp) happen inside the commands that n
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from bbjcoder.errors import UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from bbjcoder.config import RunConfig
 
 app = typer.Typer(
     name="bbjcoder",
@@ -342,39 +348,60 @@ def data_schema(
 
 @data_app.command("build")
 def data_build(
-    training_data: list[str] = typer.Option(
-        None, "--training-data", help="Example directories (default: training-data)."
+    config: str | None = typer.Option(
+        None, "--config", "-c", help="Run config (TOML); its [data] section gives the defaults."
     ),
-    corpus_dir: list[str] = typer.Option(None, "--corpus", help="Corpus directories (default: corpus)."),
+    training_data: list[str] = typer.Option(
+        None, "--training-data", help="Example directories (default: [data] training_data)."
+    ),
+    corpus_dir: list[str] = typer.Option(
+        None, "--corpus", help="Corpus directories (default: [data] corpus_dirs)."
+    ),
     import_file: list[str] = typer.Option(None, "--import", help="ChatML JSONL to import too (repeat)."),
-    out_dir: str = typer.Option("dataset", "--out-dir", "-o", help="Output directory."),
+    out_dir: str | None = typer.Option(
+        None, "--out-dir", "-o", help="Output directory (default: [data] dataset_dir)."
+    ),
     no_check: bool = typer.Option(False, "--no-check", help="Skip the BBj checker."),
-    test_share: float = typer.Option(0.05, "--test-share", help="Share of all records held out as test."),
-    val_share: float = typer.Option(0.10, "--val-share", help="Share of the rest used for validation."),
+    test_share: float | None = typer.Option(
+        None, "--test-share", help="Share of all records held out as test (default: [data] 0.05)."
+    ),
+    val_share: float | None = typer.Option(
+        None, "--val-share", help="Share of the rest used for validation (default: [data] 0.10)."
+    ),
     strict: bool = typer.Option(
         False, "--strict", help="Exit 1 when anything was left out (example, import line, corpus file)."
     ),
+    settings: list[str] = typer.Option(
+        None, "--set", help="Any config setting, SECTION.FIELD=VALUE (repeat), e.g. data.val_share=0.2."
+    ),
 ) -> None:
-    """The whole data stage: validate + convert, import, quality + split, corpus, stats -> OUT_DIR.
+    """The whole data stage: validate + convert, import, corpus, quality + split, stats -> OUT_DIR.
 
     Exit 0: done (left-out inputs are listed in OUT_DIR/rejected.jsonl), 1: with --strict, anything
     was left out (an invalid example, a rejected import line or corpus file), 2: usage or I/O error.
     """
-    from pathlib import Path
-
     from bbjcoder.data import commands
 
-    code = commands.build(
-        _paths(training_data) or [Path("training-data")],
-        _paths(corpus_dir) or [Path("corpus")],
-        Path(out_dir),
-        imports=_paths(import_file),
-        check=not no_check,
-        test_share=test_share,
-        val_share=val_share,
-        strict=strict,
-    )
-    _data_exit(code)
+    options = {
+        "data.training_data": training_data or None,
+        "data.corpus_dirs": corpus_dir or None,
+        "data.imports": import_file or None,
+        "data.dataset_dir": out_dir,
+        "data.check_code": False if no_check else None,
+        "data.test_share": test_share,
+        "data.val_share": val_share,
+    }
+    _data_exit(commands.build(_config(config, options, settings), strict=strict))
+
+
+def _config(path: str | None, options: Mapping[str, object], settings: list[str] | None) -> RunConfig:
+    """The run config (a file, else the defaults) with `--set` settings, then the options given."""
+    from bbjcoder.config import RunConfig, load_config, parse_assignment
+
+    cfg = load_config(path) if path else RunConfig()
+    overrides = dict(parse_assignment(s) for s in settings or [])
+    overrides.update({k: v for k, v in options.items() if v is not None})
+    return cfg.with_overrides(overrides) if overrides else cfg
 
 
 @data_app.command("suggest")

@@ -6,7 +6,9 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 
 from __future__ import annotations
 
+import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypedDict
 
@@ -36,9 +38,15 @@ class RunSection(_Section):
 
 
 class DataSection(_Section):
-    training_data: Path = Path("training-data")
+    # Directories (or files) of curated Markdown examples; one path may be written without a list.
+    training_data: list[Path] = [Path("training-data")]
     corpus_dirs: list[Path] = [Path("corpus")]
     dataset_dir: Path = Path("dataset")
+    # ChatML JSONL files imported into the dataset beside the curated examples.
+    imports: list[Path] = []
+    check_code: bool = True  # run the BBj checker on every example (bbjcpl when found, else builtin)
+    test_share: float = Field(default=0.05, ge=0.0, lt=1.0)  # of all records, held out as test
+    val_share: float = Field(default=0.10, ge=0.0, lt=1.0)  # of the rest, used for validation
     # Extra ChatML JSONL mixed into stage 2 against catastrophic forgetting (general code).
     general_mix: Path | None = None
     general_mix_share: float = Field(default=0.0, ge=0.0, le=0.5)
@@ -46,6 +54,11 @@ class DataSection(_Section):
     # them; synthetic_weight repeats them (2.0 twice, 0.5 a seeded half) so two runs can be compared.
     synthetic: Literal["include", "exclude"] = "include"
     synthetic_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+
+    @field_validator("training_data", mode="before")
+    @classmethod
+    def _one_path_is_a_list(cls, v: object) -> object:
+        return [v] if isinstance(v, str | Path) else v
 
 
 class TinyShape(TypedDict):
@@ -195,6 +208,66 @@ class RunConfig(_Section):
     def to_dict(self) -> dict[str, Any]:
         """The fully resolved config as plain JSON-able data (for run.json)."""
         return self.model_dump(mode="json")
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> RunConfig:
+        """A copy with dotted settings replaced, e.g. `{"eval.temperature": 0.2}`, validated like a
+        file: an unknown section or field, or a bad value, is a ConfigError naming the setting."""
+        raw = self.to_dict()
+        for key, value in overrides.items():
+            section, _, name = key.partition(".")
+            if not section or not name or "." in name:
+                raise ConfigError(
+                    f"setting {key!r} is not SECTION.FIELD", path=self.source, hint="e.g. eval.temperature"
+                )
+            part = raw.setdefault(section, {})
+            if not isinstance(part, dict):
+                raise ConfigError(f"{section!r} is not a config section", path=self.source)
+            part[name] = _plain(value)
+        return parse_config(raw, source=self.source)
+
+    def to_toml(self, header: str = "") -> str:
+        """The config as TOML that `load_config` reads back to an equal config (None = the default)."""
+        lines = [f"# {line}" for line in header.splitlines()]
+        for section, values in self.to_dict().items():
+            lines += ["", f"[{section}]"]
+            lines += [f"{k} = {_toml_value(v)}" for k, v in values.items() if v is not None]
+        return "\n".join(lines) + "\n"
+
+
+def _plain(value: object) -> object:
+    """Paths as strings, tuples as lists: the shapes a TOML file would hold."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """`SECTION.FIELD=VALUE` from the command line (`--set`): VALUE is read as a TOML value
+    (`0.2`, `true`, `[1, 2]`, `"text"`), and as a plain string when it is not one."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(
+            f"--set {text!r}: expected SECTION.FIELD=VALUE", hint="e.g. --set eval.temperature=0.2"
+        )
+    try:
+        parsed: object = tomllib.loads(f"v = {value.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value.strip()
+    return key.strip(), parsed
 
 
 def _explain(exc: ValidationError) -> str:

@@ -124,7 +124,7 @@ def demo_config(source: Path, demo_dir: Path, *, quick: bool, shipped: bool = Tr
 
     raw["run"]["runs_dir"] = str(demo_dir.parent)
     raw["data"]["dataset_dir"] = str(demo_dir / "dataset")
-    raw["data"]["training_data"] = absolute(raw["data"]["training_data"])
+    raw["data"]["training_data"] = [absolute(p) for p in raw["data"]["training_data"]]
     raw["data"]["corpus_dirs"] = [absolute(p) for p in raw["data"]["corpus_dirs"]]
     raw["data"]["general_mix"] = absolute(raw["data"].get("general_mix"))
     raw["eval"]["suite"] = absolute(raw["eval"]["suite"])
@@ -392,7 +392,7 @@ def _stage_convert(ctx: Ctx) -> dict[str, Any]:
     from bbjcoder.data import commands
 
     out = ctx.dataset / "converted.jsonl"
-    code = commands.convert([ctx.cfg.data.training_data], out, check=True)
+    code = commands.convert(ctx.cfg.data.training_data, out, check=True)
     records = sum(1 for _ in out.open(encoding="utf-8"))
     rejected = sum(1 for _ in commands.rejected_path_for(out).open(encoding="utf-8"))
     detail = f"{records} examples converted" + (f", {rejected} invalid left out" if rejected else "")
@@ -769,7 +769,7 @@ def build_stages() -> list[Stage]:
             "convert",
             "data: validate + convert",
             _stage_convert,
-            inputs=lambda ctx: [ctx.cfg.data.training_data],
+            inputs=lambda ctx: list(ctx.cfg.data.training_data),
             params=lambda ctx: {"check": True},
             outputs=_files(Path("dataset/converted.jsonl")),
         ),
@@ -936,7 +936,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     t_start = time.monotonic()
     source = opts.config or DEFAULT_CONFIG
     base_cfg = load_config(source)
-    for needed in (base_cfg.data.training_data, *base_cfg.data.corpus_dirs, base_cfg.eval.suite):
+    for needed in (*base_cfg.data.training_data, *base_cfg.data.corpus_dirs, base_cfg.eval.suite):
         if not Path(needed).exists():
             raise UserError(
                 "not found: the demo runs from the repository root (training-data/, corpus/, evals/)",

@@ -125,9 +125,12 @@ def dataset_hashes(files: list[Path], manifest: Path | None) -> dict[str, Any]:
     """sha256 of each data file used, plus `dataset/manifest.json` when present."""
     out: dict[str, Any] = {"files": {str(f): sha256_file(f) for f in files if f.is_file()}}
     if manifest is not None and manifest.is_file():
+        from bbjcoder.records.base import RecordError
+        from bbjcoder.records.dataset import DatasetManifest
+
         try:
-            out["manifest"] = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+            out["manifest"] = DatasetManifest.load(manifest).to_json()
+        except RecordError:
             out["manifest_sha256"] = sha256_file(manifest)
     return out
 

@@ -7,6 +7,7 @@ import json
 from bbjcoder.data.records import Record
 from bbjcoder.data.split import SplitConfig, assign_split, split_records, write_split
 from bbjcoder.fileio import sha256_file
+from bbjcoder.records.dataset import DatasetManifest
 
 
 def _records(n: int, start: int = 0) -> list[Record]:
@@ -77,19 +78,24 @@ def test_manifest_counts_and_hashes(tmp_path) -> None:
     ]
     manifest = write_split(records, tmp_path, SplitConfig(), rejected=rejected)
     on_disk = json.loads((tmp_path / "manifest.json").read_text())
-    assert on_disk == manifest
+    assert on_disk == manifest.to_json() and on_disk["schema"] == "dataset-manifest"
+    assert DatasetManifest.load(tmp_path / "manifest.json") == manifest
     total = 0
     for name in ("train", "val", "test"):
         path = tmp_path / f"{name}.jsonl"
         lines = path.read_text().splitlines()
-        assert manifest["files"][name]["sha256"] == sha256_file(path)
-        assert manifest["files"][name]["records"] == len(lines)
-        assert sum(sum(t.values()) for t in manifest["counts"][name].values()) == len(lines)
+        assert manifest.files[name].sha256 == sha256_file(path)
+        assert manifest.files[name].records == len(lines)
+        assert sum(sum(t.values()) for t in manifest.counts[name].values()) == len(lines)
         total += len(lines)
     assert total == 200
-    assert manifest["parameters"]["test_share"] == 0.05
-    assert manifest["reasons"] == {"near duplicate": 1}
+    assert manifest.parameters.test_share == 0.05
+    assert manifest.reasons == {"near duplicate": 1}
     assert (tmp_path / "rejected.jsonl").read_text().count("\n") == 1
     # writing again gives the same bytes
     write_split(records, tmp_path, SplitConfig(), rejected=rejected)
-    assert json.loads((tmp_path / "manifest.json").read_text())["files"] == manifest["files"]
+    assert json.loads((tmp_path / "manifest.json").read_text())["files"] == on_disk["files"]
+    # a manifest written before the record existed (no schema keys) still loads
+    legacy = {k: v for k, v in on_disk.items() if k not in ("schema", "schema_version")}
+    (tmp_path / "legacy.json").write_text(json.dumps(legacy))
+    assert DatasetManifest.load(tmp_path / "legacy.json") == manifest

@@ -8,25 +8,35 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from bbjcoder.data.records import Record
+from bbjcoder.data.stage import (
+    Converted,
+    CorpusBuilt,
+    Imported,
+    Outcome,
+    SplitDone,
+    StatsWritten,
+    collect_corpus,
+    convert_examples,
+    import_examples,
+    rejected_path_for,
+    split_dataset,
+    write_stats,
+)
 from bbjcoder.errors import DataError
-from bbjcoder.fileio import atomic_write_json, atomic_write_jsonl
+
+if TYPE_CHECKING:
+    from bbjcoder.config import RunConfig
 
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 DATASET_DIR = Path("dataset")
 TRAINING_DATA = Path("training-data")
-
-
-def rejected_path_for(out: Path) -> Path:
-    """Where a step writing `X.jsonl` puts the entries it left out: `X.rejected.jsonl`."""
-    return out.with_name(out.stem + ".rejected.jsonl")
 
 
 def _print_problems(problems: Sequence[Any], notes: Sequence[str]) -> None:
@@ -106,35 +116,24 @@ def lint(paths: Sequence[Path], *, as_json: bool = False) -> int:
 
 def convert(paths: Sequence[Path], out: Path, *, check: bool = True, quiet: bool = False) -> int:
     """Validate and convert examples to ChatML; invalid ones go to `<out>.rejected.jsonl`."""
-    from bbjcoder.data.convert import example_to_record
-    from bbjcoder.data.records import rejected
-    from bbjcoder.data.validate import validate_paths
+    return _show_converted(
+        convert_examples(paths or [TRAINING_DATA], out, check=check, progress_bar=not quiet), quiet
+    )
 
-    result = validate_paths(paths or [TRAINING_DATA], check_code=check, progress=not quiet)
-    errors = [p for p in result.problems if p.is_error]
+
+def _show_converted(done: Converted, quiet: bool = False) -> int:
+    result = done.validation
     if not quiet:
-        _print_problems(errors, result.notes)
-    records = [example_to_record(f.example).to_json() for f in result.files if f.ok]
-    left_out = [
-        rejected(
-            f.example.id,
-            f.example.path,
-            "invalid example: " + "; ".join(f"line {p.line}: {p.message}" for p in f.problems if p.is_error),
-            "convert",
-        )
-        for f in result.files
-        if not f.ok
-    ]
-    atomic_write_jsonl(out, records)
-    atomic_write_jsonl(rejected_path_for(out), left_out)
+        _print_problems([p for p in result.problems if p.is_error], result.notes)
+    rej = rejected_path_for(done.out)
     console.print(
-        f"convert: {len(records)} records -> {out}"
-        + (f", {len(left_out)} invalid examples -> {rejected_path_for(out)}" if left_out else "")
+        f"convert: {done.written} records -> {done.out}"
+        + (f", {done.left_out} invalid examples -> {rej}" if done.left_out else "")
     )
     if not result.files:
         err.print("[red]error:[/] no examples found")
         return 1
-    return 1 if left_out else 0
+    return 1 if done.left_out else 0
 
 
 # --- import -------------------------------------------------------------------------------------
@@ -142,11 +141,11 @@ def convert(paths: Sequence[Path], out: Path, *, check: bool = True, quiet: bool
 
 def import_file(path: Path, out: Path, *, keep_system: bool = False, check: bool = True) -> int:
     """Import ChatML JSONL into `out`; exit code 1 when any line was rejected (they are listed)."""
-    from bbjcoder.data.importer import import_jsonl
+    return _show_imported(import_examples(path, out, keep_system=keep_system, check=check), path)
 
-    result = import_jsonl(path, keep_system=keep_system, check=check)
-    atomic_write_jsonl(out, (r.to_json() for r in result.records))
-    atomic_write_jsonl(rejected_path_for(out), result.rejected)
+
+def _show_imported(done: Imported, path: Path) -> int:
+    result, out = done.result, done.out
     for entry in result.rejected[:20]:
         err.print(f"{entry['source']}: [yellow]rejected:[/] {entry['reason']}")
     if len(result.rejected) > 20:
@@ -163,18 +162,6 @@ def import_file(path: Path, out: Path, *, keep_system: bool = False, check: bool
 
 
 # --- split --------------------------------------------------------------------------------------
-
-
-def read_records(path: Path) -> list[Record]:
-    from bbjcoder.fileio import read_jsonl
-
-    out = []
-    for lineno, obj in enumerate(read_jsonl(path), start=1):
-        try:
-            out.append(Record.from_json(obj))
-        except ValueError as exc:
-            raise DataError(f"bad record: {exc}", path=path, line=lineno) from exc
-    return out
 
 
 def default_inputs(dataset: Path) -> list[Path]:
@@ -201,88 +188,44 @@ def split(
     dedup: bool = True,
     also_rejected: Sequence[Path] = (),
 ) -> int:
-    from bbjcoder.data.quality import DedupConfig, clean_records
-    from bbjcoder.data.split import SplitConfig, write_split
-    from bbjcoder.fileio import read_jsonl
-
-    config = SplitConfig(test_share=test_share, val_share=val_share, salt=salt)
-    if not 0.0 < threshold <= 1.0:
-        raise DataError(f"--threshold must be in (0, 1], got {threshold}")
-    if num_perm < 1 or num_perm & (num_perm - 1):
-        raise DataError(f"--num-perm must be a power of two, got {num_perm}", hint="use 64, 128 or 256")
-    if shingle < 1:
-        raise DataError(f"--shingle must be at least 1, got {shingle}")
     files = list(inputs) or default_inputs(out_dir)
-    records: list[Record] = []
-    earlier_rejects: list[dict[str, Any]] = []
-    for f in files:
-        records.extend(read_records(f))
-        rej = rejected_path_for(f)
-        if rej.is_file():
-            earlier_rejects.extend(read_jsonl(rej))
-    for rej in also_rejected:  # e.g. the corpus step's, so rejected.jsonl lists everything left out
-        if rej.is_file():
-            earlier_rejects.extend(read_jsonl(rej))
-    dedup_cfg = DedupConfig(threshold=threshold, shingle=shingle, num_perm=num_perm, exact=dedup, near=dedup)
-    report = clean_records(records, dedup_cfg)
+    done = split_dataset(
+        files,
+        out_dir,
+        test_share=test_share,
+        val_share=val_share,
+        salt=salt,
+        threshold=threshold,
+        shingle=shingle,
+        num_perm=num_perm,
+        dedup=dedup,
+        also_rejected=also_rejected,
+    )
+    _show_split(done)
+    return 0
+
+
+def _show_split(done: SplitDone) -> None:
+    report, manifest = done.quality, done.manifest
     for rid, warning in report.warnings[:20]:
         err.print(f"{rid}: [yellow]lint warning:[/] {warning}")
     if len(report.warnings) > 20:
         err.print(f"... and {len(report.warnings) - 20} more lint warnings")
-    quality = {
-        **report.counts,
-        "lint_warnings": len(report.warnings),
-        "dedup": {"threshold": threshold, "shingle": shingle, "num_perm": num_perm, "enabled": dedup},
-    }
-    manifest = write_split(
-        report.kept,
-        out_dir,
-        config,
-        rejected=earlier_rejects + report.rejected,
-        inputs=files,
-        quality=quality,
-    )
-    table = Table(title=f"split -> {out_dir}")
+    table = Table(title=f"split -> {done.out_dir}")
     for col in ("split", "records", "sha256"):
         table.add_column(col)
-    for name in ("train", "val", "test", "rejected"):
-        entry = manifest["files"][name]
-        table.add_row(name, str(entry["records"]), entry["sha256"][:16])
+    for name, entry in manifest.files.items():
+        table.add_row(name, str(entry.records), entry.sha256[:16])
     console.print(table)
     console.print(
         f"quality: {report.counts['input']} in, {report.counts['lint']} lint, {report.counts['exact_duplicate']} exact dup, "
         f"{report.counts['near_duplicate']} near dup, {report.counts['duplicate_id']} duplicate id, {report.counts['kept']} kept"
     )
-    empty = [s for s, n in _train_per_stratum(manifest).items() if n == 0]
-    if empty:
+    if empty := manifest.empty_strata():
         err.print(f"[yellow]warning:[/] strata with no training record: {', '.join(empty)}")
-    return 0
-
-
-def _train_per_stratum(manifest: dict[str, Any]) -> dict[str, int]:
-    return {k: v["train"] for k, v in manifest["strata"].items()}
 
 
 # --- stats --------------------------------------------------------------------------------------
-
-
-def load_splits(inputs: Sequence[Path]) -> dict[str, list[Record]]:
-    """Records per split name from dataset directories (train/val/test.jsonl) or JSONL files."""
-    splits: dict[str, list[Record]] = {}
-    for p in inputs or [DATASET_DIR]:
-        if p.is_dir():
-            found = [p / f"{s}.jsonl" for s in ("train", "val", "test") if (p / f"{s}.jsonl").is_file()]
-            if not found:
-                raise DataError(
-                    "no train/val/test.jsonl here", path=p, hint="run `bbjcoder data split` first"
-                )
-            for f in found:
-                splits.setdefault(f.stem, []).extend(read_records(f))
-        elif p.is_file():
-            splits.setdefault(p.stem, []).extend(read_records(p))
-        else:
-            raise DataError("no such file or directory", path=p)
-    return splits
 
 
 def stats(
@@ -293,29 +236,18 @@ def stats(
     tokenizer: Path | None = None,
     quiet: bool = False,
 ) -> int:
-    from bbjcoder.data.stats import (
-        compute_stats,
-        public_stats,
-        render_tables,
-        tokenizer_counter,
-        write_histogram,
-    )
-
-    splits = load_splits(inputs)
-    if tokenizer is not None:
-        result = compute_stats(splits, count_tokens=tokenizer_counter(tokenizer), tokenizer=str(tokenizer))
-    else:
-        result = compute_stats(splits)
-    base = inputs[0] if inputs and inputs[0].is_dir() else (inputs[0].parent if inputs else DATASET_DIR)
-    out_json = out_json or base / "stats.json"
-    png = png or base / "token_lengths.png"
-    atomic_write_json(out_json, public_stats(result))
-    write_histogram(result, png)
-    if not quiet:
-        for table in render_tables(result):
-            console.print(table)
-    console.print(f"stats: {result['records']} records -> {out_json}, {png}")
+    done = write_stats(list(inputs) or [DATASET_DIR], out_json=out_json, png=png, tokenizer=tokenizer)
+    _show_stats(done, quiet)
     return 0
+
+
+def _show_stats(done: StatsWritten, quiet: bool = False) -> None:
+    from bbjcoder.data.stats import render_tables
+
+    if not quiet:
+        for table in render_tables(done.stats):
+            console.print(table)
+    console.print(f"stats: {done.stats['records']} records -> {done.out_json}, {done.png}")
 
 
 # --- corpus -------------------------------------------------------------------------------------
@@ -329,12 +261,19 @@ def corpus(
     fallbacks: Sequence[str],
     check: bool = False,
 ) -> int:
-    from bbjcoder.data.corpus import build_corpus, write_corpus
-
-    result = build_corpus(
-        dirs or [Path("corpus")], extensions=extensions, fallbacks=fallbacks, check=check, progress=True
+    done = collect_corpus(
+        dirs or [Path("corpus")],
+        out,
+        extensions=extensions,
+        fallbacks=fallbacks,
+        check=check,
+        progress_bar=True,
     )
-    write_corpus(result, out)
+    return _show_corpus(done)
+
+
+def _show_corpus(done: CorpusBuilt) -> int:
+    result = done.result
     for note in result.notes:
         err.print(f"[yellow]warning:[/] {note}")
     for line in result.errors:
@@ -347,7 +286,7 @@ def corpus(
     dups = [r for r in result.rejected if r["reason"] == "identical file"]
     for r in dups:
         err.print(f"{r['source']}: identical to {r['duplicate_of']}, skipped")
-    table = Table(title=f"corpus -> {out}")
+    table = Table(title=f"corpus -> {done.out}")
     for col in ("files found", "kept", "lines", "identical", "rejected (other)"):
         table.add_column(col, justify="right")
     table.add_row(
@@ -399,53 +338,36 @@ def new(
 # --- build (everything) -------------------------------------------------------------------------
 
 
-def build(
-    training_data: Sequence[Path],
-    corpus_dirs: Sequence[Path],
-    out_dir: Path,
-    *,
-    imports: Sequence[Path] = (),
-    check: bool = True,
-    test_share: float = 0.05,
-    val_share: float = 0.10,
-    strict: bool = False,
-) -> int:
-    """validate + convert -> import -> quality + split -> corpus -> stats, all into `out_dir`.
+def build(cfg: RunConfig, *, strict: bool = False) -> int:
+    """`data build`: `bbjcoder.data.build(cfg)` with each step's outcome printed as its own command
+    prints it. Exit 1 only with `strict` when anything was left out (listed in rejected.jsonl)."""
+    from bbjcoder.data import build as build_dataset
 
-    Invalid examples, rejected import lines, undecodable corpus files, lint and duplicate rejects are
-    left out and listed in `out_dir/rejected.jsonl`; with `strict` any of them makes the exit code 1.
-    """
-    console.rule("data: validate + convert")
-    status = convert(list(training_data), out_dir / "converted.jsonl", check=check)
-    inputs = [out_dir / "converted.jsonl"]
-    for k, f in enumerate(imports):
-        console.rule(f"data: import {f}")
-        target = out_dir / ("imported.jsonl" if k == 0 else f"imported-{k + 1}.jsonl")
-        status |= import_file(f, target, check=check)
-        inputs.append(target)
-    if corpus_dirs:
-        console.rule("data: corpus")
-        from bbjcoder.data.corpus import DEFAULT_EXTENSIONS, DEFAULT_FALLBACKS
+    status = 0
 
-        status |= corpus(
-            list(corpus_dirs),
-            out_dir / "corpus.jsonl",
-            extensions=DEFAULT_EXTENSIONS,
-            fallbacks=DEFAULT_FALLBACKS,
-        )
-    console.rule("data: quality + split")
-    corpus_rejects = [rejected_path_for(out_dir / "corpus.jsonl")] if corpus_dirs else []
-    split(inputs, out_dir, test_share=test_share, val_share=val_share, also_rejected=corpus_rejects)
+    def show(title: str, done: Outcome | None) -> None:
+        nonlocal status
+        if done is None:
+            console.rule(f"data: {title}")
+        elif isinstance(done, Converted):
+            status |= _show_converted(done)
+        elif isinstance(done, Imported):
+            status |= _show_imported(done, Path(title.removeprefix("import ")))
+        elif isinstance(done, CorpusBuilt):
+            status |= _show_corpus(done)
+        elif isinstance(done, SplitDone):
+            _show_split(done)
+        else:
+            _show_stats(done)
+
+    manifest = build_dataset(cfg, progress=show)
     # rejected.jsonl lists everything left out on the way (invalid examples, import lines, corpus
     # files, lint and duplicate rejects): under --strict any of them fails the build.
-    left_out = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))["files"]["rejected"]
-    if left_out["records"]:
+    if manifest.left_out:
         status = 1
-    console.rule("data: stats")
-    stats([out_dir])
     if status:
         err.print(
-            f"[yellow]warning:[/] some inputs were left out; see {out_dir}/rejected.jsonl "
+            f"[yellow]warning:[/] some inputs were left out; see {cfg.data.dataset_dir}/rejected.jsonl "
             f"(run `bbjcoder data validate` for file:line details)"
         )
     return status if strict else 0

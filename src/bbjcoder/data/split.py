@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from bbjcoder.data.records import Record
 from bbjcoder.errors import DataError
-from bbjcoder.fileio import atomic_write_json, atomic_write_jsonl, sha256_file
+from bbjcoder.fileio import atomic_write_jsonl, sha256_file
+from bbjcoder.records.dataset import DatasetManifest, InputFile, OutputFile, QualityCounts, SplitParameters
 
 SPLITS = ("train", "val", "test")
 
@@ -73,26 +73,24 @@ def write_split(
     out_dir: str | Path,
     config: SplitConfig,
     *,
-    rejected: Iterable[dict[str, Any]] = (),
+    rejected: Iterable[Mapping[str, object]] = (),
     inputs: Sequence[str | Path] = (),
-    quality: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+    quality: QualityCounts | None = None,
+) -> DatasetManifest:
     """Write `{train,val,test}.jsonl`, `rejected.jsonl` and `manifest.json`; return the manifest."""
     out = Path(out_dir)
     parts = split_records(records, config)
-    files: dict[str, Any] = {}
+    files: dict[str, OutputFile] = {}
     for name in SPLITS:
         path = out / f"{name}.jsonl"
         atomic_write_jsonl(path, (r.to_json() for r in parts[name]))
-        files[name] = {"path": path.name, "records": len(parts[name]), "sha256": sha256_file(path)}
+        files[name] = OutputFile(path=path.name, records=len(parts[name]), sha256=sha256_file(path))
     rejected_list = list(rejected)
     rej_path = out / "rejected.jsonl"
     atomic_write_jsonl(rej_path, rejected_list)
-    files["rejected"] = {
-        "path": rej_path.name,
-        "records": len(rejected_list),
-        "sha256": sha256_file(rej_path),
-    }
+    files["rejected"] = OutputFile(
+        path=rej_path.name, records=len(rejected_list), sha256=sha256_file(rej_path)
+    )
 
     counts: dict[str, dict[str, dict[str, int]]] = {}
     for name in SPLITS:
@@ -100,24 +98,22 @@ def write_split(
         for r in parts[name]:
             table["+".join(r.generation)][r.type] += 1
         counts[name] = {g: dict(sorted(c.items())) for g, c in sorted(table.items())}
-    manifest: dict[str, Any] = {
-        "format": "bbjcoder-dataset/1",
-        "parameters": {**asdict(config), "stratify": ["generation", "type"]},
-        "inputs": [_input_entry(p) for p in inputs],
-        "files": files,
-        "counts": counts,
-        "strata": _strata_report(parts),
-        "reasons": dict(Counter(r.get("reason", "").split(":")[0] for r in rejected_list)),
-    }
-    if quality is not None:
-        manifest["quality"] = quality
-    atomic_write_json(out / "manifest.json", manifest)
+    manifest = DatasetManifest(
+        parameters=SplitParameters(**asdict(config)),
+        inputs=[_input_entry(p) for p in inputs],
+        files=files,
+        counts=counts,
+        strata=_strata_report(parts),
+        reasons=dict(Counter(str(r.get("reason", "")).split(":")[0] for r in rejected_list)),
+        quality=quality,
+    )
+    manifest.save(out / "manifest.json")
     return manifest
 
 
-def _input_entry(path: str | Path) -> dict[str, Any]:
+def _input_entry(path: str | Path) -> InputFile:
     p = Path(path)
-    return {"path": p.as_posix(), "sha256": sha256_file(p) if p.is_file() else None}
+    return InputFile(path=p.as_posix(), sha256=sha256_file(p) if p.is_file() else None)
 
 
 def _strata_report(parts: dict[str, list[Record]]) -> dict[str, dict[str, int]]:
