@@ -19,7 +19,7 @@ import pytest
 from .helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
 
 REPO = Path(__file__).resolve().parents[1]
-STAGE_NAMES = ["convert", "split", "corpus", "stats", "train", "eval", "export", "serve", "report"]
+STAGE_NAMES = ["data", "train", "eval", "export", "serve", "report"]
 
 
 def _demo(out: Path, workdir: Path) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -291,13 +291,13 @@ def test_improvement_loop_commands_work_on_the_demo_run(demo: dict[str, Any], tm
 
 def test_resolved_config_round_trips_through_toml(tmp_path: Path) -> None:
     from bbjcoder.config import load_config
-    from bbjcoder.pipeline import config_to_toml, demo_config
+    from bbjcoder.pipeline import demo_config
 
     demo_dir = tmp_path / "runs" / "demo-x"
     for quick in (False, True):
         cfg = demo_config(REPO / "configs" / "demo.toml", demo_dir, quick=quick)
         path = tmp_path / f"config-{quick}.toml"
-        path.write_text(config_to_toml(cfg, "header\nline two"), encoding="utf-8")
+        path.write_text(cfg.to_toml("header\nline two"), encoding="utf-8")
         again = load_config(path)
         assert again.to_dict() == cfg.to_dict()
         assert again.data.dataset_dir == demo_dir.resolve() / "dataset"
@@ -346,3 +346,45 @@ def test_demo_dir_choice_resumes_the_latest_of_its_profile_and_refuses_foreign_d
     assert (foreign / "notes.txt").is_file()
     assert choose_demo_dir(DemoOptions(out=runs / "demo-1", fresh=True), runs, "demo") == runs / "demo-1"
     assert not (runs / "demo-1").exists()
+
+
+def test_demo_data_stage_writes_what_data_build_writes_on_the_shipped_data(tmp_path: Path) -> None:
+    """The demo's data stage and `bbjcoder data build` are one function: same splits, same rejects
+    (the corpus step's included), same manifest apart from where the files lie."""
+    from rich.console import Console
+
+    from bbjcoder.cli import app
+    from bbjcoder.pipeline import DemoOptions, demo_config, demo_stages
+    from bbjcoder.recipe import Display
+    from bbjcoder.records.dataset import DatasetManifest
+
+    d = tmp_path / "runs" / "demo-x"
+    cfg = demo_config(REPO / "configs" / "demo.toml", d, quick=True)
+    data = next(s for s in demo_stages(cfg, d, DemoOptions(quick=True)) if s.name == "data")
+    data.run(Display(Console(file=open(os.devnull, "w")), {"data": data.title}))  # noqa: SIM115
+
+    from typer.testing import CliRunner
+
+    out = tmp_path / "built"
+    args = ["data", "build", "--training-data", str(REPO / "training-data"), "--corpus", str(REPO / "corpus")]
+    result = CliRunner().invoke(app, [*args, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    demo, built = (
+        DatasetManifest.load(d / "dataset" / "manifest.json"),
+        DatasetManifest.load(out / "manifest.json"),
+    )
+    assert demo.model_dump(exclude={"inputs"}) == built.model_dump(exclude={"inputs"})
+    assert (
+        [Path(i.path).name for i in demo.inputs]
+        == [Path(i.path).name for i in built.inputs]
+        == ["converted.jsonl"]
+    )
+    for name in ("train.jsonl", "val.jsonl", "test.jsonl", "rejected.jsonl", "corpus.jsonl"):
+        assert (d / "dataset" / name).read_bytes() == (out / name).read_bytes(), name
+    # rejected.jsonl lists the corpus step's rejects too (the demo used to leave them out)
+    stages = {json.loads(line)["stage"] for line in (out / "rejected.jsonl").read_text().splitlines()}
+    corpus_rejects = (out / "corpus.rejected.jsonl").read_text().splitlines()
+    assert ("corpus" in stages) == bool(corpus_rejects)
+    assert demo.stats is not None and demo.stats.records == sum(
+        demo.records_in(s) for s in ("train", "val", "test")
+    )

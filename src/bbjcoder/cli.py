@@ -1000,10 +1000,14 @@ def demo_cmd(
     no_forgetting: bool = typer.Option(
         False, "--no-forgetting", help="Skip the general-code forgetting check."
     ),
+    settings: list[str] = typer.Option(
+        None, "--set", help="Any config setting, SECTION.FIELD=VALUE (repeat), e.g. eval.n_samples=3."
+    ),
 ) -> None:
     """Every stage on the tiny CPU model: data, train (2 stages), eval vs base, export, serve + check, report.html."""
     from pathlib import Path
 
+    from bbjcoder.config import parse_assignment
     from bbjcoder.pipeline import DemoOptions, run_demo
 
     result = run_demo(
@@ -1013,6 +1017,7 @@ def demo_cmd(
             out=Path(out) if out else None,
             config=Path(config) if config else None,
             forgetting=not no_forgetting,
+            overrides=tuple(parse_assignment(s) for s in settings or []),
         ),
         console=err_console,
     )
