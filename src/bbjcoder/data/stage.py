@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bbjcoder.data.records import Record
 from bbjcoder.errors import DataError
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bbjcoder.data.corpus import CorpusResult
     from bbjcoder.data.importer import ImportResult
     from bbjcoder.data.quality import QualityReport
+    from bbjcoder.data.stats import StatsWithLengths
     from bbjcoder.data.validate import ValidationResult
 
 
@@ -64,7 +65,7 @@ class SplitDone:
 class StatsWritten:
     out_json: Path
     png: Path
-    stats: dict[str, Any]  # data.stats.compute_stats, with the per-record lengths
+    stats: StatsWithLengths
 
 
 Outcome = Converted | Imported | CorpusBuilt | SplitDone | StatsWritten

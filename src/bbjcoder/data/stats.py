@@ -10,11 +10,14 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from bbjcoder.data.records import Record
 from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
 from bbjcoder.errors import DependencyError, ModelError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _APPROX = re.compile(r"\w+|[^\w\s]")
 
@@ -42,12 +45,37 @@ def tokenizer_counter(tokenizer_dir: str | Path) -> Callable[[str], int]:
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
+class TokenStats(TypedDict):
+    tokenizer: str
+    total: int
+    min: int
+    median: int
+    p95: int
+    max: int
+
+
+class Stats(TypedDict):
+    """dataset/stats.json: counts over all splits and token lengths per record."""
+
+    records: int
+    per_split: dict[str, int]
+    by_type: dict[str, int]
+    by_difficulty: dict[str, int]
+    by_generation: dict[str, dict[str, dict[str, int]]]  # generation -> type -> difficulty -> records
+    by_origin: dict[str, int]
+    tokens: TokenStats
+
+
+class StatsWithLengths(Stats):
+    _lengths: dict[str, list[int]]  # tokens per record, per split (for the histogram; not written)
+
+
 def compute_stats(
     splits: Mapping[str, Sequence[Record]],
     *,
     count_tokens: Callable[[str], int] = approx_tokens,
     tokenizer: str = "approx (words + punctuation)",
-) -> dict[str, Any]:
+) -> StatsWithLengths:
     """Counts and token lengths over all splits. A record with several generations counts once
     under each of its labels in `by_generation`; `records` counts each record once."""
     by_gen: dict[str, dict[str, dict[str, int]]] = {}
@@ -99,7 +127,7 @@ def compute_stats(
     }
 
 
-def write_histogram(stats: dict[str, Any], path: str | Path) -> Path:
+def write_histogram(stats: StatsWithLengths, path: str | Path) -> Path:
     """Token-length histogram per split as a PNG (matplotlib, Agg backend, no display needed)."""
     import matplotlib
 
@@ -132,12 +160,20 @@ def write_histogram(stats: dict[str, Any], path: str | Path) -> Path:
     return out
 
 
-def public_stats(stats: dict[str, Any]) -> dict[str, Any]:
+def public_stats(stats: StatsWithLengths) -> Stats:
     """The stats without the raw per-record length lists."""
-    return {k: v for k, v in stats.items() if not k.startswith("_")}
+    return Stats(
+        records=stats["records"],
+        per_split=stats["per_split"],
+        by_type=stats["by_type"],
+        by_difficulty=stats["by_difficulty"],
+        by_generation=stats["by_generation"],
+        by_origin=stats["by_origin"],
+        tokens=stats["tokens"],
+    )
 
 
-def render_tables(stats: dict[str, Any]) -> list[Any]:
+def render_tables(stats: StatsWithLengths) -> list[Table]:
     """Rich tables: generation x type (with difficulty breakdown), and token lengths."""
     from rich.table import Table
 
