@@ -43,6 +43,17 @@ QUICK: Final[dict[str, object]] = {
 # The full profile of the shipped config evaluates the whole suite (demo.toml's max_cases keeps a
 # plain `bbjcoder eval --config configs/demo.toml` short; the demo has the time for all cases).
 FULL: Final[dict[str, object]] = {"eval.max_cases": None}
+# (what, command) for each stage run alone on the demo's files: report.html lists them.
+COMMANDS: Final = (
+    ("the whole data stage", "bbjcoder data build --config {c}"),
+    ("train (continue this run)", "bbjcoder train --config {c} --resume --run {d}"),
+    ("train (a new run on the same data)", "bbjcoder train --config {c}"),
+    ("evaluate against the base model", "bbjcoder eval --config {c} --model run:{id} --baseline base"),
+    ("export GGUF + Modelfile", "bbjcoder export {id} --runs-dir {runs} --quant {q} --name {name}"),
+    ("serve it", "bbjcoder serve --model gguf:{gguf} --port 8000"),
+    ("compare with another run", "bbjcoder runs compare {id} OTHER_RUN --runs-dir {runs}"),
+    ("draft examples for the weak areas", "bbjcoder data suggest --from-eval {d}"),
+)
 
 
 @dataclass(frozen=True)
@@ -68,16 +79,14 @@ def demo_config(
 ) -> RunConfig:
     """The config file with the profile's overrides, data and runs inside `demo_dir`, absolute paths."""
     cfg, d = load_config(source), demo_dir.resolve()
-    data, ev = cfg.data, cfg.eval
-    over = {
-        **(QUICK if quick else FULL if shipped else {}),
-        "run.runs_dir": d.parent,
-        "export.quant": DEMO_QUANT,
-    }
-    over |= {"data.dataset_dir": d / "dataset", "eval.suite": ev.suite.resolve()}
+    data, ev, mix = cfg.data, cfg.eval, cfg.data.general_mix
+    over = {**(QUICK if quick else FULL if shipped else {}), "export.quant": DEMO_QUANT}
+    over |= {"run.runs_dir": d.parent, "data.dataset_dir": d / "dataset", "eval.suite": ev.suite.resolve()}
     over |= {"data.training_data": [p.resolve() for p in data.training_data]}
-    over |= {"data.corpus_dirs": [p.resolve() for p in data.corpus_dirs]}
-    over |= {"data.general_mix": data.general_mix.resolve() if data.general_mix else None}
+    over |= {
+        "data.corpus_dirs": [p.resolve() for p in data.corpus_dirs],
+        "data.general_mix": mix and mix.resolve(),
+    }
     if ev.forgetting_suite is not None and not is_humaneval(ev.forgetting_suite):  # a name, not a path
         over["eval.forgetting_suite"] = ev.forgetting_suite.resolve()
     return cfg.with_overrides({**over, **dict(extra)})
@@ -108,20 +117,17 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     t_start, source = time.monotonic(), opts.config or DEFAULT_CONFIG
     base = load_config(source)
     for needed in (*base.data.training_data, *base.data.corpus_dirs, base.eval.suite):
-        if not Path(needed).exists():
-            raise UserError(
-                "not found: the demo runs from the repository root (training-data/, corpus/, evals/)",
-                path=Path(needed),
-            )
+        if not needed.exists():
+            raise UserError("not found: the demo runs where training-data/, corpus/, evals/ are", path=needed)
     d = choose_demo_dir(opts, Path(base.run.runs_dir), base.run.name).resolve()
     cfg = demo_config(source, d, quick=opts.quick, shipped=opts.config is None, extra=opts.overrides)
     profile = "quick" if opts.quick else "full"
     created = _dt.datetime.now().isoformat(timespec="seconds")
     record = DemoStages.load_or_new(d / STAGES_JSON, created=created, config_source=str(source))
-    header = f"bbjcoder demo ({profile}): {source} resolved for {d.name}.\n"
-    atomic_write_text(
-        d / CONFIG_TOML, cfg.to_toml(header + "Every stage command in report.html reads this file.")
+    header = (
+        f"bbjcoder demo ({profile}): {source} resolved for {d.name}.\nThe commands in report.html read it."
     )
+    atomic_write_text(d / CONFIG_TOML, cfg.to_toml(header))
     if not (d / "run.json").is_file():
         create_run(d.parent, cfg.run.name, cfg.to_dict(), run_id=d.name, demo={"profile": profile})
     console = console or Console(stderr=True)
@@ -137,32 +143,29 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
 
 def demo_stages(cfg: RunConfig, d: Path, opts: DemoOptions) -> list[Stage]:
     """The demo's stages in order: what each runs, reads (for the resume hash) and leaves."""
-    ds, ev, part = d / "dataset", cfg.eval, cfg.to_dict()
+    ds, ev, part, mix = d / "dataset", cfg.eval, cfg.to_dict(), cfg.data.general_mix
     q4, eval_dir = d / "export" / f"{cfg.export.name}-{DEMO_QUANT}.gguf", d / "eval" / ev.suite.name
-    data_in = [*cfg.data.training_data, *cfg.data.imports, *cfg.data.corpus_dirs]
-    data_out = [ds / f for f in ("train.jsonl", "val.jsonl", "manifest.json", "corpus.jsonl", "stats.json")]
-    train_in = [
-        ds / "corpus.jsonl",
-        ds / "train.jsonl",
-        ds / "val.jsonl",
-        *filter(None, [cfg.data.general_mix]),
-    ]
-    train_params = {s: part[s] for s in ("model", "lora", "cpt", "sft")} | {"extra": [cfg.run.seed]}
-    train_out = [d / "adapter/adapter_config.json", d / "loss.png", d / "MODEL_CARD.md"]
-    train_old = [d / p for p in ("base", "checkpoints", "stage1", "stage2", "adapter", "logs", "loss.png")]
     general = [ev.forgetting_suite] if ev.forgetting_suite and not is_humaneval(ev.forgetting_suite) else []
-    eval_params = {"eval": part["eval"], "extra": {"forgetting": opts.forgetting, "baselines": ["base"]}}
-    eval_out = [eval_dir / "report.json", eval_dir / "compile_at_k.png"]
+    outs = ("train.jsonl", "val.jsonl", "manifest.json", "corpus.jsonl", "stats.json")
+    old = ("base", "checkpoints", "stage1", "stage2", "adapter", "logs", "loss.png")
+    train_params = {s: part[s] for s in ("model", "lora", "cpt", "sft")}
     # fmt: off
     return [
         Stage("data", "data: convert, corpus, quality + split, stats", partial(_data, cfg),
-              data_in, part["data"], data_out),
+              [*cfg.data.training_data, *cfg.data.imports, *cfg.data.corpus_dirs], part["data"],
+              [ds / f for f in outs]),
         Stage("train", "train: tiny base model, stage 1, stage 2", partial(_train, cfg, d),
-              train_in, train_params, train_out, train_old, reset=partial(_reset_training, d)),
+              [ds / "corpus.jsonl", ds / "train.jsonl", ds / "val.jsonl", *filter(None, [mix])],
+              train_params | {"extra": [cfg.run.seed, cfg.data.general_mix_share]},
+              [d / "adapter/adapter_config.json", d / "loss.png", d / "MODEL_CARD.md"], [d / p for p in old],
+              reset=partial(_reset_training, d)),
         Stage("eval", f"eval: {ev.suite.name} vs the base model", partial(_eval, d, opts.forgetting),
-              [d / "adapter", d / "base", ev.suite, *general], eval_params, eval_out, [eval_dir]),
+              [d / "adapter", d / "base", ev.suite, *general],
+              {"eval": part["eval"], "extra": {"forgetting": opts.forgetting, "baselines": ["base"]}},
+              [eval_dir / "report.json", eval_dir / "compile_at_k.png"], [eval_dir]),
         Stage("export", "export: GGUF F16 + Q4_K_M, Modelfile", partial(_export, cfg, d),
-              [d / "adapter", d / "base"], {"export": part["export"], "extra": DEMO_QUANT}, [q4, d / "export/Modelfile"]),
+              [d / "adapter", d / "base"], {"export": part["export"], "extra": DEMO_QUANT},
+              [q4, d / "export/Modelfile"]),
         Stage("serve", "serve: ask the window prompt, check it", partial(_serve, q4, d),
               [q4], {"prompt": WINDOW_PROMPT}, [d / SERVE_CHECK_JSON]),
         Stage("report", "report.html", partial(_report, cfg, d, q4), outputs=[d / "report.html"], always=True),
@@ -174,10 +177,10 @@ def _data(cfg: RunConfig, show: Display) -> Outcome:
     from bbjcoder.data import build
 
     manifest = build(cfg, progress=lambda title, done: show.update(description=f"data: {title}"))
-    invalid = manifest.reasons.get("invalid example", 0)
+    bad = manifest.reasons.get("invalid example", 0)
     detail = ", ".join(f"{k} {v}" for k, v in manifest.split_counts().items())
     return Outcome(
-        detail, {"counts": manifest.split_counts()}, f"{invalid} invalid examples left out" if invalid else ""
+        detail, {"counts": manifest.split_counts()}, f"{bad} invalid examples left out" if bad else ""
     )
 
 
@@ -186,21 +189,19 @@ def _train(cfg: RunConfig, d: Path, show: Display) -> Outcome:
     from bbjcoder.train.progress_callback import StageProgress
     from bbjcoder.train.stages import train
 
-    feed = StageProgress(
-        lambda title, step, total: show.update(completed=step, total=total, description=f"train: {title}")
-    )
+    feed = StageProgress(lambda what, n, of: show.update(completed=n, total=of, description=f"train: {what}"))
     # resume=True on our own run: finished stages are kept, an interrupted one continues from its
     # last checkpoint, and a reset run (no checkpoints) simply trains from the start.
     train(cfg, stage="all", resume=True, run_id=str(d), callbacks=[feed])
     phases = feed.phases()
     stages = {
-        s: {k: v for k, v in info.items() if k != "log_history"}
-        for s, info in load_run(d).info.get("stages", {}).items()
+        s: {k: v for k, v in i.items() if k != "log_history"} for s, i in load_run(d).info["stages"].items()
     }
     losses = [(s, v.get("first_train_loss"), v.get("final_train_loss")) for s, v in stages.items()]
-    detail = "; ".join(
+    shown = [
         f"{s} loss {a:.2f}→{b:.2f}" for s, a, b in losses if isinstance(a, float) and isinstance(b, float)
-    )
+    ]
+    detail = "; ".join(shown)
     return Outcome(detail, {"phases": phases, "stages": stages})
 
 
@@ -277,23 +278,7 @@ def _serve(gguf: Path, d: Path, show: Display) -> Outcome:
 def _report(cfg: RunConfig, d: Path, gguf: Path, show: Display) -> Outcome:
     from bbjcoder.report_html import write_report_html
 
-    c, runs, ds = d / CONFIG_TOML, d.parent, d / "dataset"
-    commands = [
-        ("the whole data stage", f"bbjcoder data build --config {c}"),
-        ("data stats", f"bbjcoder data stats {ds}"),
-        ("train (continue this run)", f"bbjcoder train --config {c} --resume --run {d}"),
-        ("train (a new run on the same data)", f"bbjcoder train --config {c}"),
-        (
-            "evaluate against the base model",
-            f"bbjcoder eval --config {c} --model run:{d.name} --baseline base",
-        ),
-        (
-            "export GGUF + Modelfile",
-            f"bbjcoder export {d.name} --runs-dir {runs} --quant {DEMO_QUANT} --name {cfg.export.name}",
-        ),
-        ("serve it", f"bbjcoder serve --model gguf:{gguf} --port 8000"),
-        ("compare with another run", f"bbjcoder runs compare {d.name} OTHER_RUN --runs-dir {runs}"),
-        ("draft examples for the weak areas", f"bbjcoder data suggest --from-eval {d}"),
-    ]
+    names = {"c": d / CONFIG_TOML, "d": d, "id": d.name, "runs": d.parent, "gguf": gguf, "q": DEMO_QUANT}
+    commands = [(what, c.format(name=cfg.export.name, **names)) for what, c in COMMANDS]
     path = write_report_html(d, commands=commands)
     return Outcome(str(path), {"path": "report.html", "bytes": path.stat().st_size})
