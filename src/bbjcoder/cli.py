@@ -7,7 +7,7 @@ Heavy imports (torch, transformers, llama_cpp) happen inside the commands that n
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from bbjcoder.config import RunConfig
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="bbjcoder",
@@ -162,38 +164,55 @@ def data_split(
     inputs: list[str] = typer.Argument(
         None, help="Record JSONL files (default: dataset/converted.jsonl, imported.jsonl)."
     ),
-    out_dir: str = typer.Option(
-        "dataset", "--out-dir", "-o", help="Where train/val/test.jsonl and manifest.json go."
+    out_dir: str | None = typer.Option(
+        None, "--out-dir", "-o", help="Where train/val/test.jsonl and manifest.json go (default: dataset)."
     ),
-    test_share: float = typer.Option(0.05, "--test-share", help="Share of all records held out as test."),
-    val_share: float = typer.Option(0.10, "--val-share", help="Share of the rest used for validation."),
-    salt: str = typer.Option(
-        "bbjcoder-split-v1", "--salt", help="Hash salt; change it to draw a different split."
+    test_share: float | None = typer.Option(
+        None, "--test-share", help="Share of all records held out as test (default: [data] 0.05)."
     ),
-    threshold: float = typer.Option(0.85, "--threshold", help="Near-duplicate Jaccard threshold."),
-    shingle: int = typer.Option(5, "--shingle", help="Tokens per shingle for near-duplicates."),
-    num_perm: int = typer.Option(
-        128, "--num-perm", help="MinHash size (bins of one-permutation hashing; a power of two)."
+    val_share: float | None = typer.Option(
+        None, "--val-share", help="Share of the rest used for validation (default: [data] 0.10)."
+    ),
+    salt: str | None = typer.Option(
+        None, "--salt", help="Hash salt; change it to draw a different split (default: bbjcoder-split-v1)."
+    ),
+    threshold: float | None = typer.Option(
+        None, "--threshold", help="Near-duplicate Jaccard threshold (default: 0.85)."
+    ),
+    shingle: int | None = typer.Option(
+        None, "--shingle", help="Tokens per shingle for near-duplicates (default: 5)."
+    ),
+    num_perm: int | None = typer.Option(
+        None,
+        "--num-perm",
+        help="MinHash size (bins of one-permutation hashing; a power of two; default 128).",
     ),
     no_dedup: bool = typer.Option(False, "--no-dedup", help="Keep duplicates (lint still runs)."),
 ) -> None:
     """Lint, drop duplicates, and split by a hash of each id (stable) into train/val/test + manifest."""
     from pathlib import Path
 
+    from bbjcoder.config import DataSection
     from bbjcoder.data import commands
+    from bbjcoder.data.quality import DedupConfig
+    from bbjcoder.data.split import SplitConfig
 
-    code = commands.split(
-        _paths(inputs),
-        Path(out_dir),
-        test_share=test_share,
-        val_share=val_share,
-        salt=salt,
-        threshold=threshold,
-        shingle=shingle,
-        num_perm=num_perm,
-        dedup=not no_dedup,
+    d, q = SplitConfig(), DedupConfig()
+    split = SplitConfig(_or(test_share, d.test_share), _or(val_share, d.val_share), _or(salt, d.salt))
+    dedup = DedupConfig(
+        _or(threshold, q.threshold),
+        _or(shingle, q.shingle),
+        _or(num_perm, q.num_perm),
+        exact=not no_dedup,
+        near=not no_dedup,
     )
-    _data_exit(code)
+    out = Path(out_dir) if out_dir else DataSection().dataset_dir
+    _data_exit(commands.split(_paths(inputs), out, split, dedup))
+
+
+def _or(given: T | None, default: T) -> T:
+    """An option given on the command line, else its one default (in the config or the step's own)."""
+    return default if given is None else given
 
 
 @data_app.command("stats")

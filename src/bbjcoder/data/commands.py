@@ -31,6 +31,8 @@ from bbjcoder.errors import DataError
 
 if TYPE_CHECKING:
     from bbjcoder.config import RunConfig
+    from bbjcoder.data.quality import DedupConfig
+    from bbjcoder.data.split import SplitConfig
 
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -176,32 +178,10 @@ def default_inputs(dataset: Path) -> list[Path]:
 
 
 def split(
-    inputs: Sequence[Path],
-    out_dir: Path,
-    *,
-    test_share: float = 0.05,
-    val_share: float = 0.10,
-    salt: str = "bbjcoder-split-v1",
-    threshold: float = 0.85,
-    shingle: int = 5,
-    num_perm: int = 128,
-    dedup: bool = True,
-    also_rejected: Sequence[Path] = (),
+    inputs: Sequence[Path], out_dir: Path, split: SplitConfig | None = None, dedup: DedupConfig | None = None
 ) -> int:
-    files = list(inputs) or default_inputs(out_dir)
-    done = split_dataset(
-        files,
-        out_dir,
-        test_share=test_share,
-        val_share=val_share,
-        salt=salt,
-        threshold=threshold,
-        shingle=shingle,
-        num_perm=num_perm,
-        dedup=dedup,
-        also_rejected=also_rejected,
-    )
-    _show_split(done)
+    """`data split`: lint, dedup and split `inputs` (default: what convert/import wrote in `out_dir`)."""
+    _show_split(split_dataset(list(inputs) or default_inputs(out_dir), out_dir, split, dedup))
     return 0
 
 

@@ -12,20 +12,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bbjcoder.config import DataSection
 from bbjcoder.data.records import Record
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import atomic_write_jsonl, sha256_file
 from bbjcoder.records.dataset import DatasetManifest, InputFile, OutputFile, QualityCounts, SplitParameters
 
 SPLITS = ("train", "val", "test")
+_DATA = DataSection()  # the shares' one default: [data] test_share / val_share
 
 
 @dataclass(frozen=True)
 class SplitConfig:
     """`test_share` of all records is held out first; `val_share` of the rest is validation."""
 
-    test_share: float = 0.05
-    val_share: float = 0.10
+    test_share: float = _DATA.test_share
+    val_share: float = _DATA.val_share
     salt: str = "bbjcoder-split-v1"
 
     def __post_init__(self) -> None:

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from bbjcoder.config import RunConfig
     from bbjcoder.data.corpus import CorpusResult
     from bbjcoder.data.importer import ImportResult
-    from bbjcoder.data.quality import QualityReport
+    from bbjcoder.data.quality import DedupConfig, QualityReport
+    from bbjcoder.data.split import SplitConfig
     from bbjcoder.data.stats import StatsWithLengths
     from bbjcoder.data.validate import ValidationResult
 
@@ -146,14 +147,9 @@ def read_records(path: Path) -> list[Record]:
 def split_dataset(
     inputs: Sequence[Path],
     out_dir: Path,
+    split: SplitConfig | None = None,
+    dedup: DedupConfig | None = None,
     *,
-    test_share: float = 0.05,
-    val_share: float = 0.10,
-    salt: str = "bbjcoder-split-v1",
-    threshold: float = 0.85,
-    shingle: int = 5,
-    num_perm: int = 128,
-    dedup: bool = True,
     also_rejected: Sequence[Path] = (),
 ) -> SplitDone:
     """Lint, drop duplicates, split by id; rejected.jsonl lists the inputs' own rejects too."""
@@ -161,13 +157,13 @@ def split_dataset(
     from bbjcoder.data.split import SplitConfig, write_split
     from bbjcoder.fileio import read_jsonl
 
-    config = SplitConfig(test_share=test_share, val_share=val_share, salt=salt)
-    if not 0.0 < threshold <= 1.0:
-        raise DataError(f"--threshold must be in (0, 1], got {threshold}")
-    if num_perm < 1 or num_perm & (num_perm - 1):
-        raise DataError(f"--num-perm must be a power of two, got {num_perm}", hint="use 64, 128 or 256")
-    if shingle < 1:
-        raise DataError(f"--shingle must be at least 1, got {shingle}")
+    split, dedup = split or SplitConfig(), dedup or DedupConfig()
+    if not 0.0 < dedup.threshold <= 1.0:
+        raise DataError(f"--threshold must be in (0, 1], got {dedup.threshold}")
+    if dedup.num_perm < 1 or dedup.num_perm & (dedup.num_perm - 1):
+        raise DataError(f"--num-perm must be a power of two, got {dedup.num_perm}", hint="use 64, 128 or 256")
+    if dedup.shingle < 1:
+        raise DataError(f"--shingle must be at least 1, got {dedup.shingle}")
     records: list[Record] = []
     earlier_rejects: list[Mapping[str, object]] = []
     for f in inputs:
@@ -177,22 +173,13 @@ def split_dataset(
     for rej in also_rejected:  # e.g. the corpus step's, so rejected.jsonl lists everything left out
         if rej.is_file():
             earlier_rejects.extend(read_jsonl(rej))
-    report = clean_records(
-        records, DedupConfig(threshold=threshold, shingle=shingle, num_perm=num_perm, exact=dedup, near=dedup)
+    report = clean_records(records, dedup)
+    settings = DedupSettings(
+        threshold=dedup.threshold, shingle=dedup.shingle, num_perm=dedup.num_perm, enabled=dedup.exact
     )
-    quality = QualityCounts(
-        **report.counts,
-        lint_warnings=len(report.warnings),
-        dedup=DedupSettings(threshold=threshold, shingle=shingle, num_perm=num_perm, enabled=dedup),
-    )
-    manifest = write_split(
-        report.kept,
-        out_dir,
-        config,
-        rejected=[*earlier_rejects, *report.rejected],
-        inputs=inputs,
-        quality=quality,
-    )
+    quality = QualityCounts(**report.counts, lint_warnings=len(report.warnings), dedup=settings)
+    rejected = [*earlier_rejects, *report.rejected]
+    manifest = write_split(report.kept, out_dir, split, rejected=rejected, inputs=inputs, quality=quality)
     return SplitDone(out_dir, manifest, report)
 
 
@@ -248,6 +235,8 @@ def build(cfg: RunConfig, *, progress: Progress | None = None) -> DatasetManifes
     lines, undecodable corpus files, lint and duplicate rejects are left out and listed in
     `rejected.jsonl` (the manifest counts them: `manifest.left_out`).
     """
+    from bbjcoder.data.split import SplitConfig
+
     data = cfg.data
     out_dir = data.dataset_dir
 
@@ -274,8 +263,7 @@ def build(cfg: RunConfig, *, progress: Progress | None = None) -> DatasetManifes
         lambda: split_dataset(
             inputs,
             out_dir,
-            test_share=data.test_share,
-            val_share=data.val_share,
+            SplitConfig(test_share=data.test_share, val_share=data.val_share),
             also_rejected=[rejected_path_for(corpus)] if data.corpus_dirs else [],
         ),
     )
