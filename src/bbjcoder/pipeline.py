@@ -265,14 +265,12 @@ def _export(cfg: RunConfig, d: Path, show: Display) -> Outcome:
 
 def _serve(gguf: Path, d: Path, show: Display) -> Outcome:
     from bbjcoder.fileio import atomic_write_json
-    from bbjcoder.serve.check import serve_and_ask
+    from bbjcoder.serve.check import serve_and_ask, summary
 
     show.update(description="serve: starting bbjcoder serve, asking the window prompt")
     check = serve_and_ask(gguf, WINDOW_PROMPT, log=sys.stdout)
     atomic_write_json(d / SERVE_CHECK_JSON, check)
-    n = len(check["diagnostics"])
-    verdict = "compiles" if check["compiles"] else f"does not compile ({n} diagnostic{'s' * (n != 1)})"
-    return Outcome(f"answered in {check['latency_s']:.1f} s; {verdict}", {"compiles": check["compiles"]})
+    return Outcome(summary(check), {"compiles": check.get("compiles", False)})
 
 
 def _report(cfg: RunConfig, d: Path, gguf: Path, show: Display) -> Outcome:

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO, TypedDict
 
 from bbjcoder.errors import UserError
 
@@ -18,6 +18,32 @@ WINDOW_PROMPT = (
     "Write a BBj program that creates a window with a button. When the button is clicked, "
     "display a message box saying 'Hello'."
 )
+
+
+class ServeCheck(TypedDict, total=False):
+    """serve_check.json: how the server was started, what it was asked, what it answered."""
+
+    command: str
+    base_url: str
+    prompt: str
+    startup_s: float
+    latency_s: float
+    model: str
+    answer: str
+    code: str
+    finish_reason: str | None
+    completion_tokens: int | None
+    compiles: bool
+    diagnostics: list[object]  # compile@k's diagnostics of `code`: empty when it compiles
+    server_exit_code: int | None
+    server_stopped: bool
+
+
+def summary(check: ServeCheck) -> str:
+    """One line: how fast the server answered and whether the answer's code compiles."""
+    n = len(check.get("diagnostics", []))
+    verdict = "compiles" if check.get("compiles") else f"does not compile ({n} diagnostic{'s' * (n != 1)})"
+    return f"answered in {check.get('latency_s', 0.0):.1f} s; {verdict}"
 
 
 def _free_port() -> int:
@@ -28,7 +54,7 @@ def _free_port() -> int:
 
 def serve_and_ask(
     gguf: Path, prompt: str, *, log: TextIO, max_tokens: int = 256, start_timeout_s: float = 120.0
-) -> dict[str, Any]:
+) -> ServeCheck:
     """Start `bbjcoder serve` on `gguf` (subprocess, free loopback port), ask `prompt` with the
     openai client, check the answer's BBj, stop the server. Returns what happened."""
     from openai import OpenAI
@@ -45,7 +71,7 @@ def serve_and_ask(
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, text=True)
     base_url = f"http://127.0.0.1:{port}/v1"
-    out: dict[str, Any] = {"command": " ".join(cmd), "base_url": base_url, "prompt": prompt}
+    out = ServeCheck(command=" ".join(cmd), base_url=base_url, prompt=prompt)
     try:
         client = OpenAI(base_url=base_url, api_key="not-needed", max_retries=0, timeout=5.0)
         model = None
@@ -78,15 +104,10 @@ def serve_and_ask(
         answer = reply.choices[0].message.content or ""
         code = extract_code(answer, "bbj")
         diags = list(compile_diagnostics(code, check_source))  # the same verdict as compile@k
-        out.update(
-            model=model,
-            answer=answer,
-            code=code,
-            finish_reason=reply.choices[0].finish_reason,
-            completion_tokens=getattr(reply.usage, "completion_tokens", None),
-            compiles=not diags,
-            diagnostics=diags,
-        )
+        out["model"], out["answer"], out["code"] = model, answer, code
+        out["finish_reason"] = reply.choices[0].finish_reason
+        out["completion_tokens"] = getattr(reply.usage, "completion_tokens", None)
+        out["compiles"], out["diagnostics"] = not diags, list(diags)
     finally:
         proc.terminate()
         try:
