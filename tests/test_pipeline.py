@@ -291,7 +291,7 @@ def test_improvement_loop_commands_work_on_the_demo_run(demo: dict[str, Any], tm
 
 def test_resolved_config_round_trips_through_toml(tmp_path: Path) -> None:
     from bbjcoder.config import load_config
-    from bbjcoder.pipeline import demo_config
+    from bbjcoder.demo_setup import demo_config
 
     demo_dir = tmp_path / "runs" / "demo-x"
     for quick in (False, True):
@@ -307,7 +307,7 @@ def test_resolved_config_round_trips_through_toml(tmp_path: Path) -> None:
 
 
 def test_input_hash_follows_file_contents_and_ignores_drafts(tmp_path: Path) -> None:
-    from bbjcoder.pipeline import input_hash
+    from bbjcoder.records.demo import input_hash
 
     root = tmp_path / "training-data"
     (root / "gui").mkdir(parents=True)
@@ -323,8 +323,8 @@ def test_input_hash_follows_file_contents_and_ignores_drafts(tmp_path: Path) -> 
 
 
 def test_demo_dir_choice_resumes_the_latest_of_its_profile_and_refuses_foreign_dirs(tmp_path: Path) -> None:
+    from bbjcoder.demo_setup import DemoOptions, choose_demo_dir
     from bbjcoder.errors import UserError
-    from bbjcoder.pipeline import DemoOptions, choose_demo_dir
 
     runs = tmp_path / "runs"
     for name, profile, created in (
@@ -354,7 +354,8 @@ def test_demo_data_stage_writes_what_data_build_writes_on_the_shipped_data(tmp_p
     from rich.console import Console
 
     from bbjcoder.cli import app
-    from bbjcoder.pipeline import DemoOptions, demo_config, demo_stages
+    from bbjcoder.demo_setup import DemoOptions, demo_config
+    from bbjcoder.pipeline import demo_stages
     from bbjcoder.recipe import Display
     from bbjcoder.records.dataset import DatasetManifest
 

@@ -1027,7 +1027,8 @@ def demo_cmd(
     from pathlib import Path
 
     from bbjcoder.config import parse_assignment
-    from bbjcoder.pipeline import DemoOptions, run_demo
+    from bbjcoder.demo_setup import DemoOptions
+    from bbjcoder.pipeline import run_demo
 
     result = run_demo(
         DemoOptions(

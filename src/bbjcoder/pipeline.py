@@ -8,7 +8,6 @@ finished stage with the hash of its inputs in stages.json: a re-run skips what i
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -18,31 +17,16 @@ from typing import Any, Final
 
 from rich.console import Console
 
-from bbjcoder.config import RunConfig, load_config
-from bbjcoder.errors import UserError
+from bbjcoder.config import RunConfig
+from bbjcoder.demo_setup import DEMO_QUANT, STAGES_JSON, DemoOptions, prepare
 from bbjcoder.evaluate.forgetting import is_humaneval
 from bbjcoder.fileio import atomic_write_text
 from bbjcoder.recipe import Display, Outcome, Runner, Stage
-from bbjcoder.records.demo import DemoStages, StageEntry, input_hash
-from bbjcoder.runs import create_run, new_run_id
+from bbjcoder.records.demo import DemoStages, StageEntry
+from bbjcoder.runs import create_run
 from bbjcoder.serve.check import WINDOW_PROMPT
 
-__all__ = ["DemoOptions", "choose_demo_dir", "demo_config", "input_hash", "run_demo"]
-
-STAGES_JSON, SERVE_CHECK_JSON, CONFIG_TOML = "stages.json", "serve_check.json", "config.toml"
-DEFAULT_CONFIG = Path("configs/demo.toml")
-DEMO_QUANT: Final = "q4_k_m"  # the demo exports F16 + Q4_K_M whatever the config's [export] says
-# --quick: the same pipeline with fewer steps, cases and tokens (≤ 5 minutes on 2 cores). 30 + 20
-# steps still show validation loss falling (measured -27% in stage 1, -10% in stage 2).
-QUICK: Final[dict[str, object]] = {
-    **{f"{stage}.{k}": v for stage in ("cpt", "sft") for k, v in (("eval_steps", 10), ("save_steps", 10))},
-    **{"cpt.max_steps": 30, "cpt.logging_steps": 2, "sft.max_steps": 20, "sft.logging_steps": 2},
-    **{"sft.gradient_accumulation": 1, "eval.max_cases": 4, "eval.n_samples": 2, "eval.k": [1, 2]},
-    **{"eval.max_new_tokens": 48, "eval.forgetting_max_problems": 4, "eval.forgetting_max_new_tokens": 48},
-}
-# The full profile of the shipped config evaluates the whole suite (demo.toml's max_cases keeps a
-# plain `bbjcoder eval --config configs/demo.toml` short; the demo has the time for all cases).
-FULL: Final[dict[str, object]] = {"eval.max_cases": None}
+SERVE_CHECK_JSON, CONFIG_TOML = "serve_check.json", "config.toml"
 # (what, command) for each stage run alone on the demo's files: report.html lists them.
 COMMANDS: Final = (
     ("the whole data stage", "bbjcoder data build --config {c}"),
@@ -57,16 +41,6 @@ COMMANDS: Final = (
 
 
 @dataclass(frozen=True)
-class DemoOptions:
-    quick: bool = False
-    fresh: bool = False
-    out: Path | None = None  # the demo directory itself; default: the latest runs/demo-* or a new one
-    config: Path | None = None  # default configs/demo.toml
-    forgetting: bool = True  # include the general-code forgetting check in the eval stage
-    overrides: tuple[tuple[str, object], ...] = ()  # `--set SECTION.FIELD=VALUE`, after the profile
-
-
-@dataclass(frozen=True)
 class DemoResult:
     demo_dir: Path
     report_html: Path
@@ -74,53 +48,11 @@ class DemoResult:
     wall_s: float
 
 
-def demo_config(
-    source: Path, demo_dir: Path, *, quick: bool, shipped: bool = True, extra: tuple = ()
-) -> RunConfig:
-    """The config file with the profile's overrides, data and runs inside `demo_dir`, absolute paths."""
-    cfg, d = load_config(source), demo_dir.resolve()
-    data, ev, mix = cfg.data, cfg.eval, cfg.data.general_mix
-    over = {**(QUICK if quick else FULL if shipped else {}), "export.quant": DEMO_QUANT}
-    over |= {"run.runs_dir": d.parent, "data.dataset_dir": d / "dataset", "eval.suite": ev.suite.resolve()}
-    over |= {"data.training_data": [p.resolve() for p in data.training_data]}
-    over |= {
-        "data.corpus_dirs": [p.resolve() for p in data.corpus_dirs],
-        "data.general_mix": mix and mix.resolve(),
-    }
-    if ev.forgetting_suite is not None and not is_humaneval(ev.forgetting_suite):  # a name, not a path
-        over["eval.forgetting_suite"] = ev.forgetting_suite.resolve()
-    return cfg.with_overrides({**over, **dict(extra)})
-
-
-def choose_demo_dir(opts: DemoOptions, runs_dir: Path, name: str) -> Path:
-    """--out DIR, else the latest demo of this profile under runs_dir (unless --fresh), else a new one."""
-    profile = "quick" if opts.quick else "full"
-    if (out := opts.out) is not None:
-        if out.exists() and any(out.iterdir()) and not (out / STAGES_JSON).is_file():
-            msg = "not a demo directory (no stages.json) and not empty; refusing to write into it"
-            raise UserError(msg, path=out, hint="pass a new or empty --out directory")
-        if opts.fresh and out.exists():
-            shutil.rmtree(out)
-        return out
-    if not opts.fresh and (latest := DemoStages.latest(runs_dir, STAGES_JSON, profile)) is not None:
-        return latest
-    path = base = runs_dir / new_run_id(f"{name}-quick" if opts.quick else name)
-    for n in range(2, 1000):  # two demos started in the same second
-        if not path.exists():
-            break
-        path = base.with_name(f"{base.name}-{n}")
-    return path
-
-
 def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     """Run (or resume) every stage; returns where the report is. Raises UserError on failure."""
-    t_start, source = time.monotonic(), opts.config or DEFAULT_CONFIG
-    base = load_config(source)
-    for needed in (*base.data.training_data, *base.data.corpus_dirs, base.eval.suite):
-        if not needed.exists():
-            raise UserError("not found: the demo runs where training-data/, corpus/, evals/ are", path=needed)
-    d = choose_demo_dir(opts, Path(base.run.runs_dir), base.run.name).resolve()
-    cfg = demo_config(source, d, quick=opts.quick, shipped=opts.config is None, extra=opts.overrides)
+    t_start = time.monotonic()
+    d, cfg = prepare(opts)
+    source = cfg.source
     profile = "quick" if opts.quick else "full"
     created = _dt.datetime.now().isoformat(timespec="seconds")
     record = DemoStages.load_or_new(d / STAGES_JSON, created=created, config_source=str(source))
