@@ -128,7 +128,9 @@ def data_validate(
 @data_app.command("convert")
 def data_convert(
     paths: list[str] = typer.Argument(None, help="Example files or directories (default: training-data)."),
-    out: str = typer.Option("dataset/converted.jsonl", "--out", "-o", help="ChatML JSONL to write."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="ChatML JSONL to write (default: dataset/converted.jsonl)."
+    ),
     no_check: bool = typer.Option(False, "--no-check", help="Skip the BBj checker."),
 ) -> None:
     """Convert valid examples to ChatML JSONL; invalid ones are listed in OUT's .rejected.jsonl (exit 1)."""
@@ -136,13 +138,16 @@ def data_convert(
 
     from bbjcoder.data import commands
 
-    _data_exit(commands.convert(_paths(paths), Path(out), check=not no_check))
+    out_path = Path(out) if out else commands.DATASET_DIR / "converted.jsonl"
+    _data_exit(commands.convert(_paths(paths), out_path, check=not no_check))
 
 
 @data_app.command("import")
 def data_import(
     file: str = typer.Argument(..., help='Existing ChatML JSONL ({"messages": [...]}, optional "meta").'),
-    out: str = typer.Option("dataset/imported.jsonl", "--out", "-o", help="Normalised records to write."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Normalised records to write (default: dataset/imported.jsonl)."
+    ),
     keep_system: bool = typer.Option(
         False, "--keep-system", help="Keep the file's system prompts instead of ours."
     ),
@@ -156,7 +161,8 @@ def data_import(
 
     from bbjcoder.data import commands
 
-    _data_exit(commands.import_file(Path(file), Path(out), keep_system=keep_system))
+    out_path = Path(out) if out else commands.DATASET_DIR / "imported.jsonl"
+    _data_exit(commands.import_file(Path(file), out_path, keep_system=keep_system))
 
 
 @data_app.command("split")
@@ -243,7 +249,9 @@ def data_stats(
 @data_app.command("corpus")
 def data_corpus(
     dirs: list[str] = typer.Argument(None, help="Directories of BBj sources (default: corpus)."),
-    out: str = typer.Option("dataset/corpus.jsonl", "--out", "-o", help="Corpus JSONL to write."),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Corpus JSONL to write (default: dataset/corpus.jsonl)."
+    ),
     ext: list[str] = typer.Option(
         None,
         "--ext",
@@ -267,7 +275,7 @@ def data_corpus(
 
     code = commands.corpus(
         _paths(dirs),
-        Path(out),
+        Path(out) if out else commands.DATASET_DIR / "corpus.jsonl",
         extensions=ext or DEFAULT_EXTENSIONS,
         fallbacks=fallback or DEFAULT_FALLBACKS,
         check=check,
@@ -291,7 +299,7 @@ def data_new(
     from_generation: str | None = typer.Option(None, "--from", help="Migration: source generation."),
     to_generation: list[str] = typer.Option(None, "--to", help="Migration: target generation (repeat)."),
     slug: str | None = typer.Option(None, "--slug", help="File name without .md (default: from the title)."),
-    root: str = typer.Option("training-data", "--root", help="Training-data directory."),
+    root: str | None = typer.Option(None, "--root", help="Training-data directory (default: training-data)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
     """Scaffold a new example from flags; asks for missing ones when run in a terminal.
@@ -319,7 +327,7 @@ def data_new(
         from_generation = ask(from_generation, "from", "character")
         to_generation = list(to_generation or []) or ask(None, "to", gens[0]).replace(",", " ").split()
     code = commands.new(
-        root=Path(root),
+        root=Path(root) if root else commands.TRAINING_DATA,
         topic=ask(topic, "topic", "misc"),
         title=title,
         type=type_,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from bbjcoder.config import DataSection, EvalSection
 from bbjcoder.data.stage import (
     Converted,
     CorpusBuilt,
@@ -37,8 +38,10 @@ if TYPE_CHECKING:
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-DATASET_DIR = Path("dataset")
-TRAINING_DATA = Path("training-data")
+# The [data] section's defaults: the one home of these paths.
+_DATA = DataSection()
+DATASET_DIR, TRAINING_DATA, CORPUS_DIRS = _DATA.dataset_dir, _DATA.training_data[0], _DATA.corpus_dirs
+SUITE = EvalSection().suite
 
 
 def _print_problems(problems: Sequence[Any], notes: Sequence[str]) -> None:
@@ -97,9 +100,7 @@ def lint(paths: Sequence[Path], *, as_json: bool = False) -> int:
 
     from bbjcoder.data.lint import RULES, lint_paths
 
-    targets = list(paths) or [
-        p for p in (TRAINING_DATA, Path("evals/bbj-core"), Path("corpus")) if p.exists()
-    ]
+    targets = list(paths) or [p for p in (TRAINING_DATA, SUITE, *CORPUS_DIRS) if p.exists()]
     missing = [p for p in targets if not p.exists()]
     if missing:
         raise DataError("no such file or directory", path=missing[0])
@@ -242,7 +243,7 @@ def corpus(
     check: bool = False,
 ) -> int:
     done = collect_corpus(
-        dirs or [Path("corpus")],
+        dirs or CORPUS_DIRS,
         out,
         extensions=extensions,
         fallbacks=fallbacks,
