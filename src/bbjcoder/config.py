@@ -281,7 +281,7 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def parse_config(data: dict[str, Any], *, source: Path | None = None) -> RunConfig:
+def parse_config(data: Mapping[str, object], *, source: Path | None = None) -> RunConfig:
     try:
         cfg = RunConfig.model_validate(data)
     except ValidationError as exc:
