@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 
 import httpx
 import openai
 import pytest
 
-from bbjcoder.errors import ModelError, ServerError, UserError
+from bbjcoder.errors import ModelError, UserError
 from bbjcoder.export import ExportResult
-from bbjcoder.serve.server import check_bind, is_loopback, resolve_target, serve_on_loopback
+from bbjcoder.serve.server import check_bind, is_loopback, resolve_target
 
 from .conftest import API_KEY, cli
 
@@ -103,15 +102,3 @@ def test_run_spec_exports_first_when_the_run_has_no_export(tiny_export: ExportRe
     target = resolve_target("run:fresh-run", runs_dir=tmp_path, progress=False)
     assert target.gguf == run_dir / "export" / "bbj-coder-q4_k_m.gguf"
     assert target.gguf.stat().st_size > 0 and (run_dir / "export" / "Modelfile").exists()
-
-
-def test_a_local_page_on_a_taken_port_is_a_server_error_naming_the_port() -> None:
-    from fastapi import FastAPI
-
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen()
-        port = held.getsockname()[1]
-        with pytest.raises(ServerError, match=rf"cannot serve on 127\.0\.0\.1:{port}: ") as info:
-            serve_on_loopback(FastAPI(), port)
-    assert info.value.hint == "pick another --port"

@@ -392,7 +392,7 @@ def create_app(
 def review_command(inbox: Path, training_data: Path, *, port: int, db: Path | None) -> None:
     from rich.console import Console
 
-    from bbjcoder.serve.server import serve_on_loopback
+    from bbjcoder.loopback import serve_on_loopback
 
     app = create_app(inbox, training_data, db)
     queue: ReviewQueue = app.state.queue
