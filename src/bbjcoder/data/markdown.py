@@ -6,7 +6,6 @@ documented in training-data/FORMAT.md.
 
 from __future__ import annotations
 
-import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bbjcoder.data.fences import find_fences
 from bbjcoder.data.problems import Problem, Severity
 from bbjcoder.data.schema import DIFFICULTIES, TYPES, FrontMatter
 
@@ -29,7 +29,6 @@ SECTION_EXPLANATION = "explanation"
 KNOWN_SECTIONS = (SECTION_CODE, *SECTION_EXPECTED, SECTION_EXPLANATION)
 FIM_PARTS = ("prefix", "completion", "suffix")
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)")
 _FILENAME = re.compile(r"^\s*<!--\s*filename:\s*(\S+?)\s*-->\s*$", re.IGNORECASE)
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 _MIGRATION_SUB = re.compile(r"^(before|after)\b\s*(?:\((.*)\))?\s*$", re.IGNORECASE)
@@ -281,27 +280,20 @@ def _sections(lines: list[str], start: int, out: _Collector) -> list[Section]:
     preamble: list[tuple[int, str]] = []
     pending_filename: str | None = None
     n = len(lines)
-    # Only lines that start (after <= 3 spaces) with ``` or ~~~ can open or close a fence: find
-    # them once, so code lines are skipped in bulk instead of inspected one by one.
-    rough = [k for k, ln in enumerate(lines[start:], start) if "`" in ln[:6] or "~" in ln[:6]]
-    fence_lines = [k for k in rough if lines[k][:6].lstrip(" ")[:3] in ("```", "~~~")]
-    fence_set = set(fence_lines)
+    # Fences by the one rule (data/fences.py), keyed by the line index that opens each.
+    fences = {start + f.line - 1: f for f in find_fences("\n".join(lines[start:]))}
     i = start
     while i < n:
         line = lines[i]
-        m = _FENCE.match(line) if i in fence_set else None
-        if m:
-            fence, lang = m.group(1), m.group(2)
-            close = None
-            for j in fence_lines[bisect.bisect_right(fence_lines, i) :]:
-                s = lines[j].strip()
-                if s.startswith(fence[0] * len(fence)) and not s.strip(fence[0]):
-                    close = j
-                    break
-            if close is None:
-                out.error(i + 1, f"code fence {fence} opened here is never closed")
+        f = fences.get(i)
+        if f is not None:
+            if f.close_line is None:
+                out.error(i + 1, f"code fence {f.marker} opened here is never closed")
                 close = n
-            block = CodeBlock("\n".join(lines[i + 1 : close]), i + 2, lang.lower(), pending_filename)
+            else:
+                close = start + f.close_line - 1
+            code = f.body[:-1] if f.closed and f.body.endswith("\n") else f.body
+            block = CodeBlock(code, i + 2, f.lang, pending_filename)
             pending_filename = None
             if current is None:
                 preamble.append((i + 1, line))

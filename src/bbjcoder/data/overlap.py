@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from bbjcoder.data.fences import fenced_blocks
+from bbjcoder.data.fences import fenced_blocks, strip_fenced
 from bbjcoder.data.quality import normalise  # the data stage's dedup form: one definition
 from bbjcoder.errors import DataError
 
@@ -104,11 +104,17 @@ def training_texts(training_dir: Path) -> list[TrainingText]:
     return out
 
 
+def case_parts(case: EvalCase) -> tuple[list[str], str]:
+    """(code pieces, prose) of a case: reference, prefix, suffix and the prompt's fenced blocks; the
+    prompt without its fenced blocks."""
+    code = [t for t in (case.reference, case.prefix, case.suffix) if t and t.strip()]
+    code += [body for _lang, body in fenced_blocks(case.prompt) if body.strip()]
+    return code, strip_fenced(case.prompt)
+
+
 def case_texts(case: EvalCase) -> tuple[list[str], list[str]]:
     """(code pieces, prose pieces) of a case, normalised."""
-    code = [t for t in (case.reference, case.prefix, case.suffix) if t and t.strip()]
-    code += [body for _info, body in fenced_blocks(case.prompt) if body.strip()]
-    prose = re.sub(r"```.*?(```|$)", " ", case.prompt, flags=re.DOTALL)
+    code, prose = case_parts(case)
     return [normalise(c) for c in code], [normalise(prose)]
 
 
@@ -167,10 +173,8 @@ def eval_ngrams(cases: Sequence[EvalCase], n: int = NGRAM) -> list[EvalText]:
     """The n-grams of every case's code (reference, prefix, suffix, code in the prompt) and prompt."""
     out = []
     for case in cases:
-        code = [t for t in (case.reference, case.prefix, case.suffix) if t and t.strip()]
-        code += [body for _info, body in fenced_blocks(case.prompt) if body.strip()]
+        code, prose = case_parts(case)
         out += [EvalText(case.id, "code", ngrams(c, n)) for c in code]
-        prose = re.sub(r"```.*?(```|$)", " ", case.prompt, flags=re.DOTALL)
         out.append(EvalText(case.id, "prompt", ngrams(prose, n)))
     return [t for t in out if t.grams]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from bbjcoder.data.fences import has_unclosed_fence, split_fences
 from bbjcoder.data.records import Record, rejected
 from bbjcoder.data.schema import CODE_ANSWER_TYPES
 
-_FENCED = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 # Lines that are BBj code, not prose: REM, assignments, statement shapes prose never has.
 _CODE_LINE = re.compile(
     r"^\s*(?:REM\b|[A-Za-z_][\w.]*[$!%]?\s*=\s*\S|FOR\s+\w+\s*=|NEXT\s+\w+\s*$|GOSUB\s+\w+\s*$|"
@@ -57,38 +57,6 @@ class QualityReport:
     counts: dict[str, int]
 
 
-# --- fenced code ---------------------------------------------------------------------------------
-
-
-def split_fences(text: str) -> tuple[list[str], str]:
-    """(contents of the fenced blocks, the text outside them) of Markdown `text`.
-
-    Fast path: split on ``` when every fence sits at the start of a line (what we write and what
-    ChatML datasets use); anything unusual (~~~ fences, ``` mid-line) goes through the regex.
-    """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "```" not in text:
-        return ([m.group(2) for m in _FENCED.finditer(text)] if "~~~" in text else []), text
-    parts = text.split("```")
-    if (
-        len(parts) % 2 == 1
-        and "~~~" not in text
-        and all(p.endswith("\n") or (k == 0 and not p) for k, p in enumerate(parts[:-1]) if k % 2 == 0)
-    ):
-        blocks = []
-        for inner in parts[1::2]:
-            nl = inner.find("\n")
-            blocks.append(inner[nl + 1 :] if nl >= 0 else "")
-        return blocks, "\n".join(parts[0::2])
-    return [m.group(2) for m in _FENCED.finditer(text)], _FENCED.sub("", text)
-
-
-def code_blocks(text: str) -> list[str]:
-    """The contents of the fenced blocks in Markdown `text` (any line endings)."""
-    return split_fences(text)[0]
-
-
 @dataclass(frozen=True)
 class _View:
     """What lint and dedup look at, computed once per record."""
@@ -124,7 +92,7 @@ def lint_record(record: Record, view: _View | None = None) -> LintResult:
         out.errors.append("empty user message")
     if not v.answer.strip():
         out.errors.append("empty assistant answer")
-    if v.answer.count("```") % 2:
+    if has_unclosed_fence(v.answer):
         out.errors.append("unbalanced code fence in the assistant answer")
     if sum(1 for ln in v.answer_prose.splitlines() if _CODE_LINE.match(ln)) >= _UNFENCED_MIN_LINES:
         out.errors.append("missing code fences: the answer has BBj code outside a ```bbj block")

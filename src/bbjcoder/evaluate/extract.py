@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bbjcoder.data.fences import FENCE_RE as _FENCE_RE
-from bbjcoder.data.fences import fenced_blocks
+from bbjcoder.data.fences import fenced_blocks, is_fence_line
 
 # Info strings accepted as "this block is in the language we want".
 LANGUAGE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -48,7 +47,7 @@ def extract_code(text: str, language: str = "bbj") -> str:
     if chosen:
         code = "\n".join(b.rstrip("\n") for b in chosen)
     else:
-        kept = [ln for ln in text.splitlines() if not _FENCE_RE.match(ln) and not is_prose_line(ln)]
+        kept = [ln for ln in text.splitlines() if not is_fence_line(ln) and not is_prose_line(ln)]
         code = "\n".join(kept)
     return code.strip("\n").rstrip() + ("\n" if code.strip() else "")
 
