@@ -163,16 +163,3 @@ def lock_holder(directory: str | Path) -> int | None:
             return int(text) if text.isdigit() else -1
         fcntl.flock(fh, fcntl.LOCK_UN)
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -82,8 +82,6 @@ class Example:
     suffix: CodeBlock | None = None
     before: tuple[CodeBlock, ...] = ()
     after: tuple[CodeBlock, ...] = ()
-    before_label: str = ""
-    after_label: str = ""
     expected: str = ""
     expected_kind: str = ""  # "behavior" | "output" | ""
     explanation: str = ""

@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -884,8 +884,3 @@ def synth_command(
 def queued_drafts(inbox: Path) -> list[Path]:
     """The drafts waiting for review: `synth-*.md` with their provenance sidecar."""
     return [p for p in sorted(inbox.glob(f"{DRAFT_PREFIX}*.md")) if p.with_suffix(".json").is_file()]
-
-
-def iter_rejected(inbox: Path) -> Iterable[dict[str, Any]]:
-    for p in sorted((inbox / REJECTED_DIR).glob("*.json")):
-        yield json.loads(p.read_text(encoding="utf-8"))
