@@ -447,8 +447,6 @@ def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[st
             if not sub.blocks:
                 out.error(sub.line, f"'### {sub.title}' has no ```bbj block")
             fields[side] = tuple(blocks)
-            m = _MIGRATION_SUB.match(sub.title)
-            fields[f"{side}_label"] = (m.group(2) or "").strip() if m else ""
         return fields
 
     if fim or (ex_type == "completion" and sec.subsections):
