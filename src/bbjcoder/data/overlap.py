@@ -9,7 +9,6 @@ from the eval stage above it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Protocol
 from bbjcoder.data.fences import fenced_blocks, strip_fenced
 from bbjcoder.data.quality import normalise  # the data stage's dedup form: one definition
 from bbjcoder.errors import DataError
+from bbjcoder.fileio import numbered_jsonl
 
 # Long enough that containment means copied code, not a shared idiom like `process_events`.
 MIN_CONTAINED_CHARS = 120
@@ -57,15 +57,7 @@ def read_suite_cases(suite: Path) -> list[SuiteCase]:
     if not file.exists():
         raise DataError("no suite here", path=suite, hint="a suite is a directory with cases.jsonl")
     out = []
-    for line, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=file, line=line) from exc
-        if not isinstance(obj, dict):
-            raise DataError("expected a JSON object on each line", path=file, line=line)
+    for line, obj in numbered_jsonl(file):
         fields = {k: obj.get(k) for k in ("id", "prompt", "reference", "prefix", "suffix")}
         bad = [k for k, v in fields.items() if v is not None and not isinstance(v, str)]
         bad += [k for k in ("id", "prompt") if not fields[k]]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
+from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES, label_fields
 
 ROLES = ("system", "user", "assistant")
 ORIGINS = ("curated", "synthetic")
@@ -51,9 +51,7 @@ class Record:
         meta: dict[str, Any] = {
             "id": self.id,
             "source": self.source,
-            "type": self.type,
-            "generation": list(self.generation),
-            "difficulty": self.difficulty,
+            **label_fields(self.type, self.generation, self.difficulty),
             "tags": list(self.tags),
         }
         if self.origin != "curated":  # absent means curated: records written before stay valid

@@ -225,6 +225,11 @@ def as_generation_tuple(value: str | Sequence[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def label_fields(type_: str, generation: Sequence[str], difficulty: str | None) -> dict[str, object]:
+    """The labels a dataset record and an eval case share, as JSON, in the order both files use."""
+    return {"type": type_, "generation": list(generation), "difficulty": difficulty}
+
+
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the front matter, as published in training-data/schema/."""
     schema = FrontMatter.model_json_schema()
