@@ -20,6 +20,7 @@ from bbjcoder.data.convert import system_prompt
 from bbjcoder.data.fences import code_blocks, find_fences
 from bbjcoder.data.records import (
     Record,
+    Rejected,
     check_difficulty_and_tags,
     normalise_generation,
     parse_messages,
@@ -32,7 +33,7 @@ from bbjcoder.errors import DataError
 @dataclass
 class ImportResult:
     records: list[Record] = field(default_factory=list)
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
     inferred_generation: int = 0
     inferred_type: int = 0
     lines: int = 0

@@ -12,12 +12,11 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from bbjcoder.data.fences import has_unclosed_fence, split_fences
-from bbjcoder.data.records import Record, rejected
+from bbjcoder.data.records import Record, Rejected, rejected
 from bbjcoder.data.schema import CODE_ANSWER_TYPES
 
 # Lines that are BBj code, not prose: REM, assignments, statement shapes prose never has.
@@ -52,7 +51,7 @@ class LintResult:
 @dataclass
 class QualityReport:
     kept: list[Record]
-    rejected: list[dict[str, Any]]
+    rejected: list[Rejected]
     warnings: list[tuple[str, str]]  # (record id, message)
     counts: dict[str, int]
 
@@ -370,7 +369,7 @@ def clean_records(records: Sequence[Record], config: DedupConfig | None = None) 
 
 def _clean_records(records: Sequence[Record], config: DedupConfig | None) -> QualityReport:
     config = config or DedupConfig()
-    out_rejected: list[dict[str, Any]] = []
+    out_rejected: list[Rejected] = []
     warnings: list[tuple[str, str]] = []
     counts = {"input": len(records), "lint": 0, "exact_duplicate": 0, "near_duplicate": 0, "duplicate_id": 0}
 

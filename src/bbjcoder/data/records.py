@@ -7,7 +7,7 @@ use `Record.from_json`, which explains what is wrong with a malformed line.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES, label_fields
 
@@ -135,6 +135,41 @@ def normalise_generation(raw: Any) -> tuple[str, ...]:
     return tuple(g for g in GENERATIONS if g in raw)
 
 
-def rejected(record_id: str, source: str, reason: str, stage: str, **extra: Any) -> dict[str, Any]:
+class _RejectedCore(TypedDict):
+    id: str
+    source: str
+    reason: str
+    stage: str
+
+
+class Rejected(_RejectedCore, total=False):
+    """An entry of a `*.rejected.jsonl`: what was left out, where it came from, and why."""
+
+    line: int  # the input line (import)
+    duplicate_of: str  # the record (or file) it repeats
+    first_source: str  # where that record came from (duplicate ids)
+    similarity: float  # 1.0 exact, else the estimated Jaccard similarity
+
+
+def rejected(
+    record_id: str,
+    source: str,
+    reason: str,
+    stage: str,
+    *,
+    line: int | None = None,
+    duplicate_of: str | None = None,
+    first_source: str | None = None,
+    similarity: float | None = None,
+) -> Rejected:
     """An entry of `rejected.jsonl`: what was left out, where it came from, and why."""
-    return {"id": record_id, "source": source, "reason": reason, "stage": stage, **extra}
+    out: Rejected = {"id": record_id, "source": source, "reason": reason, "stage": stage}
+    if line is not None:
+        out["line"] = line
+    if duplicate_of is not None:
+        out["duplicate_of"] = duplicate_of
+    if first_source is not None:
+        out["first_source"] = first_source
+    if similarity is not None:
+        out["similarity"] = similarity
+    return out

@@ -18,12 +18,12 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request  # module level: FastAPI resolves the handler's annotation by name
 
 from bbjcoder.data.filters import PROVENANCE_KEYS, clean_markdown
-from bbjcoder.data.synth import queued_drafts
+from bbjcoder.data.synth import Provenance, queued_drafts
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import atomic_write_json, atomic_write_text
 
@@ -58,7 +58,7 @@ class Draft:
     id: str
     path: Path
     text: str
-    provenance: dict[str, Any]
+    provenance: Provenance
 
 
 def live_check(text: str, draft_id: str = "draft") -> dict[str, Any]:
@@ -116,7 +116,7 @@ class ReviewQueue:
     def drafts(self) -> list[Draft]:
         out = []
         for p in queued_drafts(self.inbox):
-            prov = json.loads(p.with_suffix(".json").read_text(encoding="utf-8"))
+            prov = cast(Provenance, json.loads(p.with_suffix(".json").read_text(encoding="utf-8")))
             out.append(Draft(p.stem, p, p.read_text(encoding="utf-8"), prov))
         return out
 
