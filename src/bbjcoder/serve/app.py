@@ -221,11 +221,12 @@ def create_app(served: ServedModel) -> FastAPI:
         # No exception text: it may carry file paths of the server machine.
         return error_response(500, "internal error while generating", code="internal_error")
 
-    @app.get("/v1/models")
+    # response_model=None: the TypedDicts describe the JSON for mypy; FastAPI needs no model of it
+    @app.get("/v1/models", response_model=None)
     def list_models() -> ModelList:
         return {"object": "list", "data": [_model_entry(served.alias)]}
 
-    @app.get("/v1/models/{name}")
+    @app.get("/v1/models/{name}", response_model=None)
     def get_model(name: str) -> ModelEntry:
         _check_model(served, name)
         return _model_entry(served.alias)
