@@ -7,6 +7,7 @@ documented in training-data/FORMAT.md.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,7 +164,8 @@ def _front_matter(
     if not isinstance(data, dict):
         out.error(2, "front matter must be a YAML mapping of `field: value` lines")
         return None, key_lines, end + 1, None
-    raw_type = data.get("type") if data.get("type") in TYPES else None
+    given_type = data.get("type")
+    raw_type = given_type if isinstance(given_type, str) and given_type in TYPES else None
     try:
         return FrontMatter.model_validate(data), key_lines, end + 1, raw_type
     except ValidationError as exc:
@@ -213,9 +215,9 @@ def _simple_scalar(text: str) -> str | None:
     return None
 
 
-def simple_front_matter(lines: list[str]) -> dict[str, Any] | None:
+def simple_front_matter(lines: list[str]) -> dict[str, str | list[str]] | None:
     """The front matter as PyYAML would read it, when it is in the simple subset; else None."""
-    data: dict[str, Any] = {}
+    data: dict[str, str | list[str]] = {}
     for line in lines:
         if not line.strip():
             continue
@@ -244,7 +246,7 @@ def simple_front_matter(lines: list[str]) -> dict[str, Any] | None:
     return data or None  # empty front matter: PyYAML reads None, and validation says so
 
 
-def _front_error(err: Any, data: dict[str, Any], key_lines: dict[str, int], out: _Collector) -> None:
+def _front_error(err: Any, data: Mapping[str, object], key_lines: dict[str, int], out: _Collector) -> None:
     loc = err["loc"]
     name = str(loc[0]) if loc else ""
     line = key_lines.get(name, key_lines.get("type", 1))
@@ -363,29 +365,41 @@ def _assemble(
 
     ex_type = front.type if front is not None else raw_type
     heading_line = sections[0].line if sections else max(front_lines.values(), default=1)
-    fields: dict[str, Any] = {}
 
     code = found.get(SECTION_CODE)
     if code is None:
         out.error(heading_line, "missing section '## Code'")
+        parts = _CodeParts()
     else:
-        fields.update(_code_section(code, ex_type, out))
+        parts = _code_section(code, ex_type, out)
 
     expected = found.get("expected")
+    expected_text = expected_kind = ""
     if expected is None:
         if ex_type != "migration":
             out.error(heading_line, "missing section '## Expected Behavior' (or '## Expected Output')")
     else:
-        fields["expected"] = _prose_section(expected, out)
-        fields["expected_kind"] = expected.key.split()[-1]
+        expected_text, expected_kind = _prose_section(expected, out), expected.key.split()[-1]
 
     explanation = found.get(SECTION_EXPLANATION)
     if explanation is None:
         out.error(heading_line, "missing section '## Explanation'")
-    else:
-        fields["explanation"] = _prose_section(explanation, out)
 
-    return Example(id=example_id, path=path, front=front, front_lines=front_lines, **fields)
+    return Example(
+        id=example_id,
+        path=path,
+        front=front,
+        front_lines=front_lines,
+        code=parts.code,
+        prefix=parts.prefix,
+        completion=parts.completion,
+        suffix=parts.suffix,
+        before=parts.before,
+        after=parts.after,
+        expected=expected_text,
+        expected_kind=expected_kind,
+        explanation="" if explanation is None else _prose_section(explanation, out),
+    )
 
 
 def _prose_section(sec: Section, out: _Collector) -> str:
@@ -418,11 +432,23 @@ def _bbj_blocks(sec: Section, out: _Collector) -> list[CodeBlock]:
     return blocks
 
 
-def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[str, Any]:
+@dataclass
+class _CodeParts:
+    """What `## Code` holds: plain blocks, FIM parts or a migration's two sides."""
+
+    code: tuple[CodeBlock, ...] = ()
+    prefix: CodeBlock | None = None
+    completion: CodeBlock | None = None
+    suffix: CodeBlock | None = None
+    before: tuple[CodeBlock, ...] = ()
+    after: tuple[CodeBlock, ...] = ()
+
+
+def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> _CodeParts:
     subs = {s.key: s for s in sec.subsections}
     fim = [k for k in subs if k in FIM_PARTS]
     migration = [s for s in sec.subsections if _MIGRATION_SUB.match(s.title)]
-    fields: dict[str, Any] = {}
+    fields = _CodeParts()
 
     if ex_type == "migration" or (ex_type is None and migration):
         for sub in sec.subsections:
@@ -446,7 +472,7 @@ def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[st
             blocks = _bbj_blocks(sub, out)
             if not sub.blocks:
                 out.error(sub.line, f"'### {sub.title}' has no ```bbj block")
-            fields[side] = tuple(blocks)
+            setattr(fields, side, tuple(blocks))
         return fields
 
     if fim or (ex_type == "completion" and sec.subsections):
@@ -479,7 +505,7 @@ def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[st
                     f"'### {part_sec.title}' must hold exactly one ```bbj block (found {len(part_sec.blocks)})",
                 )
             if blocks:
-                fields[part] = blocks[0]
+                setattr(fields, part, blocks[0])
         return fields
 
     for sub in sec.subsections:
@@ -489,7 +515,7 @@ def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[st
     blocks = _bbj_blocks(sec, out)
     if not sec.blocks:
         out.error(sec.line, "## Code has no ```bbj block")
-    fields["code"] = tuple(blocks)
+    fields.code = tuple(blocks)
     return fields
 
 

@@ -6,6 +6,7 @@ use `Record.from_json`, which explains what is wrong with a malformed line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -22,6 +23,38 @@ class Fim:
     prefix: str
     middle: str
     suffix: str
+
+
+class MessageJson(TypedDict):
+    role: str
+    content: str
+
+
+class FimJson(TypedDict):
+    prefix: str
+    middle: str
+    suffix: str
+
+
+class _MetaCore(TypedDict):
+    id: str
+    source: str
+    type: str
+    generation: list[str]
+    difficulty: str | None
+    tags: list[str]
+
+
+class RecordMeta(_MetaCore, total=False):
+    origin: str  # absent means curated
+    fim: FimJson
+
+
+class RecordJson(TypedDict):
+    """A line of `dataset/*.jsonl` (docs/formats.md)."""
+
+    messages: list[MessageJson]
+    meta: RecordMeta
 
 
 @dataclass(frozen=True)
@@ -47,8 +80,8 @@ class Record:
     def content(self, role: str) -> str:
         return "\n\n".join(c for r, c in self.messages if r == role)
 
-    def to_json(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
+    def to_json(self) -> RecordJson:
+        meta: RecordMeta = {
             "id": self.id,
             "source": self.source,
             **label_fields(self.type, self.generation, self.difficulty),
@@ -92,10 +125,10 @@ class Record:
         )
 
 
-def check_difficulty_and_tags(meta: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+def check_difficulty_and_tags(meta: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
     """`meta.difficulty` (optional, one of DIFFICULTIES) and `meta.tags` (strings); ValueError if bad."""
     difficulty = meta.get("difficulty")
-    if difficulty is not None and difficulty not in DIFFICULTIES:
+    if difficulty is not None and (not isinstance(difficulty, str) or difficulty not in DIFFICULTIES):
         raise ValueError(f"meta.difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
     tags = meta.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
