@@ -85,3 +85,8 @@ def test_every_reader_agrees_on_a_tilde_fence_and_an_inline_triple_backtick() ->
     )
     ex, _problems = parse_example(example, path="t.md", example_id="t")
     assert [(b.lang, b.code) for b in ex.all_blocks()] == [("bbj", 'PRINT "x"')]
+
+
+def test_a_line_with_both_markers_is_one_fence_whose_info_is_the_other() -> None:
+    assert fenced_blocks("```~~~\nX\n```\n") == [("~~~", "X\n")]
+    assert fenced_blocks("~~~```\nX\n~~~\n") == [("```", "X\n")]  # a tilde fence's info may hold `
