@@ -427,7 +427,7 @@ def write_eval_results(run: RunRecord | Path, markdown: str) -> Path:
 # --- compare ----------------------------------------------------------------------------------
 
 # Each extractor maps a run to flat {"section.key": value}; eval can register e.g. compile@k per category.
-CompareExtractor = Callable[[RunRecord], dict[str, Any]]
+CompareExtractor = Callable[[RunRecord], Mapping[str, object]]
 _EXTRACTORS: list[tuple[str, CompareExtractor]] = []
 
 
@@ -436,21 +436,21 @@ def register_compare_extractor(name: str, fn: CompareExtractor) -> None:
     _EXTRACTORS[:] = [(n, f) for n, f in _EXTRACTORS if n != name] + [(name, fn)]
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(obj: object, prefix: str = "") -> dict[str, object]:
     """Nested dicts to dotted keys; lists stay values."""
     if isinstance(obj, dict):
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for k, v in obj.items():
             out.update(flatten(v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: obj} if prefix else {"": obj}
 
 
-def _config_values(run: RunRecord) -> dict[str, Any]:
+def _config_values(run: RunRecord) -> dict[str, object]:
     return {f"config.{k}": v for k, v in flatten(run.config).items()}
 
 
-def _metric_values(run: RunRecord) -> dict[str, Any]:
+def _metric_values(run: RunRecord) -> dict[str, object]:
     out = {f"metrics.{k}": v for k, v in flatten(run.metrics).items()}
     for stage, s in run.stages.items():
         recorded = s.model_dump(exclude_unset=True)
@@ -467,7 +467,7 @@ def _metric_values(run: RunRecord) -> dict[str, Any]:
     return out
 
 
-def _provenance_values(run: RunRecord) -> dict[str, Any]:
+def _provenance_values(run: RunRecord) -> dict[str, object]:
     """Curated vs synthetic stage-2 records, so a run with and one without synthetic data compare."""
     data = run.data.model_dump(exclude_unset=True)
     return {f"data.{k}": data[k] for k in ("sft_curated_records", "sft_synthetic_records") if k in data}

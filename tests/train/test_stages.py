@@ -79,10 +79,53 @@ def _generate(run_dir: Path, adapter: Path | None, prompt: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def trained_by_entry_point(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`bbjcoder.train.run` (what the CLI and the demo call): its result and the progress it reported."""
+    from bbjcoder import train as train_stage
+
     root = tmp_path_factory.mktemp("e2e")
     ds = write_dataset(root / "dataset")
-    return train(_config(root, ds, data={"general_mix_share": 0.1}))
+    calls: list[tuple[str, int, int]] = []
+    cfg = _config(root, ds, data={"general_mix_share": 0.1})
+    result = train_stage.run(cfg, progress=lambda desc, step, total: calls.append((desc, step, total)))
+    return cfg, result, calls
+
+
+@pytest.fixture(scope="module")
+def trained(trained_by_entry_point: Any) -> Any:
+    return resolve_run(Path(trained_by_entry_point[1].run_dir))
+
+
+@pytest.mark.slow
+def test_train_run_returns_what_was_trained_and_reports_progress(trained_by_entry_point: Any) -> None:
+    _, result, calls = trained_by_entry_point
+    assert result.status == "done" and result.stages_done == ["cpt", "sft"]
+    assert Path(result.adapter) == Path(result.run_dir) / "adapter"
+    assert result.stages["sft"].tokens_per_s and result.stages["sft"].global_step == 30
+    assert ("train: cpt", 0, 24) in calls and ("train: sft", 30, 30) in calls
+    steps = [step for desc, step, _ in calls if desc == "train: sft"]
+    assert steps == sorted(steps) and len(steps) >= 30  # every optimizer step is reported
+
+
+@pytest.mark.slow
+def test_a_run_with_the_legacy_stage1_stage2_layout_resumes_without_retraining(
+    trained_by_entry_point: Any, tmp_path: Path
+) -> None:
+    """Runs written before stage directories took the stage names (stage1/, stage2/) are read:
+    a resume finds both stages done and rebuilds the final adapter from stage2/."""
+    import shutil
+
+    cfg, result, _ = trained_by_entry_point
+    old = tmp_path / "old-run"
+    top = Path(result.run_dir)
+    shutil.copytree(top, old, ignore=lambda d, names: [n for n in names if Path(d) == top and n == "adapter"])
+    (old / "cpt").rename(old / "stage1")
+    (old / "sft").rename(old / "stage2")
+    resumed = train(cfg, resume=True, run_id=str(old))
+    assert resumed.path == old and resumed.status == "done"
+    assert resumed.stages["sft"].global_step == 30 and not (old / "sft").exists()  # nothing retrained
+    weights = "adapter_model.safetensors"
+    assert (old / "adapter" / weights).read_bytes() == (old / "stage2" / "adapter" / weights).read_bytes()
 
 
 @pytest.mark.slow

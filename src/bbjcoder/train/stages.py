@@ -11,21 +11,23 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import JsonValue
 
+if TYPE_CHECKING:
+    import torch
+
 from bbjcoder.config import RunConfig, StageSection
 from bbjcoder.errors import ConfigError, UserError
-from bbjcoder.fileio import DirLock, read_jsonl
+from bbjcoder.fileio import DirLock
 from bbjcoder.records.run import RunRecord, TrainData
 from bbjcoder.records.train_result import STAGES, LogEntry, StageResult
 from bbjcoder.runs import create_run, dataset_hashes, list_runs, resolve_run, update_run, write_model_card
-
-# A tokenized row: input_ids, labels (and position_ids when packed).
-Row = dict[str, list[int]]
+from bbjcoder.train.data import ChatRecord, CorpusDoc
+from bbjcoder.train.examples import Row
 
 
 def _precision(model: Any, quantization: str) -> str:
@@ -54,7 +56,7 @@ def _stage_trainer_class() -> type:
         def compute_loss(
             self,
             model: Any,
-            inputs: dict[str, Any],
+            inputs: dict[str, torch.Tensor],
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
@@ -409,7 +411,7 @@ _TRAINING_KEYS = ("model.", "lora.", "cpt.", "sft.", "run.seed", "data.general_m
 _HARMLESS = ("logging_steps", "eval_batch_size", "save_total_limit")
 
 
-def training_config_changes(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
+def training_config_changes(stored: Mapping[str, object], given: Mapping[str, object]) -> list[str]:
     """`key: stored -> given` for every training-relevant setting that differs."""
     from bbjcoder.runs import flatten
 
@@ -488,7 +490,7 @@ def _find_resumable(cfg: RunConfig, run_id: str | None) -> RunRecord:
 
 
 def _ensure_base_model(
-    cfg: RunConfig, run: RunRecord, corpus: list[dict[str, Any]], records: list[dict[str, Any]]
+    cfg: RunConfig, run: RunRecord, corpus: list[CorpusDoc], records: list[ChatRecord]
 ) -> Path:
     """The base model directory: model.path, or the tiny model built (once) into `<run>/base`."""
     from bbjcoder.train.data import tokenizer_texts
@@ -604,6 +606,7 @@ def _train(
         cpt_rows,
         read_chat_records,
         read_corpus,
+        read_general_mix,
         sft_rows,
         split_documents,
     )
@@ -626,7 +629,7 @@ def _train(
     val_path = ds / "val.jsonl"
     val_recs = read_chat_records(val_path) if "sft" in wanted and val_path.is_file() else []
     mix_path = cfg.data.general_mix or GENERAL_MIX
-    general = list(read_jsonl(mix_path)) if cfg.data.general_mix_share > 0 else []
+    general = read_general_mix(mix_path) if cfg.data.general_mix_share > 0 else []
 
     dist = _Processes()
 
