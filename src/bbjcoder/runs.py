@@ -149,17 +149,17 @@ def create_run(
             run_id = f"{new_run_id(name, now)}-{n}"
             path = runs_dir / run_id
         path.mkdir(parents=True)
-    run = RunRecord(
-        id=run_id,
-        created=now.isoformat(timespec="seconds"),
-        status="running",
-        config=dict(config),
-        versions=package_versions(),
-        git=git_commit(),
-        hardware=hardware(),
-        path=path,
-        **extra,  # type: ignore[arg-type]  # extra keys: RunRecord allows them
-    )
+    fields = {
+        "id": run_id,
+        "created": now.isoformat(timespec="seconds"),
+        "status": "running",
+        "config": dict(config),
+        "versions": package_versions(),
+        "git": git_commit(),
+        "hardware": hardware(),
+        "path": path,
+    }
+    run = RunRecord.model_validate({**fields, **extra})  # extra keys are kept as given
     run.write()
     return run
 
