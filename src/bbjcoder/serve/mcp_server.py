@@ -162,8 +162,8 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
+    from bbjcoder.data.convert import system_prompt
     from bbjcoder.evaluate.extract import extract_code, has_statements
-    from bbjcoder.export.modelfile import system_prompt
 
     server = MCPServer(
         name="bbjcoder",
@@ -206,7 +206,7 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout_s, max_retries=1
         )
         messages: list[dict[str, str]] = [
-            {"role": "system", "content": system_prompt(chosen)},
+            {"role": "system", "content": system_prompt([chosen])},
             {"role": "user", "content": _user_message(prompt, chosen, context_code)},
         ]
         code, diags, attempts = "", [DiagnosticOut(line=1, column=1, message="no code")], 0
