@@ -45,8 +45,6 @@ KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
         ("bbjcoder.runs", "bbjcoder.evaluate.metrics"),
         ("bbjcoder.runs", "bbjcoder.evaluate.report"),
         ("bbjcoder.runs", "bbjcoder.evaluate.gate"),
-        # EVAL: `run:ID` models check the adapter through export
-        ("bbjcoder.evaluate.generate", "bbjcoder.export"),
         # RUNS: the fidelity check borrows the llama.cpp thread count from evaluate
         ("bbjcoder.export.fidelity", "bbjcoder.evaluate.generate"),
     }
