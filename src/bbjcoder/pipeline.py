@@ -27,6 +27,7 @@ from bbjcoder.runs import create_run
 from bbjcoder.serve.check import WINDOW_PROMPT
 
 SERVE_CHECK_JSON, CONFIG_TOML = "serve_check.json", "config.toml"
+TITLES: Final = {"cpt": "stage 1 (CPT)", "sft": "stage 2 (SFT)"}
 # (what, command) for each stage run alone on the demo's files: report.html lists them.
 COMMANDS: Final = (
     ("the whole data stage", "bbjcoder data build --config {c}"),
@@ -79,7 +80,7 @@ def demo_stages(cfg: RunConfig, d: Path, opts: DemoOptions) -> list[Stage]:
     q4, eval_dir = d / "export" / f"{cfg.export.name}-{DEMO_QUANT}.gguf", d / "eval" / ev.suite.name
     general = [ev.forgetting_suite] if ev.forgetting_suite and not is_humaneval(ev.forgetting_suite) else []
     outs = ("train.jsonl", "val.jsonl", "manifest.json", "corpus.jsonl", "stats.json")
-    old = ("base", "checkpoints", "stage1", "stage2", "adapter", "logs", "loss.png")
+    old = ("base", "checkpoints", "cpt", "sft", "stage1", "stage2", "adapter", "logs", "loss.png")
     train_params = {s: part[s] for s in ("model", "lora", "cpt", "sft")}
     # fmt: off
     return [
@@ -117,23 +118,23 @@ def _data(cfg: RunConfig, show: Display) -> Outcome:
 
 
 def _train(cfg: RunConfig, d: Path, show: Display) -> Outcome:
-    from bbjcoder.runs import load_run
-    from bbjcoder.train.progress_callback import StageProgress
-    from bbjcoder.train.stages import train
+    from bbjcoder import train
 
-    feed = StageProgress(lambda what, n, of: show.update(completed=n, total=of, description=f"train: {what}"))
+    marks = [("prepare", time.monotonic())]  # when each phase began: the report shows their times
+
+    def progress(what: str, step: int, total: int) -> None:
+        if (stage := what.removeprefix("train: ")) != marks[-1][0]:
+            marks.append((stage, time.monotonic()))
+        show.update(completed=step, total=total or None, description=f"train: {TITLES.get(stage, stage)}")
+
     # resume=True on our own run: finished stages are kept, an interrupted one continues from its
     # last checkpoint, and a reset run (no checkpoints) simply trains from the start.
-    train(cfg, stage="all", resume=True, run_id=str(d), callbacks=[feed])
-    phases = feed.phases()
-    stages = {
-        s: {k: v for k, v in i.items() if k != "log_history"} for s, i in load_run(d).info["stages"].items()
-    }
-    losses = [(s, v.get("first_train_loss"), v.get("final_train_loss")) for s, v in stages.items()]
-    shown = [
-        f"{s} loss {a:.2f}→{b:.2f}" for s, a, b in losses if isinstance(a, float) and isinstance(b, float)
-    ]
-    detail = "; ".join(shown)
+    result = train.run(cfg, progress=progress, resume=True, run_id=str(d))
+    ends = [t for _, t in marks[1:]] + [time.monotonic()]
+    phases = {name: round(end - t, 2) for (name, t), end in zip(marks, ends, strict=True)}
+    stages = {s: r.model_dump(mode="json", exclude={"log_history"}) for s, r in result.stages.items()}
+    losses = [(s, r.first_train_loss, r.final_train_loss) for s, r in result.stages.items()]
+    detail = "; ".join(f"{s} loss {a:.2f}→{b:.2f}" for s, a, b in losses if a is not None and b is not None)
     return Outcome(detail, {"phases": phases, "stages": stages})
 
 
@@ -141,11 +142,13 @@ def _reset_training(d: Path) -> None:
     """Forget a run's earlier training (its inputs changed): stage records in run.json."""
     from bbjcoder.runs import update_run
 
-    def forget(info: dict[str, Any]) -> None:
-        info.update(stages={}, history={}, status="running")
-        info.get("metrics", {}).pop("train", None)
-
-    update_run(d, forget)
+    metrics = lambda rec: {k: v for k, v in rec.metrics.items() if k != "train"}  # noqa: E731
+    update_run(
+        d,
+        lambda rec: rec.model_copy(
+            update={"stages": {}, "history": {}, "status": "running", "metrics": metrics(rec)}
+        ),
+    )
 
 
 def _eval(d: Path, forgetting: bool, show: Display) -> Outcome:
@@ -183,16 +186,16 @@ def _eval(d: Path, forgetting: bool, show: Display) -> Outcome:
 
 
 def _export(cfg: RunConfig, d: Path, show: Display) -> Outcome:
-    from bbjcoder.export import export_run
+    from bbjcoder import export
+    from bbjcoder.runs import resolve_run
 
-    show.update(description="export: merge, GGUF F16, Q4_K_M")
-    result = export_run(d.name, DEMO_QUANT, cfg.export.name, progress=False, runs_dir=d.parent)
-    files = {q: str(p.relative_to(d)) for q, p in result.gguf.items()}
-    detail = ", ".join(f"{n} {s / 1024**2:.1f} MiB" for n, s in result.sizes.items())
-    return Outcome(
-        detail,
-        {"files": files, "modelfile": str(result.modelfile.relative_to(d)), "sizes": dict(result.sizes)},
-    )
+    run = resolve_run(d)
+    progress = lambda what, n, of: show.update(completed=n, total=of, description=f"export: {what}")  # noqa: E731
+    result = export.run(export.settings(run, quant=DEMO_QUANT, name=cfg.export.name), run, progress=progress)
+    files = {q: str(p.relative_to(d)) for q, p in result.gguf_files.items()}
+    detail = ", ".join(f"{n} {s / 1024**2:.1f} MiB" for n, s in result.files.items())
+    modelfile = str(result.modelfile_path.relative_to(d))
+    return Outcome(detail, {"files": files, "modelfile": modelfile, "sizes": dict(result.files)})
 
 
 def _serve(gguf: Path, d: Path, show: Display) -> Outcome:

@@ -179,7 +179,7 @@ def forgetting_style(setting: str, spec: ModelSpec, runs_dir: Path = Path("runs"
         return setting
     if spec.kind in ("run", "openai"):
         return "chat"
-    path = resolve_run(spec.target, runs_dir).base_model_path if spec.kind == "base" else Path(spec.target)
+    path = resolve_run(spec.target, runs_dir).base_model() if spec.kind == "base" else Path(spec.target)
     name = path.name
     return "chat" if _INSTRUCT_NAME.search(name) else "completion"
 
@@ -191,7 +191,7 @@ def _missing(store: SampleStore, label: str, tasks: Sequence[Task], n: int) -> b
 def default_out_dir(spec: ModelSpec, suite: Suite, runs_dir: Path) -> Path:
     if spec.kind != "run":
         raise ModelError("--out is required unless the model under test is a run:ID")
-    return resolve_run(spec.target, runs_dir).dir / "eval" / suite.name
+    return resolve_run(spec.target, runs_dir).path / "eval" / suite.name
 
 
 def check_sample_settings(

@@ -60,9 +60,9 @@ def serve_and_ask(
     from openai import OpenAI
 
     from bbjcoder.bbj import check_source
+    from bbjcoder.data.convert import system_prompt
     from bbjcoder.evaluate.extract import extract_code
     from bbjcoder.evaluate.scoring import compile_diagnostics
-    from bbjcoder.export.modelfile import system_prompt
 
     port = _free_port()
     cmd = [sys.executable, "-m", "bbjcoder.cli", "serve", "--model", f"gguf:{gguf}", "--port", str(port)]
@@ -94,7 +94,7 @@ def serve_and_ask(
         reply = client.with_options(timeout=180.0).chat.completions.create(
             model=model,
             messages=[
-                {"role": "system", "content": system_prompt("bbj-gui")},
+                {"role": "system", "content": system_prompt(["bbj-gui"])},
                 {"role": "user", "content": prompt},
             ],
             max_tokens=max_tokens,
