@@ -567,27 +567,7 @@ def _stage_eval(ctx: Ctx) -> dict[str, Any]:
             no_forgetting=not ctx.opts.forgetting,
             console=Console(file=sys.stdout, width=120),
         )
-    report = result.report
-    label = report["models"][0]["label"]
-    k = min(report["ks"])
-    overall = report["summary"][label].get("overall:all", {}).get(f"compile@{k}", {})
-    base = next((m["label"] for m in report["models"] if m["role"] == "baseline"), None)
-    base_overall = (
-        report["summary"].get(base, {}).get("overall:all", {}).get(f"compile@{k}", {}) if base else {}
-    )
-    verdict = next(
-        (c["verdict"] for c in report["comparisons"] if c["category"] == "overall:all"), "no comparison"
-    )
-
-    def pct(e: dict[str, Any]) -> str:
-        return f"{100 * e['value']:.0f}%" if e.get("value") is not None else "–"
-
-    detail = f"compile@{k} {pct(overall)} vs base {pct(base_overall)}: {verdict}"
-    gate = report.get("general_gate")
-    if gate:
-        detail += (
-            f"; general-code gate {'passed' if gate['passed'] else 'FAILED'} ({gate['change']:+.1f} points)"
-        )
+    detail = result.report.headline()
     return {
         "report_json": str(result.paths["json"].relative_to(ctx.demo_dir)),
         "generated": result.generated,

@@ -17,23 +17,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bbjcoder.config import EvalSection, RunSection
 from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 from bbjcoder.evaluate.extract import truncate_at_stop
 from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
 from bbjcoder.evaluate.samples import SampleStore
 
+_EVAL = EvalSection()  # the defaults live in the config's [eval] section
+
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """The sampling settings every backend honours identically."""
+    """The sampling settings every backend honours identically (defaults: `config.EvalSection`,
+    the seed: the run's)."""
 
-    n: int = 5
-    temperature: float = 0.2
-    top_p: float = 0.95
-    max_new_tokens: int = 512
-    stop: tuple[str, ...] = ()
-    seed: int = 1234
-    batch_size: int = 8
+    n: int = _EVAL.n_samples
+    temperature: float = _EVAL.temperature
+    top_p: float = _EVAL.top_p
+    max_new_tokens: int = _EVAL.max_new_tokens
+    stop: tuple[str, ...] = tuple(_EVAL.stop)
+    seed: int = RunSection().seed
+    batch_size: int = _EVAL.batch_size
 
     @property
     def all_stops(self) -> tuple[str, ...]:

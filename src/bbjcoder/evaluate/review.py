@@ -14,7 +14,7 @@ import re
 import secrets
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from bbjcoder.errors import DataError, UserError
 from bbjcoder.evaluate.highlight import highlight_bbj
 from bbjcoder.evaluate.metrics import wilson_interval
 from bbjcoder.fileio import atomic_write_jsonl, read_jsonl
+from bbjcoder.integrity import CorruptFile
+from bbjcoder.records.base import RecordError
+from bbjcoder.records.eval_report import EvalReport, ReviewRow, ReviewSummary
 
 SCALES = ("quality", "idiomatic", "explanation")
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.MULTILINE)
@@ -70,32 +73,24 @@ def connect(db: Path) -> sqlite3.Connection:
 def load_pairs(eval_dir: Path, models: Sequence[str] | None = None, seed: int = 0) -> list[Pair]:
     """Pairs for every case both models answered, in a seeded shuffled order with A/B sides
     drawn at random per case (so position tells nothing about the model)."""
-    from bbjcoder.integrity import check_json_object
-
-    report_path = eval_dir / "report.json"
-    if not report_path.exists():
+    if not (eval_dir / "report.json").exists():
         raise DataError("no report.json here: run `bbjcoder eval` first", path=eval_dir)
-    report = check_json_object(
-        report_path,
-        required=("models", "cases"),
-        hint=f"run the eval again into {eval_dir} (its samples are kept; only the report is rewritten)",
-    )
-    labels = list(models) if models else [m["label"] for m in report["models"]][:2]
+    report = _load_report(eval_dir)
+    labels = list(models) if models else report.labels[:2]
     if len(labels) != 2:
         raise UserError(f"review needs exactly two models, got {labels}", hint="pass --models A,B")
     texts: dict[tuple[str, str], str] = {}
     for rec in read_jsonl(eval_dir / "samples.jsonl"):
         if rec["model"] in labels and int(rec["sample"]) == 0:
             texts[(rec["model"], rec["case_id"])] = rec["text"]
-    cases = {c["case_id"]: c for c in report["cases"]}
+    cases = {c.case_id: c for c in report.cases}
     pairs = []
     rng = random.Random(seed)
     for case_id in sorted(cases):
         if (labels[0], case_id) in texts and (labels[1], case_id) in texts:
             a, b = (labels[0], labels[1]) if rng.random() < 0.5 else (labels[1], labels[0])
             c = cases[case_id]
-            cat = f"{'/'.join(c['generation'])} · {c['type']} · {c['difficulty']}"
-            pairs.append(Pair(case_id, c["prompt"], cat, a, b, texts[(a, case_id)], texts[(b, case_id)]))
+            pairs.append(Pair(case_id, c.prompt, c.category, a, b, texts[(a, case_id)], texts[(b, case_id)]))
     rng.shuffle(pairs)
     if not pairs:
         raise DataError(f"no case has samples from both {labels[0]} and {labels[1]}", path=eval_dir)
@@ -295,57 +290,59 @@ def _mean(values: list[int]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def review_summary(db: Path) -> dict[str, Any]:
+def review_summary(db: Path) -> ReviewSummary:
     """Win-rate table: per (model, opponent) wins/ties/losses, win rate (tie = half) with a 95%
     Wilson interval, and the model's mean 1-5 scores."""
     con = connect(db)
     rows = export_ratings(con)
     con.close()
-    table: dict[tuple[str, str], dict[str, Any]] = {}
+    tally: dict[tuple[str, str], _Tally] = {}
     for r in rows:
         for side, other in (("a", "b"), ("b", "a")):
-            model, opp = r[f"model_{side}"], r[f"model_{other}"]
-            e = table.setdefault(
-                (model, opp),
-                {
-                    "model": model,
-                    "opponent": opp,
-                    "wins": 0,
-                    "ties": 0,
-                    "losses": 0,
-                    **{s: [] for s in SCALES},
-                },
-            )
+            e = tally.setdefault((r[f"model_{side}"], r[f"model_{other}"]), _Tally())
             if r["choice"] == "tie":
-                e["ties"] += 1
+                e.ties += 1
             elif r["choice"] == side:
-                e["wins"] += 1
+                e.wins += 1
             else:
-                e["losses"] += 1
+                e.losses += 1
             for s in SCALES:
                 if r[f"{side}_{s}"] is not None:
-                    e[s].append(r[f"{side}_{s}"])
+                    e.scores[s].append(r[f"{side}_{s}"])
     out = []
-    for e in table.values():
-        n = e["wins"] + e["ties"] + e["losses"]
-        low, high = wilson_interval(e["wins"] + 0.5 * e["ties"], n)
+    for (model, opponent), e in sorted(tally.items()):
+        n = e.wins + e.ties + e.losses
+        low, high = wilson_interval(e.wins + 0.5 * e.ties, n)
         out.append(
-            {
-                **e,
-                "n": n,
-                "win_rate": (e["wins"] + 0.5 * e["ties"]) / n,
-                "low": low,
-                "high": high,
-                **{s: _mean(e[s]) for s in SCALES},
-            }
+            ReviewRow(
+                model=model,
+                opponent=opponent,
+                n=n,
+                wins=e.wins,
+                ties=e.ties,
+                losses=e.losses,
+                win_rate=(e.wins + 0.5 * e.ties) / n,
+                low=low,
+                high=high,
+                quality=_mean(e.scores["quality"]),
+                idiomatic=_mean(e.scores["idiomatic"]),
+                explanation=_mean(e.scores["explanation"]),
+            )
         )
-    return {"ratings": len(rows), "table": sorted(out, key=lambda e: (e["model"], e["opponent"]))}
+    return ReviewSummary(ratings=len(rows), table=out)
 
 
-def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> tuple[Path, dict[str, Any]]:
+@dataclass
+class _Tally:
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    scores: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SCALES})
+
+
+def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> tuple[Path, ReviewSummary]:
     """Write ratings.jsonl and put the win-rate table into report.json/report.md."""
-    from bbjcoder.evaluate.report import REPORT_JSON, REPORT_MD, render_markdown
-    from bbjcoder.fileio import atomic_write_json, atomic_write_text
+    from bbjcoder.evaluate.report import REPORT_JSON, write_markdown
 
     db = db or eval_dir / "review.sqlite"
     if not db.exists():
@@ -358,12 +355,19 @@ def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> t
     summary = review_summary(db)
     report_path = eval_dir / REPORT_JSON
     if report_path.exists():
-        from bbjcoder.integrity import check_json_object
-
-        report = check_json_object(
-            report_path, hint=f"run the eval again into {eval_dir} (its samples are kept), then --export"
-        )
-        report["review"] = summary
-        atomic_write_json(report_path, report)
-        atomic_write_text(eval_dir / REPORT_MD, render_markdown(report))
+        report = _load_report(eval_dir).model_copy(update={"review": summary})
+        report.save(report_path)
+        write_markdown(eval_dir, report)
     return out, summary
+
+
+def _load_report(eval_dir: Path) -> EvalReport:
+    """eval_dir/report.json; a damaged one names the fix (the samples are kept, only the report is rewritten)."""
+    try:
+        return EvalReport.load(eval_dir / "report.json")
+    except RecordError as exc:
+        raise CorruptFile(
+            exc.message,
+            path=eval_dir / "report.json",
+            hint=f"run the eval again into {eval_dir} (its samples are kept; only the report is rewritten)",
+        ) from exc
