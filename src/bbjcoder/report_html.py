@@ -78,11 +78,6 @@ def _data_counts(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
     }
 
 
-def _gate_html(report: EvalReport) -> str:
-    """The forgetting gate's block of the page (empty without a forgetting check)."""
-    return render("demo/_gate.html.j2", r=report)
-
-
 def render_report_html(demo_dir: Path, *, commands: Sequence[tuple[str, str]] = ()) -> str:
     """The page's HTML for `demo_dir` (a demo run directory)."""
     demo_dir = Path(demo_dir)

@@ -12,8 +12,8 @@ import pytest
 from bbjcoder.evaluate.forgetting import load_problems, solution_code
 from bbjcoder.evaluate.gate import ADVICE, gate_from_reports, general_gate
 from bbjcoder.evaluate.metrics import paired_bootstrap_diff
-from bbjcoder.evaluate.report import gate_markdown
 from bbjcoder.records.eval_report import EvalReport
+from bbjcoder.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,11 +69,11 @@ def test_report_section_shows_verdict_interval_test_and_advice() -> None:
         "general_gate": gate.record().model_dump(),
         "config": {"forgetting_suite": "humaneval", "forgetting_prompts": {"run:r1": "chat"}},
     }
-    text = gate_markdown(EvalReport.from_json(report))
+    text = render("eval/_gate.md.j2", r=EvalReport.from_json(report))
     assert "Gate FAILED" in text and "-25.0" in text and "McNemar p" in text and ADVICE in text
     assert "`humaneval`" in text
     report["general_gate"] = None
-    assert "needs a baseline" in gate_markdown(EvalReport.from_json(report))
+    assert "needs a baseline" in render("eval/_gate.md.j2", r=EvalReport.from_json(report))
 
 
 def test_reports_from_different_forgetting_suites_are_not_gated() -> None:
@@ -209,7 +209,8 @@ def test_real_eval_of_base_models_uses_completion_prompts_and_reports_the_gate(e
 
 
 def test_html_report_shows_a_failed_gate_with_its_advice_and_no_gate_without_a_baseline() -> None:
-    from bbjcoder.report_html import _gate_html
+    def _gate_html(report: EvalReport) -> str:
+        return render("demo/_gate.html.j2", r=report)
 
     gate = general_gate("base:r", _scores(30), "run:r", _scores(20))
     assert gate is not None

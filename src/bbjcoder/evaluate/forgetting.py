@@ -302,7 +302,3 @@ def check_many(
             if progress is not None:
                 progress(done, len(items))
     return [r for r in results if r is not None]
-
-
-def problems_to_jsonl(problems: list[Problem]) -> str:
-    return "".join(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in problems)

@@ -182,11 +182,6 @@ def render_markdown(report: EvalReport) -> str:
     return render("eval/report.md.j2", r=report, plot=PLOT, mean=_mean)
 
 
-def gate_markdown(report: EvalReport) -> str:
-    """The "General code (forgetting check)" section: the gate's verdict, change, interval and test."""
-    return render("eval/_gate.md.j2", r=report)
-
-
 def model_card_section(report: EvalReport) -> str:
     """A short Markdown summary for a run's MODEL_CARD.md evaluation section."""
     return render("eval/model_card.md.j2", r=report)

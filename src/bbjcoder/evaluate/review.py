@@ -124,55 +124,25 @@ def render_output(text: str) -> str:
     return "".join(parts)
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;background:#fafafa;color:#222}
-.prompt{background:#fff;border:1px solid #ddd;padding:.8rem;white-space:pre-wrap}
-.cols{display:flex;gap:1rem;margin-top:1rem}.col{flex:1;min-width:0;background:#fff;border:1px solid #ddd;padding:.8rem}
-pre.code{background:#1e1e1e;color:#ddd;padding:.6rem;overflow-x:auto;font-size:13px}
-.prose{white-space:pre-wrap;margin:.4rem 0}
-.kw{color:#569cd6;font-weight:bold}.str{color:#ce9178}.com{color:#6a9955;font-style:italic}
-.num{color:#b5cea8}.ln{color:#888}.var{color:#9cdcfe}.call{color:#dcdcaa}
-fieldset{border:1px solid #ccc;margin-top:.6rem}.choice{margin-top:1rem;font-size:1.1rem}
-button{font-size:1rem;padding:.4rem 1.2rem;margin-top:1rem}
-"""
-
-
-def _scale_inputs(side: str) -> str:
-    rows = []
-    for scale, title in zip(
-        SCALES, ("Code quality", "Idiomatic for the generation", "Explanation accuracy"), strict=True
-    ):
-        opts = "".join(
-            f'<option value="{v}"{" selected" if v == 3 else ""}>{v}</option>' for v in range(1, 6)
-        )
-        rows.append(
-            f'<label>{title}: <select name="{side}_{scale}" id="{side}_{scale}">{opts}</select></label><br>'
-        )
-    return f"<fieldset><legend>Rate {side.upper()} (1-5)</legend>{''.join(rows)}</fieldset>"
+_SCALE_TITLES = ("Code quality", "Idiomatic for the generation", "Explanation accuracy")
 
 
 def render_page(pair: Pair | None, done: int, total: int, token: str = "") -> str:
-    head = f"<!doctype html><html><head><meta charset='utf-8'><title>bbjcoder review</title><style>{_CSS}</style></head><body>"
-    if pair is None:
-        return head + f"<h1>All done</h1><p id='progress'>{done} of {total} rated.</p></body></html>"
-    return (
-        head
-        + f"<h1>Review <span id='progress'>{done + 1} of {total}</span></h1>"
-        + f"<p>Case <code id='case-id'>{html.escape(pair.case_id)}</code> ({html.escape(pair.category)})</p>"
-        + f"<div class='prompt' id='prompt'>{html.escape(pair.prompt)}</div>"
-        + "<form method='post' action='/rate' id='rating'>"
-        + f"<input type='hidden' name='case_id' value='{html.escape(pair.case_id, quote=True)}'>"
-        + f"<input type='hidden' name='csrf' value='{html.escape(token, quote=True)}'>"
-        + "<div class='cols'>"
-        + f"<div class='col' id='output-a'><h2>A</h2>{render_output(pair.text_a)}{_scale_inputs('a')}</div>"
-        + f"<div class='col' id='output-b'><h2>B</h2>{render_output(pair.text_b)}{_scale_inputs('b')}</div>"
-        + "</div><div class='choice'>Which is better? "
-        + "<label><input type='radio' name='choice' value='a' id='choice-a' required> A better</label> "
-        + "<label><input type='radio' name='choice' value='b' id='choice-b'> B better</label> "
-        + "<label><input type='radio' name='choice' value='tie' id='choice-tie'> Tie</label></div>"
-        + "<p><label>Comment<br><textarea name='comment' id='comment' rows='3' cols='80'></textarea></label></p>"
-        + "<p><label>Reviewer <input name='reviewer' id='reviewer'></label></p>"
-        + "<button type='submit' id='submit'>Submit rating</button></form></body></html>"
+    """The review page (templates/eval/review.html.j2): the next pair, or "all done"."""
+    from markupsafe import Markup
+
+    from bbjcoder.render import render
+
+    return render(
+        "eval/review.html.j2",
+        pair=pair,
+        done=done,
+        total=total,
+        token=token,
+        scales=list(zip(SCALES, _SCALE_TITLES, strict=True)),
+        # render_output escapes the prose and highlights (and escapes) the code itself
+        output_a=Markup(render_output(pair.text_a)) if pair else "",
+        output_b=Markup(render_output(pair.text_b)) if pair else "",
     )
 
 
