@@ -21,7 +21,7 @@ from bbjcoder.config import EvalSection, RunSection
 from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 from bbjcoder.evaluate.extract import truncate_at_stop
 from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
-from bbjcoder.evaluate.samples import SampleStore
+from bbjcoder.evaluate.samples import SampleRow, SampleStore
 
 _EVAL = EvalSection()  # the defaults live in the config's [eval] section
 
@@ -487,13 +487,13 @@ def generate_samples(
     params: SamplingParams,
     store: SampleStore,
     *,
-    postprocess: Callable[[Task, str], dict[str, Any]],
+    postprocess: Callable[[Task, str], str],
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Sample every missing (task, index) for `backend.label`, appending each result to `store`.
 
     Keys already in the store are skipped, so a killed run resumes with no duplicates or gaps.
-    `postprocess(task, text)` adds derived fields (the extracted code) to each record.
+    `postprocess(task, text)` gives the code a record is judged by (extracted from the text).
     Returns how many samples were generated now.
     """
     todo = [(t, i) for t in tasks for i in range(params.n) if (backend.label, t.id, i) not in store]
@@ -508,15 +508,15 @@ def generate_samples(
         texts = backend.generate([t.prompt for t, _ in batch], params, seeds)
         per_sample = (time.perf_counter() - t0) / len(batch)
         for (task, index), text, seed in zip(batch, texts, seeds, strict=True):
-            record = {
-                "model": backend.label,
-                "case_id": task.id,
-                "sample": index,
-                "seed": seed,
-                "text": text,
-                **postprocess(task, text),
-                "seconds": round(per_sample, 4),
-            }
+            record = SampleRow(
+                model=backend.label,
+                case_id=task.id,
+                sample=index,
+                seed=seed,
+                text=text,
+                code=postprocess(task, text),
+                seconds=round(per_sample, 4),
+            )
             store.append(record)
             done += 1
         if progress is not None:

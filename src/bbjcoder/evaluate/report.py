@@ -62,7 +62,7 @@ def build_report(
     `evaluate.gate.general_gate` of it against the first baseline (the 5% rule)."""
     labels = [m.label for m in models]
     summary = {label: summarise(results[label], ks, seed=seed) for label in labels}
-    cases = [CaseRecord.model_validate(r.to_dict(ks)) for label in labels for r in results[label] if r.n]
+    cases = [r.record(ks) for label in labels for r in results[label] if r.n]
     general_summary: dict[str, Estimate] = {}
     general_at_k: dict[str, dict[str, Estimate]] = {}
     general_cases: list[GeneralCase] = []

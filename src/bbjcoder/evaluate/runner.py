@@ -351,11 +351,11 @@ def _run_eval(
     gstore = SampleStore(out / GENERAL_SAMPLES)
     tasks = suite_tasks(suite.cases)
 
-    def bbj_post(task: Task, text: str) -> dict[str, Any]:
-        return {"code": sample_code(task.extra["case"], text)}
+    def bbj_post(task: Task, text: str) -> str:
+        return sample_code(task.extra["case"], text)
 
-    def py_post(task: Task, text: str) -> dict[str, Any]:
-        return {"code": solution_code(task.extra["problem"], text)}
+    def py_post(task: Task, text: str) -> str:
+        return solution_code(task.extra["problem"], text)
 
     models_meta: list[ModelInfo] = []
     generated = 0
