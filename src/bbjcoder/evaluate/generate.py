@@ -315,7 +315,7 @@ class OpenAIBackend:
         base_url: str,
         *,
         label: str,
-        timeout_s: float = 120.0,
+        timeout_s: float = _EVAL.request_timeout_s,
         max_retries: int = 4,
         backoff_s: float = 0.5,
         log: Callable[[str], None] | None = None,
@@ -406,8 +406,8 @@ class OpenAIBackend:
 def make_backend(
     spec: ModelSpec,
     *,
-    runs_dir: Path = Path("runs"),
-    timeout_s: float = 120.0,
+    runs_dir: Path = RunSection().runs_dir,
+    timeout_s: float = _EVAL.request_timeout_s,
     log: Callable[[str], None] | None = None,
 ) -> Backend:
     """Build the backend a SPEC names (loading the model now, so errors surface before sampling)."""
