@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from bbjcoder.data.convert import system_prompt
 from bbjcoder.data.fim import fim_prompt
-from bbjcoder.export.modelfile import system_prompt
 
 RESULTS = Path(__file__).parent / "results" / "serve_latency.json"
 CHAT_TOKENS, FIM_TOKENS = 64, 32

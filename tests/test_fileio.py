@@ -48,3 +48,21 @@ def test_dir_lock_refuses_a_second_holder_naming_the_first_pid(tmp_path: Path) -
     assert lock_holder(tmp_path) is None
     with DirLock(tmp_path):
         assert lock_holder(tmp_path) == os.getpid()
+
+
+def test_numbered_jsonl_gives_file_lines_and_names_a_bad_one(tmp_path: Path) -> None:
+    from bbjcoder.errors import DataError
+    from bbjcoder.fileio import numbered_jsonl
+
+    good = tmp_path / "a.jsonl"
+    good.write_text('{"a": 1}\n\n{"b": 2}\n', encoding="utf-8")
+    assert list(numbered_jsonl(good)) == [(1, {"a": 1}), (3, {"b": 2})]
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"a": 1}\n[1]\n', encoding="utf-8")
+    with pytest.raises(DataError, match="expected a JSON object") as info:
+        list(numbered_jsonl(bad))
+    assert info.value.line == 2
+    latin = tmp_path / "c.jsonl"
+    latin.write_bytes(b'{"a": "caf\xe9"}\n')
+    with pytest.raises(DataError, match="not UTF-8"):
+        list(numbered_jsonl(latin))

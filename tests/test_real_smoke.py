@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None:
     from transformers import AutoTokenizer
 
-    from bbjcoder.config import parse_config
+    from bbjcoder import export
+    from bbjcoder.config import ExportSection, parse_config
     from bbjcoder.data.commands import build
     from bbjcoder.evaluate.generate import SamplingParams
     from bbjcoder.evaluate.runner import EvalSettings, run_eval
-    from bbjcoder.export import export_run
     from bbjcoder.export.fidelity import gguf_logits, hf_logits, mean_kl, top1_agreement
     from bbjcoder.train.stages import train
 
@@ -62,20 +62,20 @@ def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None
     assert (run.path / "adapter" / "adapter_config.json").is_file()
     assert '"global_step": 3' in (run.path / "run.json").read_text()
 
-    exported = export_run(run.path, "auto", "smoke", runs_dir=tmp_path / "runs")  # type: ignore[arg-type]
-    assert set(exported.gguf) == {"f16", "q8_0"}  # auto: a small, GGUF-imported base exports Q8_0
-    assert 'PARAMETER stop "<|im_end|>"' in exported.modelfile.read_text()
+    exported = export.run(ExportSection(quant="auto", name="smoke"), run)
+    assert set(exported.gguf_files) == {"f16", "q8_0"}  # auto: a small, GGUF-imported base exports Q8_0
+    assert 'PARAMETER stop "<|im_end|>"' in exported.modelfile_path.read_text()
 
     # The F16 export computes what the merged model computes; the fine-tune moved it off the base.
     tok = AutoTokenizer.from_pretrained(exported.merged_dir)
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in BBJ_PROMPTS[:3]]
     merged = hf_logits(exported.merged_dir, ids)
-    f16 = gguf_logits(exported.gguf["f16"], ids, threads=2)
+    f16 = gguf_logits(exported.gguf_files["f16"], ids, threads=2)
     assert mean_kl(merged, f16) < 1e-3
     assert top1_agreement(merged, f16) > 0.95
 
     result = run_eval(
-        f"gguf:{exported.gguf['q8_0']}",
+        f"gguf:{exported.gguf_files['q8_0']}",
         ROOT / "evals" / "bbj-core",
         out_dir=tmp_path / "eval",
         settings=EvalSettings(

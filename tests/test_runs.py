@@ -13,7 +13,7 @@ from bbjcoder.runs import (
     compare_runs,
     create_run,
     list_runs,
-    load_run,
+    resolve_run,
     update_run_metrics,
 )
 
@@ -36,13 +36,13 @@ def test_update_run_metrics_merges_sections(tmp_path: Path) -> None:
     a, _ = _two_runs(tmp_path)
     update_run_metrics(a, "train", {"tokens": 10})
     update_run_metrics(a, "eval", {"compile@1": 0.5})
-    run = load_run(f"run:{a.id}", tmp_path)
+    run = resolve_run(f"run:{a.id}", tmp_path)
     assert run.metrics == {"train": {"best_val_loss": 1.5, "tokens": 10}, "eval": {"compile@1": 0.5}}
 
 
 def test_compare_shows_config_differences_and_metrics(tmp_path: Path) -> None:
     a, b = _two_runs(tmp_path)
-    rows = {row.key: row for row in compare_runs(load_run(a.path), load_run(b.path))}
+    rows = {row.key: row for row in compare_runs(resolve_run(a.path), resolve_run(b.path))}
     assert rows["config.lora.r"].a == 8 and rows["config.lora.r"].b == 16
     assert "config.sft.learning_rate" not in rows  # equal config values are hidden
     assert rows["metrics.train.best_val_loss"].b == 1.25
@@ -60,13 +60,15 @@ def test_runs_cli_list_show_compare(tmp_path: Path) -> None:
 
 
 def test_model_card_figures_come_from_the_run_record(tmp_path: Path) -> None:
-    from bbjcoder.runs import render_model_card, update_run
+    from bbjcoder.records.train_result import StageResult
+    from bbjcoder.runs import RunRecord, render_model_card, update_run
 
     cfg = {"model": {"quantization": "none", "dtype": "auto"}, "sft": {"epochs": 3, "learning_rate": 2e-4}}
     run = create_run(tmp_path, "card", cfg)
 
-    def trained(info: dict) -> None:  # type: ignore[type-arg]
-        info["stages"] = {"sft": {"status": "done", "epochs": 0.5, "precision": "fp32", "global_step": 4}}
+    def trained(rec: RunRecord) -> RunRecord:
+        sft = StageResult(status="done", epochs=0.5, precision="fp32", global_step=4)
+        return rec.model_copy(update={"stages": {"sft": sft}})
 
     card = render_model_card(update_run(run, trained))
     assert '"lora-fp32"' in card and "lora-bf16" not in card

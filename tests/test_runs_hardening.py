@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bbjcoder.runs import RunError, create_run, list_runs, load_run, resolve_run_dir
+from bbjcoder.runs import RunError, create_run, list_runs, resolve_run
 
 
 def _run(runs: Path, run_id: str) -> Path:
@@ -28,14 +28,12 @@ def test_list_reports_broken_run_json_instead_of_crashing_or_dropping(tmp_path: 
     listed = {r.id: r for r in list_runs(runs)}
     assert set(listed) == {"good", "array", "torn"}
     assert listed["array"].status == listed["torn"].status == "broken"
-    assert (
-        listed["array"]
-        .info["problem"]
-        .startswith(f"{runs / 'array' / 'run.json'}: run.json holds a JSON list")
+    assert (listed["array"].problem or "").startswith(
+        f"{runs / 'array' / 'run.json'}: run.json holds a JSON list"
     )
-    assert "run.json is not valid JSON" in listed["torn"].info["problem"]
+    assert "run.json is not valid JSON" in (listed["torn"].problem or "")
     with pytest.raises(RunError, match="not an object"):
-        load_run("array", runs)
+        resolve_run("array", runs)
 
 
 def test_runs_list_shows_whole_ids_in_80_columns(tmp_path: Path) -> None:
@@ -62,16 +60,16 @@ def test_bare_id_resolves_under_runs_dir_before_the_current_directory(
     monkeypatch.chdir(tmp_path)
     _run(Path("runs"), "demo")
     _run(Path("."), "demo")  # ./demo exists too: the layout `demo --out demo` makes
-    assert resolve_run_dir("demo", Path("runs")) == Path("runs") / "demo"
-    assert resolve_run_dir("run:demo", Path("runs")) == Path("runs") / "demo"
-    assert resolve_run_dir("./demo", Path("runs")) == Path("demo")  # an explicit path stays a path
-    assert resolve_run_dir(Path("demo"), Path("runs")) == Path("demo")
+    assert resolve_run("demo", Path("runs")).path == Path("runs") / "demo"
+    assert resolve_run("run:demo", Path("runs")).path == Path("runs") / "demo"
+    assert resolve_run("./demo", Path("runs")).path == Path("demo")  # an explicit path stays a path
+    assert resolve_run(Path("demo"), Path("runs")).path == Path("demo")
 
 
 def test_bare_id_falls_back_to_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     _run(Path("."), "mine")
-    assert resolve_run_dir("mine", Path("runs")) == Path("mine")
+    assert resolve_run("mine", Path("runs")).path == Path("mine")
 
 
 def test_demo_out_name_in_cwd_resolves_to_the_absolute_demo_dir(
@@ -82,7 +80,7 @@ def test_demo_out_name_in_cwd_resolves_to_the_absolute_demo_dir(
     monkeypatch.chdir(tmp_path)
     demo_dir = (tmp_path / "NAME").resolve()
     _run(demo_dir.parent, "NAME")
-    run = load_run("run:NAME", demo_dir.parent)
+    run = resolve_run("run:NAME", demo_dir.parent)
     assert run.path == demo_dir
     assert (run.path / "eval" / "bbj-core" / "report.json").relative_to(demo_dir)
 

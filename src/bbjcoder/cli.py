@@ -562,10 +562,10 @@ def train_cmd(
     Exit 0: trained, 2: bad config, a run directory in use by another process (its pid is named),
     a --resume whose config or checkpoint does not fit (the message says which file and what to do).
     """
+    from bbjcoder import train
     from bbjcoder.config import load_config
-    from bbjcoder.train.stages import train
 
-    run = train(
+    result = train.run(
         load_config(config),
         stage=stage,
         resume=resume,
@@ -573,7 +573,7 @@ def train_cmd(
         allow_config_change=allow_config_change,
         fresh_optimizer=fresh_optimizer,
     )
-    Console().print(f"[bold green]done:[/] {run.path}  (adapter: {run.path / 'adapter'})")
+    Console().print(f"[bold green]done:[/] {result.run_dir}  (adapter: {result.adapter})")
 
 
 @runs_app.command("list")
@@ -593,22 +593,19 @@ def runs_list(runs_dir: str = typer.Option("runs", "--runs-dir", help="Where run
     for col in ("base model", "cpt best val", "sft best val", "wall (s)"):
         table.add_column(col, overflow="fold")
     for r in runs:
-        st = r.info.get("stages", {})
+        best = [(st.best_val_loss if (st := r.stages.get(s)) else None) for s in ("cpt", "sft")]
         table.add_row(
             r.id,
             r.status,
-            str(r.info.get("base_model_name") or "—"),
-            *(
-                f"{v:.4f}" if isinstance(v := st.get(s, {}).get("best_val_loss"), float) else "—"
-                for s in ("cpt", "sft")
-            ),
-            str(r.info.get("wall_time_s", "—")),
+            r.base_model_name or "—",
+            *(f"{v:.4f}" if v is not None else "—" for v in best),
+            str(r.wall_time_s if r.wall_time_s is not None else "—"),
         )
     Console().print(table)
     for r in runs:  # why a run is broken or interrupted, under the table (ids stay whole above)
-        if r.info.get("problem"):
+        if r.problem:
             err_console.print(
-                f"{r.id}: {r.status}: {r.info['problem']}", highlight=False, markup=False, soft_wrap=True
+                f"{r.id}: {r.status}: {r.problem}", highlight=False, markup=False, soft_wrap=True
             )
 
 
@@ -621,9 +618,9 @@ def runs_show(
     import json
     from pathlib import Path
 
-    from bbjcoder.runs import load_run
+    from bbjcoder.runs import resolve_run
 
-    info = {k: v for k, v in load_run(run, Path(runs_dir)).info.items() if k != "history"}
+    info = {k: v for k, v in resolve_run(run, Path(runs_dir)).info.items() if k != "history"}
     Console().print_json(json.dumps(info))
 
 
@@ -645,9 +642,9 @@ def runs_compare(
     from pathlib import Path
 
     from bbjcoder.evaluate.compare import eval_compare_tables
-    from bbjcoder.runs import compare_table, load_run
+    from bbjcoder.runs import compare_table, resolve_run
 
-    a, b = load_run(run_a, Path(runs_dir)), load_run(run_b, Path(runs_dir))
+    a, b = resolve_run(run_a, Path(runs_dir)), resolve_run(run_b, Path(runs_dir))
     console = Console(width=200)
     console.print(compare_table(a, b, only_differences=not all_keys))
     gates: list = []
@@ -879,22 +876,25 @@ def export_cmd(
 
     Folders left by an export that was killed (export.tmp-*) are removed first, and listed.
     """
-    from bbjcoder.export import QUANTS, configured_export, export_run
+    from pathlib import Path
 
-    if quant is not None and quant not in (*QUANTS, "auto"):
-        raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of auto, {', '.join(QUANTS)}")
-    cfg_quant, cfg_name = configured_export(run, runs_dir)
-    name = name or cfg_name
-    result = export_run(run, quant or cfg_quant, name, True, runs_dir=runs_dir)  # type: ignore[arg-type]
+    from bbjcoder import export
+    from bbjcoder.runs import resolve_run
+
+    if quant is not None and quant not in (*export.QUANTS, "auto"):
+        raise UserError(f"unknown --quant {quant!r}", hint=f"choose one of auto, {', '.join(export.QUANTS)}")
+    rec = resolve_run(run, Path(runs_dir))
+    with export.progress_bar() as bar:
+        result = export.run(export.settings(rec, quant=quant, name=name), rec, progress=bar)
     from rich.table import Table
 
     table = Table("file", "size", box=None)
-    for fname, size in result.sizes.items():
+    for fname, size in result.files.items():
         table.add_row(str(result.export_dir / fname), f"{size / 1024**2:.1f} MiB")
     console = Console(highlight=False)
     console.print(table)
-    console.print(f"{result.modelfile}\nexport took {result.timings['total_s']:.1f} s", markup=False)
-    console.print(f"next: cd {result.export_dir} && ollama create {name} -f Modelfile", markup=False)
+    console.print(f"{result.modelfile_path}\nexport took {result.timings['total_s']:.1f} s", markup=False)
+    console.print(f"next: cd {result.export_dir} && ollama create {result.name} -f Modelfile", markup=False)
 
 
 @app.command("serve")

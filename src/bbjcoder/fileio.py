@@ -61,24 +61,35 @@ def atomic_write_jsonl(path: str | Path, records: Iterable[Any]) -> None:
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
     """Yield the JSON objects of a JSONL file; a bad line is a DataError naming path:line."""
+    for _line, obj in numbered_jsonl(path):
+        yield obj
+
+
+def numbered_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file; a line that is not a JSON
+    object, or a file that cannot be read as UTF-8, is a DataError naming path (and line)."""
     path = Path(path)
     try:
         fh = path.open(encoding="utf-8")
     except OSError as exc:
         raise DataError(f"cannot read: {exc.strerror}", path=path) from exc
     with fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(
-                    f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
-                ) from exc
-            if not isinstance(obj, dict):
-                raise DataError("expected a JSON object on each line", path=path, line=lineno)
-            yield obj
+        try:
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(
+                        f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno
+                    ) from exc
+                if not isinstance(obj, dict):
+                    raise DataError("expected a JSON object on each line", path=path, line=lineno)
+                yield lineno, obj
+        except UnicodeDecodeError as exc:
+            # the reader decodes ahead in blocks, so no line number can be trusted here
+            raise DataError(f"not UTF-8: {exc}", path=path) from exc
 
 
 def sha256_file(path: str | Path) -> str:
@@ -163,16 +174,3 @@ def lock_holder(directory: str | Path) -> int | None:
             return int(text) if text.isdigit() else -1
         fcntl.flock(fh, fcntl.LOCK_UN)
         return None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

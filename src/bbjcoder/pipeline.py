@@ -470,12 +470,17 @@ def _reset_training(ctx: Ctx) -> None:
     """Forget a run's earlier training (its inputs changed): stage records in run.json."""
     from bbjcoder.runs import update_run
 
-    def mutate(info: dict[str, Any]) -> None:
-        info["stages"], info["history"] = {}, {}
-        info["status"] = "running"
-        info.get("metrics", {}).pop("train", None)
-
-    update_run(ctx.demo_dir, mutate)
+    update_run(
+        ctx.demo_dir,
+        lambda rec: rec.model_copy(
+            update={
+                "stages": {},
+                "history": {},
+                "status": "running",
+                "metrics": {k: v for k, v in rec.metrics.items() if k != "train"},
+            }
+        ),
+    )
 
 
 def _stage_train(ctx: Ctx) -> dict[str, Any]:
@@ -576,14 +581,16 @@ def _stage_eval(ctx: Ctx) -> dict[str, Any]:
 
 
 def _stage_export(ctx: Ctx) -> dict[str, Any]:
-    from bbjcoder.export import export_run
+    from bbjcoder import export
+    from bbjcoder.runs import resolve_run
 
-    result = export_run(ctx.run_id, DEMO_QUANT, ctx.cfg.export.name, False, runs_dir=ctx.runs_dir)  # type: ignore[arg-type]
-    sizes = {name: size for name, size in result.sizes.items()}
+    run = resolve_run(ctx.run_id, ctx.runs_dir)
+    result = export.run(export.settings(run, quant=DEMO_QUANT, name=ctx.cfg.export.name), run)
+    sizes = dict(result.files)
     detail = ", ".join(f"{n} {s / 1024**2:.1f} MiB" for n, s in sizes.items())
     return {
-        "files": {q: str(p.relative_to(ctx.demo_dir)) for q, p in result.gguf.items()},
-        "modelfile": str(result.modelfile.relative_to(ctx.demo_dir)),
+        "files": {q: str(p.relative_to(ctx.demo_dir)) for q, p in result.gguf_files.items()},
+        "modelfile": str(result.modelfile_path.relative_to(ctx.demo_dir)),
         "sizes": sizes,
         "detail": detail,
     }
@@ -607,9 +614,9 @@ def serve_and_ask(
     from openai import OpenAI
 
     from bbjcoder.bbj import check_source
+    from bbjcoder.data.convert import system_prompt
     from bbjcoder.evaluate.extract import extract_code
     from bbjcoder.evaluate.scoring import compile_diagnostics
-    from bbjcoder.export.modelfile import system_prompt
 
     port = _free_port()
     cmd = [sys.executable, "-m", "bbjcoder.cli", "serve", "--model", f"gguf:{gguf}", "--port", str(port)]
@@ -641,7 +648,7 @@ def serve_and_ask(
         reply = client.with_options(timeout=180.0).chat.completions.create(
             model=model,
             messages=[
-                {"role": "system", "content": system_prompt("bbj-gui")},
+                {"role": "system", "content": system_prompt(["bbj-gui"])},
                 {"role": "user", "content": prompt},
             ],
             max_tokens=max_tokens,
@@ -800,6 +807,8 @@ def build_stages() -> list[Stage]:
             stale=_files(
                 Path("base"),
                 Path("checkpoints"),
+                Path("cpt"),
+                Path("sft"),
                 Path("stage1"),
                 Path("stage2"),
                 Path("adapter"),

@@ -1,7 +1,8 @@
-"""The run registry: `runs/<id>/run.json` files read, updated, listed and compared; model cards.
+"""The run registry: `runs/<id>/run.json` files found, created, updated, listed and compared; model cards.
 
-A run directory is self-describing; this module is the only code that reads or writes run.json and
-MODEL_CARD.md, so train, eval and export share one definition of both. No torch imports here.
+A run directory is self-describing; run.json is a `RunRecord` (bbjcoder.records.run) and this module
+is the only code that writes it or MODEL_CARD.md, so train, eval and export share one definition of
+both. No torch imports here.
 """
 
 from __future__ import annotations
@@ -14,16 +15,30 @@ import os
 import platform
 import re
 import subprocess
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bbjcoder.errors import UserError
-from bbjcoder.fileio import atomic_write_json, atomic_write_text, sha256_file
+from pydantic import JsonValue
 
-RUN_JSON = "run.json"
+from bbjcoder.fileio import atomic_write_text, sha256_file
+from bbjcoder.records.run import RUN_JSON, DatasetHashes, GitState, Hardware, RunError, RunRecord, TrainData
+from bbjcoder.records.train_result import StageResult
+
+__all__ = [
+    "RUN_JSON",
+    "RunError",
+    "RunRecord",
+    "check_adapter",
+    "create_run",
+    "list_runs",
+    "resolve_run",
+    "update_run",
+    "update_run_metrics",
+]
+
 MODEL_CARD = "MODEL_CARD.md"
 EVAL_START = "<!-- bbjcoder:eval-results:start -->"
 EVAL_END = "<!-- bbjcoder:eval-results:end -->"
@@ -39,34 +54,6 @@ _PACKAGES = (
     "bitsandbytes",
     "liger-kernel",
 )
-
-
-class RunError(UserError):
-    """A run id or directory that does not exist or whose run.json cannot be read."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """One run directory as recorded in its run.json."""
-
-    id: str
-    path: Path
-    config: dict[str, Any]
-    metrics: dict[str, Any]
-    base_model_path: str | None
-    adapter_path: Path | None
-    status: str
-    created: str
-    info: dict[str, Any] = field(repr=False, default_factory=dict)  # the whole run.json
-
-    @property
-    def base_model_dir(self) -> Path | None:
-        """`base_model_path` as a directory: relative to the run when it exists there (tiny runs keep
-        their base model in `base/`), else as written (a hub cache or an absolute path)."""
-        if not self.base_model_path:
-            return None
-        base = Path(self.base_model_path)
-        return self.path / base if not base.is_absolute() and (self.path / base).exists() else base
 
 
 def new_run_id(name: str, now: _dt.datetime | None = None) -> str:
@@ -85,7 +72,7 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
-def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
+def git_commit(cwd: Path | None = None) -> GitState | None:
     """HEAD commit and whether the work tree had changes; None outside a git checkout."""
     try:
         head = subprocess.run(
@@ -101,44 +88,50 @@ def git_commit(cwd: Path | None = None) -> dict[str, Any] | None:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return {"commit": head, "dirty": bool(dirty)}
+    return GitState(commit=head, dirty=bool(dirty))
 
 
-def hardware() -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-    }
+def hardware() -> Hardware:
+    cuda: str | None = None
+    gpus: list[str] = []
     try:
         import torch
 
         if torch.cuda.is_available():
-            info["cuda"] = torch.version.cuda
-            info["gpus"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            cuda = torch.version.cuda
+            gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     except ImportError:
         pass
-    return info
+    return Hardware(
+        platform=platform.platform(),
+        cpu_count=os.cpu_count(),
+        python=platform.python_version(),
+        cuda=cuda,
+        gpus=gpus,
+    )
 
 
-def dataset_hashes(files: list[Path], manifest: Path | None) -> dict[str, Any]:
+def dataset_hashes(files: list[Path], manifest: Path | None) -> DatasetHashes:
     """sha256 of each data file used, plus `dataset/manifest.json` when present."""
-    out: dict[str, Any] = {"files": {str(f): sha256_file(f) for f in files if f.is_file()}}
-    if manifest is not None and manifest.is_file():
-        try:
-            out["manifest"] = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            out["manifest_sha256"] = sha256_file(manifest)
-    return out
+    hashes = {str(f): sha256_file(f) for f in files if f.is_file()}
+    if manifest is None or not manifest.is_file():
+        return DatasetHashes(files=hashes)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        data = None
+    if isinstance(data, dict):
+        return DatasetHashes(files=hashes, manifest=data)
+    return DatasetHashes(files=hashes, manifest_sha256=sha256_file(manifest))
 
 
 def create_run(
-    runs_dir: Path, name: str, config: dict[str, Any], *, run_id: str | None = None, **extra: Any
-) -> Run:
+    runs_dir: Path, name: str, config: Mapping[str, Any], *, run_id: str | None = None, **extra: JsonValue
+) -> RunRecord:
     """Make `runs_dir/<name>-<time>/` with an initial run.json (status "running").
 
     `run_id` names the directory instead (the demo makes its own directory the run); it may exist
-    already, but must not hold a run.json yet.
+    already, but must not hold a run.json yet. `extra` keys are stored as given.
     """
     runs_dir = Path(runs_dir)
     now = _dt.datetime.now()
@@ -156,40 +149,22 @@ def create_run(
             run_id = f"{new_run_id(name, now)}-{n}"
             path = runs_dir / run_id
         path.mkdir(parents=True)
-    info = {
+    fields = {
         "id": run_id,
         "created": now.isoformat(timespec="seconds"),
         "status": "running",
-        "config": config,
+        "config": dict(config),
         "versions": package_versions(),
         "git": git_commit(),
         "hardware": hardware(),
-        "base_model_path": None,
-        "adapter_path": None,
-        "stages": {},
-        "metrics": {},
-        **extra,
+        "path": path,
     }
-    atomic_write_json(path / RUN_JSON, info)
-    return _from_info(path, info)
+    run = RunRecord.model_validate({**fields, **extra})  # extra keys are kept as given
+    run.write()
+    return run
 
 
-def _from_info(path: Path, info: dict[str, Any]) -> Run:
-    adapter = info.get("adapter_path")
-    return Run(
-        id=str(info.get("id", path.name)),
-        path=path,
-        config=dict(info.get("config") or {}),
-        metrics=dict(info.get("metrics") or {}),
-        base_model_path=info.get("base_model_path"),
-        adapter_path=(path / adapter) if adapter else None,
-        status=str(info.get("status", "unknown")),
-        created=str(info.get("created", "")),
-        info=info,
-    )
-
-
-def resolve_run_dir(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Path:
+def resolve_run(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> RunRecord:
     """The one rule for finding a run: a bare id (or `run:ID`) is `RUNS_DIR/ID` first and `./ID`
     only when there is no such run; anything with a path separator is a directory path."""
     text = str(id_or_path)
@@ -200,68 +175,44 @@ def resolve_run_dir(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Pa
     candidates = [as_path] if is_path else [Path(runs_dir) / text, as_path]
     for cand in candidates:
         if (cand / RUN_JSON).is_file():
-            return cand
-    raise RunError(f"no run {text!r}", path=Path(runs_dir), hint="see `bbjcoder runs list`")
-
-
-def read_run_info(path: Path) -> dict[str, Any]:
-    """run.json of the run directory `path` as a dict; RunError says what is wrong with it."""
-    file = path / RUN_JSON
-    try:
-        info = json.loads(file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RunError(f"cannot read run.json: {exc.strerror}", path=file) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RunError(
-            f"run.json is not valid JSON ({exc}); the file is truncated or corrupt",
-            path=file,
-            hint="restore it from a backup, or delete the run directory",
-        ) from exc
-    if not isinstance(info, dict):
-        raise RunError(
-            f"run.json holds a JSON {type(info).__name__}, not an object",
-            path=file,
-            hint="restore it from a backup, or delete the run directory",
-        )
-    return info
-
-
-def load_run(id_or_path: str | Path, runs_dir: Path = Path("runs")) -> Run:
-    """Load a run by id (under `runs_dir`), `run:ID`, or its directory path."""
-    path = resolve_run_dir(id_or_path, runs_dir)
-    return _from_info(path, read_run_info(path))
-
-
-def broken_run(path: Path, reason: str) -> Run:
-    """A run whose run.json cannot be read: listed with status `broken` (the reason in
-    `info["problem"]`), never dropped."""
-    return Run(
-        id=path.name,
-        path=path,
-        config={},
-        metrics={},
-        base_model_path=None,
-        adapter_path=None,
-        status="broken",
-        created="",
-        info={"problem": f"{path / RUN_JSON}: {reason}"},
+            return RunRecord.read(cand)
+    looked = " or ".join(str(c / RUN_JSON) for c in candidates)
+    raise RunError(
+        f"no run {text!r} (looked for {looked})", path=Path(runs_dir), hint="see `bbjcoder runs list`"
     )
 
 
-def live_status(run: Run) -> Run:
+def check_adapter(adapter: Path) -> None:
+    """A truncated or corrupt adapter_model.safetensors: one line naming it, not PEFT's traceback."""
+    from bbjcoder.integrity import check_safetensors
+
+    weights = adapter / "adapter_model.safetensors"
+    if weights.exists():
+        check_safetensors(
+            weights,
+            hint="copy the adapter from the run's last checkpoint (checkpoints/<stage>/checkpoint-N/) "
+            "or train again with --resume",
+        )
+
+
+def broken_run(path: Path, reason: str) -> RunRecord:
+    """A run whose run.json cannot be read: listed with status `broken` (the reason in `problem`),
+    never dropped."""
+    return RunRecord(id=path.name, path=path, status="broken", problem=f"{path / RUN_JSON}: {reason}")
+
+
+def live_status(run: RunRecord) -> RunRecord:
     """A run recorded as `running` whose trainer no longer holds the run directory's lock has died
     (killed, crashed machine): shown as `interrupted`, so it is not mistaken for a live run."""
-    from dataclasses import replace
-
     from bbjcoder.fileio import lock_holder
 
     if run.status == "running" and lock_holder(run.path) is None:
         problem = "recorded as running, but no process holds it: killed? `train --resume` continues it"
-        return replace(run, status="interrupted", info={**run.info, "problem": problem})
+        return run.model_copy(update={"status": "interrupted", "problem": problem})
     return run
 
 
-def list_runs(runs_dir: Path = Path("runs")) -> list[Run]:
+def list_runs(runs_dir: Path = Path("runs")) -> list[RunRecord]:
     """Every run under `runs_dir`, oldest first; unreadable ones as `broken` runs, dead ones as
     `interrupted`."""
     runs_dir = Path(runs_dir)
@@ -271,7 +222,7 @@ def list_runs(runs_dir: Path = Path("runs")) -> list[Run]:
     for d in runs_dir.iterdir():
         if (d / RUN_JSON).is_file():
             try:
-                out.append(live_status(_from_info(d, read_run_info(d))))
+                out.append(live_status(RunRecord.read(d)))
             except RunError as exc:
                 out.append(broken_run(d, exc.message))
     return sorted(out, key=lambda r: (r.created, r.id))
@@ -288,23 +239,28 @@ def _locked(run_path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def update_run(run: Run | Path, mutate: Callable[[dict[str, Any]], None]) -> Run:
-    """Read run.json, apply `mutate` to the dict, write it back atomically (under a file lock)."""
-    path = run.path if isinstance(run, Run) else Path(run)
+def update_run(run: RunRecord | Path, change: Callable[[RunRecord], RunRecord]) -> RunRecord:
+    """Re-read run.json, apply `change` (record in, new record out), write it back atomically, all
+    under a file lock; returns the record written."""
+    path = run.path if isinstance(run, RunRecord) else Path(run)
     with _locked(path):
-        info = read_run_info(path)
-        mutate(info)
-        atomic_write_json(path / RUN_JSON, info)
-    return _from_info(path, info)
+        new = change(RunRecord.read(path)).model_copy(update={"path": path})
+        new.write()
+    return new
 
 
-def update_run_metrics(run: Run | Path, section: str, data: dict[str, Any]) -> Run:
+def update_run_metrics(run: RunRecord | Path, section: str, data: Mapping[str, JsonValue]) -> RunRecord:
     """Merge `data` into `metrics[section]` of run.json (atomic)."""
 
-    def mutate(info: dict[str, Any]) -> None:
-        info.setdefault("metrics", {}).setdefault(section, {}).update(data)
+    def change(rec: RunRecord) -> RunRecord:
+        merged = {**rec.metrics, section: {**rec.metrics.get(section, {}), **data}}
+        return rec.model_copy(update={"metrics": merged})
 
-    return update_run(run, mutate)
+    return update_run(run, change)
+
+
+# Kept while other branches of issue 12 still call it; resolve_run is the one resolver.
+load_run = resolve_run
 
 
 # --- model card -------------------------------------------------------------------------------
@@ -316,35 +272,34 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
-def _precision_tags(stages: dict[str, Any]) -> list[str]:
+def _precision_tags(stages: Mapping[str, StageResult]) -> list[str]:
     """`qlora` for an NF4 run, else `lora-<precision>` as recorded by training (none if unrecorded)."""
-    precisions = sorted(
-        {str(s["precision"]) for s in stages.values() if isinstance(s, dict) and s.get("precision")}
-    )
+    precisions = sorted({s.precision for s in stages.values() if s.precision})
     return ["qlora" if p == "nf4" else f"lora-{p}" for p in precisions]
 
 
-def _provenance(data: dict[str, Any]) -> str:
+def _provenance(data: TrainData) -> str:
     """Curated vs synthetic-reviewed records of stage 2, and what the config did with the latter."""
-    if "sft_curated_records" not in data:
+    if data.sft_curated_records is None:
         return "not recorded (run trained before provenance was tracked)"
     text = (
-        f"{_fmt(data.get('sft_curated_records'))} curated, {_fmt(data.get('sft_synthetic_records'))} "
+        f"{_fmt(data.sft_curated_records)} curated, {_fmt(data.sft_synthetic_records)} "
         "synthetic (teacher drafts accepted in human review)"
     )
-    mode, weight = data.get("synthetic", "include"), data.get("synthetic_weight", 1.0)
+    mode = data.synthetic or "include"
+    weight = data.synthetic_weight if data.synthetic_weight is not None else 1.0
     if mode == "exclude":
         return text + '; synthetic records excluded by `[data] synthetic = "exclude"`'
-    if data.get("sft_synthetic_records") and weight != 1.0:
+    if data.sft_synthetic_records and weight != 1.0:
         return text + f"; synthetic records weighted x{weight:g} (`[data] synthetic_weight`)"
     return text
 
 
-def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
+def render_model_card(run: RunRecord, eval_markdown: str | None = None) -> str:
     """MODEL_CARD.md text: HF YAML metadata and sections; eval results between fixed markers."""
     cfg = run.config
     model = cfg.get("model", {})
-    base = run.info.get("base_model_name") or model.get("path", "unknown")
+    base = run.base_model_name or model.get("path", "unknown")
     lora = cfg.get("lora", {})
     license_ = cfg.get("run", {}).get("license", "apache-2.0")
     meta = {
@@ -358,7 +313,7 @@ def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
             "business-basic",
             "code",
             "lora",
-            *_precision_tags(run.info.get("stages", {})),
+            *_precision_tags(run.stages),
             "bbjcoder",
         ],
     }
@@ -367,27 +322,27 @@ def render_model_card(run: Run, eval_markdown: str | None = None) -> str:
         yaml_lines.append(f"{k}: {json.dumps(v, ensure_ascii=False)}")
     yaml_lines.append("---")
 
-    stages = run.info.get("stages", {})
+    stages = run.stages
     stage_rows = [
         "| stage | status | steps | tokens seen | train loss | best val loss | wall time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in ("cpt", "sft"):
-        s = stages.get(name)
-        if s:
+        st = stages.get(name)
+        if st:
             stage_rows.append(
-                f"| {name} | {_fmt(s.get('status'))} | {_fmt(s.get('global_step'))} | {_fmt(s.get('tokens_seen'))} | "
-                f"{_fmt(s.get('final_train_loss'))} | {_fmt(s.get('best_val_loss'))} | {_fmt(s.get('wall_time_s'))} |"
+                f"| {name} | {_fmt(st.status)} | {_fmt(st.global_step)} | {_fmt(st.tokens_seen)} | "
+                f"{_fmt(st.final_train_loss)} | {_fmt(st.best_val_loss)} | {_fmt(st.wall_time_s)} |"
             )
-    data = run.info.get("data", {})
+    data = run.data
     hp = []
     for stage in ("cpt", "sft"):
         s = cfg.get(stage, {})
-        done = run.info.get("stages", {}).get(stage) or {}
+        done = stages.get(stage)
         if s.get("enabled", True):
             # Epochs as trained (run record), not as configured: max_steps or early stopping may cut.
             hp.append(
-                f"| {stage} | {_fmt(s.get('learning_rate'))} | {_fmt(done.get('epochs'))} | "
+                f"| {stage} | {_fmt(s.get('learning_rate'))} | {_fmt(done.epochs if done else None)} | "
                 f"{_fmt(s.get('micro_batch_size', 1) * s.get('gradient_accumulation', 1))} | {_fmt(s.get('max_length'))} | "
                 f"{_fmt(s.get('lr_scheduler'))} | {_fmt(s.get('packing'))} |"
             )
@@ -402,9 +357,9 @@ assistant tokens only (stage 2, SFT). Stage 2 continues stage 1's adapter.
 
 ## Data
 
-- Stage 1 corpus: {_fmt(data.get("cpt_documents"))} documents, {_fmt(data.get("cpt_blocks"))} packed blocks.
-- Stage 2: {_fmt(data.get("sft_train_examples"))} training and {_fmt(data.get("sft_val_examples"))} validation examples
-  ({_fmt(data.get("sft_fim_examples"))} in fill-in-the-middle form, {_fmt(data.get("sft_general_examples"))} general-code examples against forgetting).
+- Stage 1 corpus: {_fmt(data.cpt_documents)} documents, {_fmt(data.cpt_blocks)} packed blocks.
+- Stage 2: {_fmt(data.sft_train_examples)} training and {_fmt(data.sft_val_examples)} validation examples
+  ({_fmt(data.sft_fim_examples)} in fill-in-the-middle form, {_fmt(data.sft_general_examples)} general-code examples against forgetting).
 - Provenance of the stage-2 training records: {_provenance(data)}.
 - Dataset hashes are in `run.json` (`dataset`).
 
@@ -453,17 +408,17 @@ def _existing_eval_block(card_path: Path) -> str | None:
     return m.group(1)
 
 
-def write_model_card(run: Run | Path) -> Path:
+def write_model_card(run: RunRecord | Path) -> Path:
     """(Re)write MODEL_CARD.md from run.json, keeping any evaluation results already filled in."""
-    run = run if isinstance(run, Run) else load_run(run)
+    run = run if isinstance(run, RunRecord) else resolve_run(run)
     card = run.path / MODEL_CARD
     atomic_write_text(card, render_model_card(run, _existing_eval_block(card)))
     return card
 
 
-def write_eval_results(run: Run | Path, markdown: str) -> Path:
+def write_eval_results(run: RunRecord | Path, markdown: str) -> Path:
     """Replace the "Evaluation results" section's content of MODEL_CARD.md with `markdown`."""
-    run = run if isinstance(run, Run) else load_run(run)
+    run = run if isinstance(run, RunRecord) else resolve_run(run)
     card = run.path / MODEL_CARD
     atomic_write_text(card, render_model_card(run, markdown))
     return card
@@ -472,23 +427,24 @@ def write_eval_results(run: Run | Path, markdown: str) -> Path:
 # --- compare ----------------------------------------------------------------------------------
 
 
-def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(obj: object, prefix: str = "") -> dict[str, object]:
     """Nested dicts to dotted keys; lists stay values."""
     if isinstance(obj, dict):
-        out: dict[str, Any] = {}
+        out: dict[str, object] = {}
         for k, v in obj.items():
             out.update(flatten(v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: obj} if prefix else {"": obj}
 
 
-def _config_values(run: Run) -> dict[str, Any]:
+def _config_values(run: RunRecord) -> dict[str, object]:
     return {f"config.{k}": v for k, v in flatten(run.config).items()}
 
 
-def _metric_values(run: Run) -> dict[str, Any]:
+def _metric_values(run: RunRecord) -> dict[str, object]:
     out = {f"metrics.{k}": v for k, v in flatten(run.metrics).items()}
-    for stage, s in run.info.get("stages", {}).items():
+    for stage, s in run.stages.items():
+        recorded = s.model_dump(exclude_unset=True)
         for key in (
             "global_step",
             "tokens_seen",
@@ -497,19 +453,19 @@ def _metric_values(run: Run) -> dict[str, Any]:
             "wall_time_s",
             "status",
         ):
-            if key in s:
-                out[f"stages.{stage}.{key}"] = s[key]
+            if key in recorded:
+                out[f"stages.{stage}.{key}"] = recorded[key]
     return out
 
 
-def _provenance_values(run: Run) -> dict[str, Any]:
+def _provenance_values(run: RunRecord) -> dict[str, object]:
     """Curated vs synthetic stage-2 records, so a run with and one without synthetic data compare."""
-    data = run.info.get("data", {})
+    data = run.data.model_dump(exclude_unset=True)
     return {f"data.{k}": data[k] for k in ("sft_curated_records", "sft_synthetic_records") if k in data}
 
 
 # Each extractor maps a run to flat {"section.key": value} (eval metrics are in run.json's metrics).
-_EXTRACTORS: tuple[tuple[str, Callable[[Run], dict[str, Any]]], ...] = (
+_EXTRACTORS: tuple[tuple[str, Callable[[RunRecord], Mapping[str, object]]], ...] = (
     ("config", _config_values),
     ("data", _provenance_values),
     ("metrics", _metric_values),
@@ -527,7 +483,7 @@ class CompareRow:
         return self.a != self.b
 
 
-def compare_runs(a: Run, b: Run, *, only_differences: bool = True) -> list[CompareRow]:
+def compare_runs(a: RunRecord, b: RunRecord, *, only_differences: bool = True) -> list[CompareRow]:
     """Values from every extractor for both runs, differences only by default.
 
     Config rows list differences; metric rows are always kept (they are what one compares).
@@ -543,7 +499,7 @@ def compare_runs(a: Run, b: Run, *, only_differences: bool = True) -> list[Compa
     return rows
 
 
-def compare_table(a: Run, b: Run, *, only_differences: bool = True) -> Any:
+def compare_table(a: RunRecord, b: RunRecord, *, only_differences: bool = True) -> Any:
     """A Rich table of `compare_runs`, with the difference (b - a) for numbers."""
     from rich.table import Table
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bbjcoder.data.convert import TEMPLATES, example_to_record, mid_sentence, pick_template, system_prompt
+from bbjcoder.data.fences import code_blocks
 from bbjcoder.data.markdown import Example
-from bbjcoder.data.quality import code_blocks
 from bbjcoder.data.records import Record
 from bbjcoder.data.validate import validate_paths
 

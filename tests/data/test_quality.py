@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bbjcoder.data.convert import example_to_record
+from bbjcoder.data.fences import split_fences
 from bbjcoder.data.quality import (
     DedupConfig,
     MinHasher,
@@ -17,7 +18,6 @@ from bbjcoder.data.quality import (
     jaccard,
     lint_record,
     lsh_params,
-    split_fences,
     token_hashes,
 )
 from bbjcoder.data.records import Record

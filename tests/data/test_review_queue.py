@@ -170,11 +170,11 @@ def test_config_switch_excludes_or_weights_synthetic_records() -> None:
 
 
 def test_model_card_reports_curated_and_synthetic_records(tmp_path: Path) -> None:
-    from bbjcoder.runs import Run, render_model_card
+    from bbjcoder.records.run import RunRecord, TrainData
+    from bbjcoder.runs import render_model_card
 
     def card(data: dict[str, object]) -> str:
-        info = {"data": data, "config": {}, "metrics": {}}
-        run = Run("r1", tmp_path, {}, {}, None, None, "done", "2026-01-01", info)
+        run = RunRecord(id="r1", path=tmp_path, status="done", created="2026-01-01", data=TrainData(**data))
         return render_model_card(run)
 
     both = card(
@@ -193,14 +193,17 @@ def test_model_card_reports_curated_and_synthetic_records(tmp_path: Path) -> Non
 
 
 def test_runs_compare_shows_curated_and_synthetic_records_and_the_switch(tmp_path: Path) -> None:
-    from bbjcoder.runs import compare_runs, create_run, load_run, update_run
+    from bbjcoder.records.run import TrainData
+    from bbjcoder.runs import compare_runs, create_run, resolve_run, update_run
 
     runs = []
     for mode, synthetic in (("include", 40), ("exclude", 40)):
         run = create_run(tmp_path, "syn", {"data": {"synthetic": mode, "synthetic_weight": 1.0}})
         data = {"sft_curated_records": 150, "sft_synthetic_records": synthetic}
         runs.append(
-            load_run(update_run(run, lambda info, d=data: info.setdefault("data", {}).update(d)).path)
+            resolve_run(
+                update_run(run, lambda rec, d=data: rec.model_copy(update={"data": TrainData(**d)})).path
+            )
         )
     rows = {row.key: row for row in compare_runs(*runs)}
     assert rows["config.data.synthetic"].a == "include" and rows["config.data.synthetic"].b == "exclude"

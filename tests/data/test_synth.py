@@ -331,8 +331,8 @@ def test_prompt_uses_style_references_and_matching_source_passages(tmp_path: Pat
 
 
 def test_no_shipped_example_reaches_the_contamination_threshold() -> None:
+    from bbjcoder.data.overlap import CONTAMINATION_THRESHOLD, eval_ngrams, worst_overlap
     from bbjcoder.data.validate import validate_paths
-    from bbjcoder.evaluate.overlap import CONTAMINATION_THRESHOLD, eval_ngrams, worst_overlap
 
     index = eval_ngrams(load_suite(ROOT / "evals/bbj-core").cases)
     over = []

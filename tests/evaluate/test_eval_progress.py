@@ -64,14 +64,14 @@ def test_threads_come_from_bbjcoder_threads(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _run_info(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from bbjcoder.evaluate.generate import RunInfo
+    from bbjcoder.records.run import RunRecord
 
     base = tmp_path / "base"
     base.mkdir()
     adapter = tmp_path / "run" / "adapter"
     adapter.mkdir(parents=True)
     (adapter / "adapter_model.safetensors").write_bytes(b"x")
-    return RunInfo(tmp_path / "run", "run", base, adapter)
+    return RunRecord(id="run", path=tmp_path / "run", base_model_path=str(base))
 
 
 def test_on_cpu_base_is_evaluated_through_the_gguf_it_was_imported_from(
@@ -84,7 +84,7 @@ def test_on_cpu_base_is_evaluated_through_the_gguf_it_was_imported_from(
     assert cpu_gguf_for(run, base=True) is None  # an ordinary HF base
     source = tmp_path / "src.gguf"
     source.write_bytes(b"GGUF")
-    (run.base_model_path / "IMPORTED_FROM.json").write_text(json.dumps({"gguf": str(source)}))
+    (run.base_model_dir / "IMPORTED_FROM.json").write_text(json.dumps({"gguf": str(source)}))
     assert cpu_gguf_for(run, base=True) == source
     monkeypatch.setenv("BBJCODER_EVAL_BACKEND", "hf")
     assert cpu_gguf_for(run, base=True) is None
@@ -100,7 +100,7 @@ def test_on_cpu_a_run_is_evaluated_through_its_export_only_when_it_is_current(
     monkeypatch.delenv("BBJCODER_EVAL_BACKEND", raising=False)
     run = _run_info(tmp_path)
     assert cpu_gguf_for(run, base=False) is None  # not exported yet
-    export = run.dir / "export"
+    export = run.export_dir
     export.mkdir()
     (export / "export.json").write_text(json.dumps({"quant": "q8_0"}))
     (export / "m-f16.gguf").write_bytes(b"GGUF")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bbjcoder.evaluate.overlap import find_overlaps, training_texts
+from bbjcoder.data.overlap import find_overlaps, training_texts
 from bbjcoder.evaluate.suite import Case, load_suite
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
-from bbjcoder.evaluate.generate import SamplingParams, resolve_run
+from bbjcoder.evaluate.generate import SamplingParams
 from bbjcoder.evaluate.runner import EvalSettings, run_eval
-from bbjcoder.runs import create_run, update_run
+from bbjcoder.runs import create_run, resolve_run, update_run
 
 
 def _make_run(runs_dir: Path, tiny_model: Path) -> str:
@@ -23,10 +23,8 @@ def _make_run(runs_dir: Path, tiny_model: Path) -> str:
     )
     lora.save_pretrained(run.path / "adapter")
 
-    def mutate(info: dict) -> None:
-        info.update(base_model_path="base", adapter_path="adapter", status="done")
-
-    update_run(run, mutate)
+    trained = {"base_model_path": "base", "adapter_path": "adapter", "status": "done"}
+    update_run(run, lambda rec: rec.model_copy(update=trained))
     return run.id
 
 
@@ -37,8 +35,7 @@ def test_run_and_base_are_evaluated_and_written_into_the_model_card(
     run_id = _make_run(runs_dir, tiny_model)
     info = resolve_run(run_id, runs_dir)
     assert (
-        info.base_model_path == runs_dir / run_id / "base"
-        and info.adapter_dir == runs_dir / run_id / "adapter"
+        info.base_model() == runs_dir / run_id / "base" and info.adapter_dir == runs_dir / run_id / "adapter"
     )
 
     settings = EvalSettings(

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bbjcoder.config import ModelSection
-from bbjcoder.export import ExportResult, export_run
+from bbjcoder import export
+from bbjcoder.config import ExportSection, ModelSection
+from bbjcoder.records.export_manifest import ExportManifest
+from bbjcoder.runs import resolve_run
 from bbjcoder.train.tiny import build_tiny_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,6 +29,11 @@ def corpus_texts() -> list[str]:
         p.read_text(encoding="utf-8", errors="replace") for p in sorted((REPO / "corpus").rglob("*.bbj"))
     ]
     return texts + BBJ_SAMPLES * 5
+
+
+def export_dir(run_dir: Path, quant: str = "q4_k_m", name: str = "bbj-coder") -> ExportManifest:
+    """`export.run` on the run directory `run_dir` with these settings (what `bbjcoder export` does)."""
+    return export.run(ExportSection(quant=quant, name=name), resolve_run(run_dir))  # type: ignore[arg-type]
 
 
 def make_tiny_run(run_dir: Path) -> Path:
@@ -70,12 +77,12 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def exported(tiny_run: Path) -> ExportResult:
-    return export_run(tiny_run, "q4_k_m", "bbj-coder")
+def exported(tiny_run: Path) -> ExportManifest:
+    return export_dir(tiny_run, "q4_k_m")
 
 
 @pytest.fixture(scope="session")
-def hf_model(exported: ExportResult):  # type: ignore[no-untyped-def]
+def hf_model(exported: ExportManifest):  # type: ignore[no-untyped-def]
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -83,7 +90,7 @@ def hf_model(exported: ExportResult):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def hf_tokenizer(exported: ExportResult):  # type: ignore[no-untyped-def]
+def hf_tokenizer(exported: ExportManifest):  # type: ignore[no-untyped-def]
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(exported.merged_dir)

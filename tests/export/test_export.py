@@ -1,4 +1,4 @@
-"""export_run: the files it writes, the Modelfile and README, run.json metrics, and atomicity."""
+"""export.run: the files it writes, the Modelfile and README, run.json metrics, and atomicity."""
 
 from __future__ import annotations
 
@@ -11,30 +11,33 @@ from pathlib import Path
 import pytest
 
 from bbjcoder.errors import ModelError
-from bbjcoder.export import ExportResult, export_run
 from bbjcoder.export.modelfile import render_modelfile
+from bbjcoder.records.export_manifest import ExportManifest
+
+from .conftest import export_dir
 
 
-def test_export_writes_merged_gguf_modelfile_and_readme(exported: ExportResult, tiny_run: Path) -> None:
+def test_export_writes_merged_gguf_modelfile_and_readme(exported: ExportManifest, tiny_run: Path) -> None:
     assert exported.export_dir == tiny_run / "export"
     assert (exported.merged_dir / "config.json").exists()
     assert (exported.merged_dir / "tokenizer.json").exists()
-    assert exported.gguf["f16"].name == "bbj-coder-f16.gguf"
-    assert exported.gguf["q4_k_m"].name == "bbj-coder-q4_k_m.gguf"
-    assert all(p.stat().st_size == exported.sizes[p.name] for p in exported.gguf.values())
+    assert exported.gguf_files["f16"].name == "bbj-coder-f16.gguf"
+    assert exported.gguf_files["q4_k_m"].name == "bbj-coder-q4_k_m.gguf"
+    assert all(p.stat().st_size == exported.files[p.name] for p in exported.gguf_files.values())
     assert not list(tiny_run.glob("export.tmp-*"))
-    summary = json.loads((exported.export_dir / "export.json").read_text())
-    assert summary["files"] == exported.sizes
+    on_disk = ExportManifest.find(exported.export_dir)
+    assert on_disk.files == exported.files and on_disk.gguf == exported.gguf and on_disk.quant == "q4_k_m"
+    assert on_disk.stop_tokens[0] == "<|im_end|>" and on_disk.vocab_size and on_disk.tokenizer_model
 
 
-def test_export_records_sizes_and_timings_in_run_json(exported: ExportResult, tiny_run: Path) -> None:
+def test_export_records_sizes_and_timings_in_run_json(exported: ExportManifest, tiny_run: Path) -> None:
     metrics = json.loads((tiny_run / "run.json").read_text())["metrics"]["export"]
-    assert metrics["files"] == exported.sizes
+    assert metrics["files"] == exported.files
     assert metrics["timings"]["total_s"] > 0
 
 
-def test_modelfile_has_chatml_template_stops_sampling_and_bbj_system_prompt(exported: ExportResult) -> None:
-    text = exported.modelfile.read_text()
+def test_modelfile_has_chatml_template_stops_sampling_and_bbj_system_prompt(exported: ExportManifest) -> None:
+    text = exported.modelfile_path.read_text()
     lines = text.splitlines()
     assert lines[0] == "FROM ./bbj-coder-q4_k_m.gguf"
     assert 'PARAMETER stop "<|im_end|>"' in lines
@@ -55,10 +58,10 @@ def test_modelfile_rejects_a_system_prompt_that_would_end_the_string() -> None:
         render_modelfile("m.gguf", system='say """ hi')
 
 
-def test_readme_has_ollama_command_and_measured_sizes(exported: ExportResult) -> None:
-    text = exported.readme.read_text()
+def test_readme_has_ollama_command_and_measured_sizes(exported: ExportManifest) -> None:
+    text = exported.readme_path.read_text()
     assert "ollama create bbj-coder -f Modelfile" in text
-    for name, size in exported.sizes.items():
+    for name, size in exported.files.items():
         assert f"`{name}`" in text
         assert f"{size / 1024**2:.1f} MiB" in text
     assert "estimates, not measured" in text and "Qwen2.5-Coder-14B" in text
@@ -67,14 +70,14 @@ def test_readme_has_ollama_command_and_measured_sizes(exported: ExportResult) ->
 def test_failed_export_leaves_previous_export_untouched(tiny_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "broken-run"
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("export"))
-    first = export_run(run, "f16", "bbj-coder")
+    first = export_dir(run, "f16")
     before = sorted(p.name for p in first.export_dir.iterdir())
     # A tokenizer llama.cpp cannot pre-tokenize: the merge succeeds, the GGUF conversion fails.
     tj = json.loads((run / "model" / "tokenizer.json").read_text())
     tj["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = r"\s+|\S+"
     (run / "adapter" / "tokenizer.json").write_text(json.dumps(tj))
     with pytest.raises(ModelError, match="pre-tokenizer"):
-        export_run(run, "q4_k_m", "bbj-coder")
+        export_dir(run, "q4_k_m")
     assert sorted(p.name for p in (run / "export").iterdir()) == before
     assert not list(run.glob("export.tmp-*")) and not list(run.glob("export.old-*"))
 
@@ -84,7 +87,7 @@ def test_failed_first_export_leaves_no_export_dir(tiny_run: Path, tmp_path: Path
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("export"))
     (run / "adapter" / "adapter_model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(Exception):  # noqa: B017 - whatever peft raises for a corrupt adapter
-        export_run(run, "q4_k_m", "bbj-coder")
+        export_dir(run, "q4_k_m")
     assert not (run / "export").exists()
     assert not list(run.glob("export.tmp-*"))
 
@@ -93,7 +96,7 @@ def test_export_of_a_run_without_adapter_is_a_user_error(tiny_run: Path, tmp_pat
     run = tmp_path / "untrained"
     shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("export", "adapter"))
     with pytest.raises(ModelError, match="no final adapter"):
-        export_run(run)
+        export_dir(run)
 
 
 def test_cli_export_rejects_unknown_quant(tiny_run: Path) -> None:

@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from bbjcoder.errors import UserError
-from bbjcoder.export import ExportResult, clean_stale_temps, export_run
+from bbjcoder.export import clean_stale_temps
+from bbjcoder.records.export_manifest import ExportManifest
+
+from .conftest import export_dir
 
 
 def _copy(tiny_run: Path, tmp_path: Path, name: str) -> Path:
@@ -41,7 +44,7 @@ def test_stale_export_temp_of_a_dead_process_is_removed_and_reported(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
-        export_run(run, "f16", "bbj-coder")
+        export_dir(run, "f16")
         assert not stale.exists()
         assert live.is_dir()  # a running export's folder is not touched
     finally:
@@ -62,7 +65,7 @@ def test_cli_export_uses_the_run_configs_export_section(tiny_run: Path, tmp_path
     )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (run / "export").glob("*.gguf")) == ["from-config-f16.gguf"]
-    assert json.loads((run / "export" / "export.json").read_text())["quant"] == "f16"
+    assert ExportManifest.find(run / "export").quant == "f16"
 
 
 def test_corrupt_adapter_weights_are_named_with_what_to_do(tiny_run: Path, tmp_path: Path) -> None:
@@ -70,15 +73,15 @@ def test_corrupt_adapter_weights_are_named_with_what_to_do(tiny_run: Path, tmp_p
     weights = run / "adapter" / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(UserError, match="truncated") as exc:
-        export_run(run, "f16", "bbj-coder")
+        export_dir(run, "f16")
     assert exc.value.path == str(weights)
     assert "checkpoint" in (exc.value.hint or "")
     assert not list(run.glob("export.tmp-*"))
 
 
-def test_serve_names_a_truncated_gguf_in_one_line(exported: ExportResult, tmp_path: Path) -> None:
+def test_serve_names_a_truncated_gguf_in_one_line(exported: ExportManifest, tmp_path: Path) -> None:
     cut = tmp_path / "cut.gguf"
-    data = exported.gguf["q4_k_m"].read_bytes()
+    data = exported.gguf_files["q4_k_m"].read_bytes()
     cut.write_bytes(data[: len(data) // 2])
     proc = subprocess.run(
         [sys.executable, "-m", "bbjcoder", "serve", "--model", f"gguf:{cut}", "--port", "1"],

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from bbjcoder.errors import ModelError
-from bbjcoder.export import ExportResult
 from bbjcoder.export.gguf import convert_hf_to_gguf
 from bbjcoder.export.quantize import quantize_gguf
+from bbjcoder.records.export_manifest import ExportManifest
 
 PROMPTS = [
     '10 PRINT "Hello, world"\n20 END\n',
@@ -67,18 +67,20 @@ def max_logit_diff(
     return worst
 
 
-def test_f16_gguf_logits_match_transformers(exported: ExportResult, hf_model: Any, hf_tokenizer: Any) -> None:
+def test_f16_gguf_logits_match_transformers(
+    exported: ExportManifest, hf_model: Any, hf_tokenizer: Any
+) -> None:
     token_lists = [hf_tokenizer(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
-    diff = max_logit_diff(hf_model, exported.gguf["f16"], token_lists)
+    diff = max_logit_diff(hf_model, exported.gguf_files["f16"], token_lists)
     print(f"max |logit diff| F16 GGUF vs transformers: {diff:.2e}")
     assert diff <= F16_TOLERANCE
 
 
 def test_f32_gguf_logits_match_transformers_tightly(
-    exported: ExportResult, hf_model: Any, hf_tokenizer: Any, tmp_path: Path
+    exported: ExportManifest, hf_model: Any, hf_tokenizer: Any, tmp_path: Path
 ) -> None:
     out = convert_hf_to_gguf(exported.merged_dir, tmp_path / "m-f32.gguf", out_type="f32")
-    assert out.size_bytes > exported.sizes["bbj-coder-f16.gguf"]
+    assert out.size_bytes > exported.files["bbj-coder-f16.gguf"]
     token_lists = [hf_tokenizer(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
     diff = max_logit_diff(hf_model, out.path, token_lists, f32_cache=True)
     print(f"max |logit diff| F32 GGUF vs transformers: {diff:.2e}")
@@ -103,9 +105,9 @@ def test_merged_model_matches_base_with_adapter(tiny_run: Path, hf_model: Any, h
     assert (merged - base_logits).abs().max() > 1e-2  # the adapter really changed the model
 
 
-def test_tokenizer_gives_identical_ids_in_gguf(exported: ExportResult, hf_tokenizer: Any) -> None:
+def test_tokenizer_gives_identical_ids_in_gguf(exported: ExportManifest, hf_tokenizer: Any) -> None:
     texts = [*PROMPTS, *(p.read_text(encoding="utf-8") for p in sorted(Path("corpus").rglob("*.bbj"))[:6])]
-    with llama(exported.gguf["f16"], vocab_only=True) as llm:
+    with llama(exported.gguf_files["f16"], vocab_only=True) as llm:
         for text in texts:
             ref = hf_tokenizer(text, add_special_tokens=False)["input_ids"]
             got = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
@@ -114,11 +116,11 @@ def test_tokenizer_gives_identical_ids_in_gguf(exported: ExportResult, hf_tokeni
 
 
 def test_gguf_metadata_has_special_tokens_and_chat_template(
-    exported: ExportResult, hf_tokenizer: Any
+    exported: ExportManifest, hf_tokenizer: Any
 ) -> None:
     import gguf
 
-    reader = gguf.GGUFReader(str(exported.gguf["f16"]))
+    reader = gguf.GGUFReader(str(exported.gguf_files["f16"]))
 
     def field(key: str) -> Any:
         return reader.fields[key].contents()
@@ -143,18 +145,22 @@ def test_gguf_metadata_has_special_tokens_and_chat_template(
     assert "output.weight" not in {t.name for t in reader.tensors}  # tied to token_embd
 
 
-def test_q4_k_m_loads_and_generates(exported: ExportResult, hf_tokenizer: Any) -> None:
-    q4 = exported.gguf["q4_k_m"]
-    assert q4.stat().st_size < exported.gguf["f16"].stat().st_size / 2
+def test_q4_k_m_loads_and_generates(exported: ExportManifest, hf_tokenizer: Any) -> None:
+    q4 = exported.gguf_files["q4_k_m"]
+    assert q4.stat().st_size < exported.gguf_files["f16"].stat().st_size / 2
     with llama(q4) as llm:
         out = llm.create_completion(PROMPTS[0], max_tokens=8, temperature=0.0)
     assert out["usage"]["completion_tokens"] >= 1
     assert isinstance(out["choices"][0]["text"], str)
 
 
-def test_q8_0_sits_between_q4_and_f16(exported: ExportResult, tmp_path: Path) -> None:
-    q8 = quantize_gguf(exported.gguf["f16"], tmp_path / "m-q8_0.gguf", "q8_0")
-    assert exported.gguf["q4_k_m"].stat().st_size < q8.stat().st_size < exported.gguf["f16"].stat().st_size
+def test_q8_0_sits_between_q4_and_f16(exported: ExportManifest, tmp_path: Path) -> None:
+    q8 = quantize_gguf(exported.gguf_files["f16"], tmp_path / "m-q8_0.gguf", "q8_0")
+    assert (
+        exported.gguf_files["q4_k_m"].stat().st_size
+        < q8.stat().st_size
+        < exported.gguf_files["f16"].stat().st_size
+    )
     with llama(q8) as llm:
         assert (
             llm.create_completion("10 PRINT", max_tokens=4, temperature=0.0)["usage"]["completion_tokens"]
@@ -162,7 +168,7 @@ def test_q8_0_sits_between_q4_and_f16(exported: ExportResult, tmp_path: Path) ->
         )
 
 
-def test_llama_architecture_with_untied_output_converts(exported: ExportResult, tmp_path: Path) -> None:
+def test_llama_architecture_with_untied_output_converts(exported: ExportManifest, tmp_path: Path) -> None:
     # Llama stores q/k in rotate-half order; llama.cpp's llama arch wants them permuted. A wrong
     # permutation (or a missing output tensor) shows up as a logit mismatch here.
     import torch
@@ -197,7 +203,7 @@ def test_llama_architecture_with_untied_output_converts(exported: ExportResult, 
     assert max_logit_diff(model, out.path, ids, f32_cache=True) <= F32_TOLERANCE
 
 
-def test_unsupported_architecture_is_a_model_error(exported: ExportResult, tmp_path: Path) -> None:
+def test_unsupported_architecture_is_a_model_error(exported: ExportManifest, tmp_path: Path) -> None:
     src = tmp_path / "odd"
     shutil.copytree(exported.merged_dir, src)
     cfg = json.loads((src / "config.json").read_text())
@@ -207,7 +213,7 @@ def test_unsupported_architecture_is_a_model_error(exported: ExportResult, tmp_p
         convert_hf_to_gguf(src, tmp_path / "odd.gguf")
 
 
-def test_unknown_pre_tokenizer_is_a_model_error(exported: ExportResult, tmp_path: Path) -> None:
+def test_unknown_pre_tokenizer_is_a_model_error(exported: ExportManifest, tmp_path: Path) -> None:
     src = tmp_path / "gpt2-split"
     shutil.copytree(exported.merged_dir, src)
     tj = json.loads((src / "tokenizer.json").read_text())

@@ -21,7 +21,10 @@ from typing import Any
 
 import pytest
 
-from bbjcoder.export import ExportResult, export_run
+from bbjcoder import export
+from bbjcoder.config import ExportSection
+from bbjcoder.records.export_manifest import ExportManifest
+from bbjcoder.runs import resolve_run
 from bbjcoder.train.tiny import build_tiny_model
 
 from ..helpers import free_port, stop_process
@@ -39,7 +42,7 @@ def cli(*args: str) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> ExportResult:
+def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> ExportManifest:
     """A tiny run (base + zero-initialised LoRA adapter) exported to GGUF."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -50,7 +53,7 @@ def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> ExportResult:
     base = AutoModelForCausalLM.from_pretrained(run / "model")
     get_peft_model(base, LoraConfig(r=4, target_modules="all-linear")).save_pretrained(run / "adapter")
     (run / "run.json").write_text(json.dumps({"id": "serve-run", "base_model_path": "model"}))
-    return export_run(run, "q4_k_m", "bbj-coder", runs_dir=runs)
+    return export.run(ExportSection(quant="q4_k_m", name="bbj-coder"), resolve_run(run, runs))
 
 
 @contextlib.contextmanager
@@ -86,10 +89,10 @@ def running_server(
 
 
 @pytest.fixture(scope="session")
-def model_server(tiny_export: ExportResult) -> Iterator[str]:
+def model_server(tiny_export: ExportManifest) -> Iterator[str]:
     """`bbjcoder serve` on the exported Q4_K_M GGUF with an API key; yields its base URL."""
     with running_server(
-        tiny_export.gguf["q4_k_m"], "--threads", "1", env={"BBJCODER_API_KEY": API_KEY}
+        tiny_export.gguf_files["q4_k_m"], "--threads", "1", env={"BBJCODER_API_KEY": API_KEY}
     ) as url:
         yield url
 

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bbjcoder.data.convert import system_prompt
 from bbjcoder.data.fim import fim_prompt
 from bbjcoder.errors import UserError
-from bbjcoder.export import ExportResult
-from bbjcoder.export.modelfile import system_prompt
+from bbjcoder.records.export_manifest import ExportManifest
 from bbjcoder.serve.app import usable_stops
 from bbjcoder.serve.server import check_bind, default_threads
 
@@ -108,12 +108,14 @@ def test_huge_prompt_is_refused_before_generating(model_server: str) -> None:
     assert time.monotonic() - t0 < 3
 
 
-def test_fim_completion_renders_the_training_fim_prompt(model_server: str, tiny_export: ExportResult) -> None:
+def test_fim_completion_renders_the_training_fim_prompt(
+    model_server: str, tiny_export: ExportManifest
+) -> None:
     prefix, suffix = 'x = 1\nprint "', '"\nend\n'
     body = {"prompt": prefix, "suffix": suffix, "max_tokens": 4, "temperature": 0}
     reply = _post(model_server, "/completions", body).json()
     assert reply["object"] == "text_completion" and reply["model"] == "bbj-coder"
-    gguf = tiny_export.gguf["q4_k_m"]
+    gguf = tiny_export.gguf_files["q4_k_m"]
     assert reply["usage"]["prompt_tokens"] == _tokens(gguf, fim_prompt(prefix, suffix))
     plain = _post(model_server, "/completions", {"prompt": prefix, "max_tokens": 1}).json()
     assert plain["usage"]["prompt_tokens"] == _tokens(gguf, prefix)
@@ -154,9 +156,17 @@ def test_blank_api_key_is_refused_and_default_threads_use_all_cores(monkeypatch:
     assert default_threads() == 1
 
 
-def test_blank_api_key_on_all_interfaces_exits_2(tiny_export: ExportResult) -> None:
+def test_blank_api_key_on_all_interfaces_exits_2(tiny_export: ExportManifest) -> None:
     proc = subprocess.run(
-        cli("serve", "--model", f"gguf:{tiny_export.gguf['q4_k_m']}", "--host", "0.0.0.0", "--api-key", " "),
+        cli(
+            "serve",
+            "--model",
+            f"gguf:{tiny_export.gguf_files['q4_k_m']}",
+            "--host",
+            "0.0.0.0",
+            "--api-key",
+            " ",
+        ),
         capture_output=True,
         text=True,
         timeout=60,
@@ -174,8 +184,8 @@ def _have_ipv6_loopback() -> bool:
 
 
 @pytest.mark.skipif(not _have_ipv6_loopback(), reason="this machine has no IPv6 loopback")
-def test_bracketed_ipv6_loopback_host_serves(tiny_export: ExportResult) -> None:
-    with running_server(tiny_export.gguf["q4_k_m"], "--threads", "1", host="[::1]") as url:
+def test_bracketed_ipv6_loopback_host_serves(tiny_export: ExportManifest) -> None:
+    with running_server(tiny_export.gguf_files["q4_k_m"], "--threads", "1", host="[::1]") as url:
         resp = httpx.get(f"{url}/models", timeout=10)
     assert resp.status_code == 200 and resp.json()["data"][0]["id"] == "bbj-coder"
 

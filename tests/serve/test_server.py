@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 
 import httpx
 import openai
 import pytest
 
-from bbjcoder.errors import ModelError, ServerError, UserError
-from bbjcoder.export import ExportResult
-from bbjcoder.serve.server import check_bind, is_loopback, resolve_target, serve_on_loopback
+from bbjcoder.errors import ModelError, UserError
+from bbjcoder.records.export_manifest import ExportManifest
+from bbjcoder.serve.server import check_bind, is_loopback, resolve_target
 
 from .conftest import API_KEY, cli
 
@@ -45,9 +44,11 @@ def test_requests_without_the_api_key_are_rejected(model_server: str) -> None:
     assert wrong.status_code == 401
 
 
-def test_non_loopback_bind_without_key_is_refused(tiny_export: ExportResult) -> None:
+def test_non_loopback_bind_without_key_is_refused(tiny_export: ExportManifest) -> None:
     proc = subprocess.run(
-        cli("serve", "--model", f"gguf:{tiny_export.gguf['q4_k_m']}", "--host", "0.0.0.0", "--port", "1"),
+        cli(
+            "serve", "--model", f"gguf:{tiny_export.gguf_files['q4_k_m']}", "--host", "0.0.0.0", "--port", "1"
+        ),
         capture_output=True,
         text=True,
         timeout=60,
@@ -81,10 +82,10 @@ def test_check_bind_allows_non_loopback_with_key() -> None:
         check_bind("0.0.0.0", None)
 
 
-def test_run_spec_serves_that_runs_q4_k_m_export(tiny_export: ExportResult) -> None:
+def test_run_spec_serves_that_runs_q4_k_m_export(tiny_export: ExportManifest) -> None:
     run_dir = tiny_export.export_dir.parent
     target = resolve_target(f"run:{run_dir.name}", runs_dir=run_dir.parent)
-    assert target.gguf == tiny_export.gguf["q4_k_m"]
+    assert target.gguf == tiny_export.gguf_files["q4_k_m"]
     assert target.alias == "bbj-coder"
 
 
@@ -95,7 +96,7 @@ def test_bad_model_specs_are_model_errors(tmp_path) -> None:  # type: ignore[no-
         resolve_target("hf:/some/dir")
 
 
-def test_run_spec_exports_first_when_the_run_has_no_export(tiny_export: ExportResult, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_run_spec_exports_first_when_the_run_has_no_export(tiny_export: ExportManifest, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
     run_dir = tmp_path / "fresh-run"
@@ -103,15 +104,3 @@ def test_run_spec_exports_first_when_the_run_has_no_export(tiny_export: ExportRe
     target = resolve_target("run:fresh-run", runs_dir=tmp_path, progress=False)
     assert target.gguf == run_dir / "export" / "bbj-coder-q4_k_m.gguf"
     assert target.gguf.stat().st_size > 0 and (run_dir / "export" / "Modelfile").exists()
-
-
-def test_a_local_page_on_a_taken_port_is_a_server_error_naming_the_port() -> None:
-    from fastapi import FastAPI
-
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        held.listen()
-        port = held.getsockname()[1]
-        with pytest.raises(ServerError, match=rf"cannot serve on 127\.0\.0\.1:{port}: ") as info:
-            serve_on_loopback(FastAPI(), port)
-    assert info.value.hint == "pick another --port"

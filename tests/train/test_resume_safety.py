@@ -63,9 +63,9 @@ def test_resume_with_a_new_config_and_nothing_trained_yet_takes_the_new_config(
     root, ckpts = copy
     shutil.rmtree(ckpts.parent)  # what `demo` does to a run whose training inputs changed
     run = _resume(root, over={"sft": {**OVER["sft"], "max_steps": 4}})
-    assert run.status == "done" and run.info["stages"]["sft"]["global_step"] == 4
+    assert run.status == "done" and run.stages["sft"].global_step == 4
     assert run.config["sft"]["max_steps"] == 4
-    assert run.info["previous_configs"][0]["sft"]["max_steps"] == 6
+    assert run.previous_configs[0]["sft"]["max_steps"] == 6
 
 
 def test_resume_without_optimizer_state_is_refused_unless_asked(copy: tuple[Path, Path]) -> None:
@@ -77,7 +77,7 @@ def test_resume_without_optimizer_state_is_refused_unless_asked(copy: tuple[Path
     assert "--fresh-optimizer" in (exc.value.hint or "")
     with pytest.warns(UserWarning, match="new optimizer"):
         run = _resume(root, fresh_optimizer=True)
-    assert run.status == "done" and run.info["stages"]["sft"]["resumed_from"] == "checkpoint-4"
+    assert run.status == "done" and run.stages["sft"].resumed_from == "checkpoint-4"
 
 
 @pytest.mark.parametrize(
@@ -136,4 +136,4 @@ def test_killed_run_is_listed_as_interrupted_not_running(copy: tuple[Path, Path]
     info["status"] = "running"  # what a kill -9 leaves behind
     run_json.write_text(json.dumps(info))
     [run] = list_runs(root / "runs")
-    assert run.status == "interrupted" and "train --resume" in run.info["problem"]
+    assert run.status == "interrupted" and "train --resume" in (run.problem or "")

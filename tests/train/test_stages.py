@@ -11,7 +11,7 @@ from transformers import TrainerCallback
 
 from bbjcoder.config import parse_config
 from bbjcoder.errors import DependencyError
-from bbjcoder.runs import list_runs, load_run
+from bbjcoder.runs import list_runs, resolve_run
 from bbjcoder.train.callbacks import InterruptAfterStep, Interrupted, TrainingDiverged
 from bbjcoder.train.stages import train
 
@@ -79,19 +79,62 @@ def _generate(run_dir: Path, adapter: Path | None, prompt: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def trained_by_entry_point(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """`bbjcoder.train.run` (what the CLI and the demo call): its result and the progress it reported."""
+    from bbjcoder import train as train_stage
+
     root = tmp_path_factory.mktemp("e2e")
     ds = write_dataset(root / "dataset")
-    return train(_config(root, ds, data={"general_mix_share": 0.1}))
+    calls: list[tuple[str, int, int]] = []
+    cfg = _config(root, ds, data={"general_mix_share": 0.1})
+    result = train_stage.run(cfg, progress=lambda desc, step, total: calls.append((desc, step, total)))
+    return cfg, result, calls
+
+
+@pytest.fixture(scope="module")
+def trained(trained_by_entry_point: Any) -> Any:
+    return resolve_run(Path(trained_by_entry_point[1].run_dir))
+
+
+@pytest.mark.slow
+def test_train_run_returns_what_was_trained_and_reports_progress(trained_by_entry_point: Any) -> None:
+    _, result, calls = trained_by_entry_point
+    assert result.status == "done" and result.stages_done == ["cpt", "sft"]
+    assert Path(result.adapter) == Path(result.run_dir) / "adapter"
+    assert result.stages["sft"].tokens_per_s and result.stages["sft"].global_step == 30
+    assert ("train: cpt", 0, 24) in calls and ("train: sft", 30, 30) in calls
+    steps = [step for desc, step, _ in calls if desc == "train: sft"]
+    assert steps == sorted(steps) and len(steps) >= 30  # every optimizer step is reported
+
+
+@pytest.mark.slow
+def test_a_run_with_the_legacy_stage1_stage2_layout_resumes_without_retraining(
+    trained_by_entry_point: Any, tmp_path: Path
+) -> None:
+    """Runs written before stage directories took the stage names (stage1/, stage2/) are read:
+    a resume finds both stages done and rebuilds the final adapter from stage2/."""
+    import shutil
+
+    cfg, result, _ = trained_by_entry_point
+    old = tmp_path / "old-run"
+    top = Path(result.run_dir)
+    shutil.copytree(top, old, ignore=lambda d, names: [n for n in names if Path(d) == top and n == "adapter"])
+    (old / "cpt").rename(old / "stage1")
+    (old / "sft").rename(old / "stage2")
+    resumed = train(cfg, resume=True, run_id=str(old))
+    assert resumed.path == old and resumed.status == "done"
+    assert resumed.stages["sft"].global_step == 30 and not (old / "sft").exists()  # nothing retrained
+    weights = "adapter_model.safetensors"
+    assert (old / "adapter" / weights).read_bytes() == (old / "stage2" / "adapter" / weights).read_bytes()
 
 
 @pytest.mark.slow
 def test_both_stages_reduce_validation_loss_clearly(trained: Any) -> None:
     for stage in ("cpt", "sft"):
-        s = trained.info["stages"][stage]
-        assert s["status"] == "done" and s["global_step"] > 0
+        s = trained.stages[stage]
+        assert s.status == "done" and s.global_step > 0
         # measured: a 58% drop in both stages; pure LoRA on the random model gives only 13-21%
-        assert s["best_val_loss"] < s["first_val_loss"] * 0.7, (stage, s)
+        assert s.best_val_loss < s.first_val_loss * 0.7, (stage, s)
 
 
 @pytest.mark.slow
@@ -110,8 +153,8 @@ def test_run_directory_and_run_json_are_complete(trained: Any) -> None:
         "MODEL_CARD.md",
         "loss.png",
         "adapter/adapter_config.json",
-        "stage1/adapter",
-        "stage2/adapter",
+        "cpt/adapter",
+        "sft/adapter",
         "base/config.json",
     ):
         assert (p / rel).exists(), rel
@@ -159,13 +202,13 @@ def test_resume_after_kill_reaches_same_step_with_same_losses(tmp_path: Path) ->
     (crashed,) = list_runs(tmp_path / "b" / "runs")
     assert crashed.status.startswith("failed in sft")
     resumed = train(_config(tmp_path / "b", ds, **over), resume=True)
-    assert resumed.id == crashed.id and resumed.info["stages"]["sft"]["resumed_from"] == "checkpoint-4"
+    assert resumed.id == crashed.id and resumed.stages["sft"].resumed_from == "checkpoint-4"
 
     def losses(run: Any) -> dict[int, float]:
-        return {h["step"]: h["loss"] for h in run.info["history"]["sft"] if "loss" in h}
+        return {h["step"]: h["loss"] for h in run.history["sft"] if "loss" in h}
 
     a, b = losses(full), losses(resumed)
-    assert resumed.info["stages"]["sft"]["global_step"] == full.info["stages"]["sft"]["global_step"] == 8
+    assert resumed.stages["sft"].global_step == full.stages["sft"].global_step == 8
     assert sorted(b) == sorted(a)
     for step in range(5, 9):  # steps after the checkpoint replay the same batches: same losses
         assert b[step] == pytest.approx(a[step], rel=1e-4), step
@@ -186,7 +229,7 @@ def test_nan_loss_stops_the_run_with_a_clear_message(tmp_path: Path) -> None:
     with pytest.raises(TrainingDiverged, match=r"loss became nan at step 3"):
         train(cfg, callbacks=[_NaNAfter()])
     (run,) = list_runs(tmp_path / "runs")
-    assert "TrainingDiverged" in load_run(run.path).status
+    assert "TrainingDiverged" in resolve_run(run.path).status
 
 
 def test_nf4_without_cuda_raises_dependency_error(tiny_dir: Path) -> None:
@@ -254,7 +297,7 @@ def test_two_processes_train_into_one_run_with_the_plain_loss(tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list_runs(tmp_path / "runs")
     assert len(runs) == 1, [r.id for r in runs]
-    info = runs[0].info
-    assert info["status"] == "done" and (runs[0].path / "adapter" / "adapter_config.json").is_file()
+    run = runs[0]
+    assert run.status == "done" and (run.path / "adapter" / "adapter_config.json").is_file()
     for st in ("cpt", "sft"):
-        assert info["stages"][st]["loss_impl"] == "plain" and info["stages"][st]["global_step"] == 4
+        assert run.stages[st].loss_impl == "plain" and run.stages[st].global_step == 4

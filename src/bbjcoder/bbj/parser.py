@@ -524,10 +524,7 @@ class Parser:
         tok = t[self.i]
         if tok[:2] == "::":
             self.i += 1
-            tok = t[self.i]
-            if tok[:1] not in _ID_START:
-                raise ParseError(self._unexpected(tok, "expected a class name after the ::file::"), self.i)
-            self.i += 1
+            self._name("expected a class name after the ::file::")
         elif tok[:1] in _ID_START:
             self.i += 1
             while t[self.i] == "." and t[self.i + 1][:1] in _ID_START:
@@ -632,6 +629,22 @@ class Parser:
         self._check_assignable(start)
         self.i += 1
         self.expr()
+
+    def _name(self, expected: str) -> str:
+        """The identifier at the cursor, stepped over; anything else is a ParseError `expected ...`."""
+        tok = self.t[self.i]
+        if tok[:1] not in _ID_START:
+            raise ParseError(self._unexpected(tok, expected), self.i)
+        self.i += 1
+        return tok
+
+    def _comma_list(self, item: Callable[[], None]) -> None:
+        """`item`, then more `item`s while a comma follows: `a, b, c`."""
+        while True:
+            item()
+            if self.t[self.i] != ",":
+                return
+            self.i += 1
 
     def _end_of_statement(self) -> bool:
         tok = self.t[self.i]
@@ -831,20 +844,13 @@ class Parser:
 
     def s_let(self) -> None:
         self.i += 1
-        while True:
-            self._assignment()
-            if self.t[self.i] != ",":
-                return
-            self.i += 1
+        self._comma_list(self._assignment)
 
     def s_dim(self) -> None:
         t = self.t
         self.i += 1
         while True:
-            tok = t[self.i]
-            if tok[:1] not in _ID_START:
-                raise ParseError(self._unexpected(tok, "expected an array or string name after DIM"), self.i)
-            self.i += 1
+            self._name("expected an array or string name after DIM")
             if t[self.i] == ":":
                 self.i += 1
                 self.expr()
@@ -905,11 +911,7 @@ class Parser:
             return
         if self._end_of_statement():
             raise ParseError("expected a value or DEFAULT after CASE", self.i)
-        while True:
-            self.expr()
-            if t[self.i] != ",":
-                return
-            self.i += 1
+        self._comma_list(self.expr)
 
     def s_if(self) -> None:
         t = self.t
@@ -948,6 +950,7 @@ class Parser:
             self._close_block("IF", "FI")
 
     def s_goto(self) -> None:
+        """GOTO/GOSUB/EXITTO/SETERR/SETESC: the verb, then one line reference."""
         verb = self.t[self.i].upper()
         self.i += 1
         self._label_ref(verb)
@@ -959,16 +962,7 @@ class Parser:
         if t[self.i].upper() not in ("GOTO", "GOSUB"):
             raise ParseError(self._unexpected(t[self.i], "expected GOTO or GOSUB in ON ... GOTO"), self.i)
         self.i += 1
-        while True:
-            self._label_ref()
-            if t[self.i] != ",":
-                return
-            self.i += 1
-
-    def s_seterr(self) -> None:
-        verb = self.t[self.i].upper()
-        self.i += 1
-        self._label_ref(verb)
+        self._comma_list(self._label_ref)
 
     def s_call(self) -> None:
         t = self.t
@@ -1119,10 +1113,7 @@ class Parser:
         if t[self.i].upper() == "STATIC":
             self.i += 1
         self._qualified_type()
-        name = t[self.i]
-        if name[:1] not in _ID_START:
-            raise ParseError(self._unexpected(name, "expected a field name after the type"), self.i)
-        self.i += 1
+        self._name("expected a field name after the type")
         if t[self.i] == "=":
             self.i += 1
             self.expr()
@@ -1162,13 +1153,7 @@ class Parser:
         if t[self.i] != ")":
             while True:
                 self._qualified_type()
-                pname = t[self.i]
-                if pname[:1] not in _ID_START:
-                    raise ParseError(
-                        self._unexpected(pname, "expected a parameter name after its type (BBjString name$)"),
-                        self.i,
-                    )
-                self.i += 1
+                self._name("expected a parameter name after its type (BBjString name$)")
                 if t[self.i] == "[":  # an array parameter: BBjArray chans$[all] (or name$[])
                     if t[self.i + 1].upper() == "ALL" and t[self.i + 2] == "]":
                         self.i += 3
@@ -1212,11 +1197,7 @@ class Parser:
         tok = t[self.i]
         if tok[:2] == "::":
             self.i += 1
-            if t[self.i][:1] not in _ID_START:
-                raise ParseError(
-                    self._unexpected(t[self.i], "expected a class name after USE ::file::"), self.i
-                )
-            self.i += 1
+            self._name("expected a class name after USE ::file::")
             return
         if tok[:1] not in _ID_START:
             raise ParseError(
@@ -1230,12 +1211,7 @@ class Parser:
         if t[self.i].upper() == "AUTO":
             self.i += 1
         self._qualified_type()
-        name = t[self.i]
-        if name[:1] not in _ID_START:
-            raise ParseError(
-                self._unexpected(name, "expected a variable name after the type in DECLARE"), self.i
-            )
-        self.i += 1
+        self._name("expected a variable name after the type in DECLARE")
 
     def s_table(self) -> None:  # TABLE data is opaque to the syntax
         self.i = len(self.t) - 2
@@ -1494,9 +1470,8 @@ _register(Parser.s_case, "CASE")
 _register(Parser.s_if, "IF")
 _register(Parser.s_else, "ELSE")
 _register(Parser.s_fi, "FI", "ENDIF")
-_register(Parser.s_goto, "GOTO", "GOSUB", "EXITTO")
+_register(Parser.s_goto, "GOTO", "GOSUB", "EXITTO", "SETERR", "SETESC")
 _register(Parser.s_on, "ON")
-_register(Parser.s_seterr, "SETERR", "SETESC")
 _register(Parser.s_call, "CALL")
 _register(Parser.s_run, "RUN")
 _register(Parser.s_def, "DEF")

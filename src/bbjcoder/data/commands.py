@@ -238,7 +238,7 @@ def split(
         report.kept,
         out_dir,
         config,
-        rejected=earlier_rejects + report.rejected,
+        rejected=[*earlier_rejects, *report.rejected],
         inputs=files,
         quality=quality,
     )

@@ -96,8 +96,31 @@ def _short(labels: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else "/".join(names)
 
 
-def system_prompt(labels: Sequence[str]) -> str:
-    return SYSTEM_PROMPT.format(generation=generation_names(labels))
+# What each generation looks like, so one served model can answer for all four: the Modelfile's
+# and `serve`'s prompt, which follows the training prompt's sentence.
+GENERATIONS_GUIDE = """\
+BBj has four generations:
+1. character: line-numbered Business BASIC for text terminals (PRINT, INPUT, mnemonics such as 'CS' \
+and @(col,row), keyed files with OPEN/READ RECORD/WRITE RECORD and ERR= branches);
+2. vpro5: Visual PRO/5 GUI code driven through a SYSGUI channel with PRINT (sysgui) mnemonics and CTRL();
+3. bbj-gui: object-oriented BBj with BBjAPI() and BBjSysGui windows and controls, event callbacks \
+(setCallback) and PROCESS_EVENTS;
+4. dwc: the same BBjAPI controls running in the browser through the Dynamic Web Client, styled with CSS.
+When the user shows existing code, answer in that code's generation and style (line numbers or \
+labels, mnemonics or objects). For a new program, write modern BBj for the DWC unless asked otherwise.
+Write complete, syntactically correct BBj in one ```bbj fenced block, then explain briefly. Use the \
+type suffixes ($ string, % integer, ! object). Never invent BBjAPI methods; say so when unsure."""
+
+_ANY_GENERATION = "the one the user's code uses, else DWC (browser) for new programs"
+
+
+def system_prompt(labels: Sequence[str] = ()) -> str:
+    """The one BBj system prompt. With generation labels (character, vpro5, bbj-gui, dwc, all) it is
+    the prompt training examples of those generations carry; without (the Modelfile, `serve`) the
+    same sentence for any generation, followed by how to choose one."""
+    if labels:
+        return SYSTEM_PROMPT.format(generation=generation_names(labels))
+    return SYSTEM_PROMPT.format(generation=_ANY_GENERATION) + "\n\n" + GENERATIONS_GUIDE
 
 
 def pick_template(kind: str, example_id: str) -> str:

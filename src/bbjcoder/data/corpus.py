@@ -14,11 +14,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from bbjcoder.bbj.runner import DEFAULT_EXTENSIONS
 from bbjcoder.data.checker import UNAVAILABLE_MESSAGE, get_checker
-from bbjcoder.data.records import rejected
+from bbjcoder.data.records import Rejected, rejected
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import atomic_write_jsonl
 
@@ -29,10 +29,20 @@ class DecodeError(DataError):
     """A source file that no configured encoding decodes."""
 
 
+class CorpusRecord(TypedDict):
+    """A line of corpus.jsonl: one source file's text (stage 1 trains on `text`)."""
+
+    id: str  # sha256 of the text
+    text: str
+    source: str
+    lines: int
+    encoding: str
+
+
 @dataclass
 class CorpusResult:
-    records: list[dict[str, Any]] = field(default_factory=list)
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    records: list[CorpusRecord] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # `file: message`, undecodable files
     notes: list[str] = field(default_factory=list)
     files_seen: int = 0

@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bbjcoder.data.markdown import Example, parse_example
+from bbjcoder.data.overlap import (
+    CONTAMINATION_THRESHOLD,
+    EvalText,
+    eval_ngrams,
+    read_suite_cases,
+    worst_overlap,
+)
 from bbjcoder.data.quality import DedupConfig, exact_key, near_duplicates
 from bbjcoder.data.records import Record
-from bbjcoder.evaluate.overlap import CONTAMINATION_THRESHOLD, EvalText, eval_ngrams, worst_overlap
 
 # Funnel stages after "asked" and "returned": a draft that passes all of them is queued for review.
 FILTERS = ("parsed", "checker", "lint", "generation", "near-duplicate", "contamination")
@@ -133,12 +139,11 @@ class Filters:
     ) -> Filters:
         from bbjcoder.data.convert import example_to_record
         from bbjcoder.data.validate import validate_paths
-        from bbjcoder.evaluate.suite import load_suite
 
         existing = [p for p in training_data if p.exists()]
         result = validate_paths(existing, check_code=False) if existing else None
         pool = [example_to_record(e) for e in result.valid_examples()] if result else []
-        cases = [c for s in suites for c in load_suite(s).cases]
+        cases = [c for s in suites for c in read_suite_cases(s)]
         out = cls(pool, eval_ngrams(cases), dedup or DedupConfig(), contamination, max_bytes)
         for rec in pool:
             out._keys.setdefault(exact_key(rec), rec.id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,10 @@ from typing import Any
 
 from bbjcoder.data.checker import get_checker, get_detector
 from bbjcoder.data.convert import system_prompt
-from bbjcoder.data.quality import code_blocks
+from bbjcoder.data.fences import code_blocks, find_fences
 from bbjcoder.data.records import (
     Record,
+    Rejected,
     check_difficulty_and_tags,
     normalise_generation,
     parse_messages,
@@ -33,7 +33,7 @@ from bbjcoder.errors import DataError
 @dataclass
 class ImportResult:
     records: list[Record] = field(default_factory=list)
-    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
     inferred_generation: int = 0
     inferred_type: int = 0
     lines: int = 0
@@ -58,12 +58,6 @@ def infer_type(user: str, answer: str) -> str:
     return "explanation"
 
 
-# A fenced block labelled as BBj; other languages (and unlabelled output blocks) are not checked.
-_BBJ_FENCE = re.compile(
-    r"^[ \t]*```[ \t]*bbj[^\n]*\n(.*?)^[ \t]*```", re.IGNORECASE | re.MULTILINE | re.DOTALL
-)
-
-
 def bbj_code_problems(
     messages: tuple[tuple[str, str], ...], check_source: Callable[[str], list[Any]]
 ) -> list[str]:
@@ -72,8 +66,9 @@ def bbj_code_problems(
     seen: dict[str, int] = {}
     for role, content in messages:
         seen[role] = seen.get(role, 0) + 1
-        for m in _BBJ_FENCE.finditer(content.replace("\r\n", "\n")):
-            for diag in check_source(m.group(1)):
+        # blocks labelled BBj only: other languages (and unlabelled output blocks) are not checked
+        for fence in (f for f in find_fences(content) if f.lang == "bbj"):
+            for diag in check_source(fence.body):
                 out.append(
                     f"{role} turn {seen[role]}, ```bbj block line {getattr(diag, 'line', 1)}"
                     f" (column {getattr(diag, 'column', 0)}): {diag.message}"

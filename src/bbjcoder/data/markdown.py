@@ -6,14 +6,15 @@ documented in training-data/FORMAT.md.
 
 from __future__ import annotations
 
-import bisect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
+from bbjcoder.data.fences import find_fences
 from bbjcoder.data.problems import Problem, Severity
 from bbjcoder.data.schema import DIFFICULTIES, TYPES, FrontMatter
 
@@ -29,7 +30,6 @@ SECTION_EXPLANATION = "explanation"
 KNOWN_SECTIONS = (SECTION_CODE, *SECTION_EXPECTED, SECTION_EXPLANATION)
 FIM_PARTS = ("prefix", "completion", "suffix")
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)")
 _FILENAME = re.compile(r"^\s*<!--\s*filename:\s*(\S+?)\s*-->\s*$", re.IGNORECASE)
 _KEY = re.compile(r"^([A-Za-z_][\w-]*)\s*:")
 _MIGRATION_SUB = re.compile(r"^(before|after)\b\s*(?:\((.*)\))?\s*$", re.IGNORECASE)
@@ -83,8 +83,6 @@ class Example:
     suffix: CodeBlock | None = None
     before: tuple[CodeBlock, ...] = ()
     after: tuple[CodeBlock, ...] = ()
-    before_label: str = ""
-    after_label: str = ""
     expected: str = ""
     expected_kind: str = ""  # "behavior" | "output" | ""
     explanation: str = ""
@@ -166,7 +164,8 @@ def _front_matter(
     if not isinstance(data, dict):
         out.error(2, "front matter must be a YAML mapping of `field: value` lines")
         return None, key_lines, end + 1, None
-    raw_type = data.get("type") if data.get("type") in TYPES else None
+    given_type = data.get("type")
+    raw_type = given_type if isinstance(given_type, str) and given_type in TYPES else None
     try:
         return FrontMatter.model_validate(data), key_lines, end + 1, raw_type
     except ValidationError as exc:
@@ -216,9 +215,9 @@ def _simple_scalar(text: str) -> str | None:
     return None
 
 
-def simple_front_matter(lines: list[str]) -> dict[str, Any] | None:
+def simple_front_matter(lines: list[str]) -> dict[str, str | list[str]] | None:
     """The front matter as PyYAML would read it, when it is in the simple subset; else None."""
-    data: dict[str, Any] = {}
+    data: dict[str, str | list[str]] = {}
     for line in lines:
         if not line.strip():
             continue
@@ -247,7 +246,7 @@ def simple_front_matter(lines: list[str]) -> dict[str, Any] | None:
     return data or None  # empty front matter: PyYAML reads None, and validation says so
 
 
-def _front_error(err: Any, data: dict[str, Any], key_lines: dict[str, int], out: _Collector) -> None:
+def _front_error(err: Any, data: Mapping[str, object], key_lines: dict[str, int], out: _Collector) -> None:
     loc = err["loc"]
     name = str(loc[0]) if loc else ""
     line = key_lines.get(name, key_lines.get("type", 1))
@@ -281,27 +280,20 @@ def _sections(lines: list[str], start: int, out: _Collector) -> list[Section]:
     preamble: list[tuple[int, str]] = []
     pending_filename: str | None = None
     n = len(lines)
-    # Only lines that start (after <= 3 spaces) with ``` or ~~~ can open or close a fence: find
-    # them once, so code lines are skipped in bulk instead of inspected one by one.
-    rough = [k for k, ln in enumerate(lines[start:], start) if "`" in ln[:6] or "~" in ln[:6]]
-    fence_lines = [k for k in rough if lines[k][:6].lstrip(" ")[:3] in ("```", "~~~")]
-    fence_set = set(fence_lines)
+    # Fences by the one rule (data/fences.py), keyed by the line index that opens each.
+    fences = {start + f.line - 1: f for f in find_fences("\n".join(lines[start:]))}
     i = start
     while i < n:
         line = lines[i]
-        m = _FENCE.match(line) if i in fence_set else None
-        if m:
-            fence, lang = m.group(1), m.group(2)
-            close = None
-            for j in fence_lines[bisect.bisect_right(fence_lines, i) :]:
-                s = lines[j].strip()
-                if s.startswith(fence[0] * len(fence)) and not s.strip(fence[0]):
-                    close = j
-                    break
-            if close is None:
-                out.error(i + 1, f"code fence {fence} opened here is never closed")
+        f = fences.get(i)
+        if f is not None:
+            if f.close_line is None:
+                out.error(i + 1, f"code fence {f.marker} opened here is never closed")
                 close = n
-            block = CodeBlock("\n".join(lines[i + 1 : close]), i + 2, lang.lower(), pending_filename)
+            else:
+                close = start + f.close_line - 1
+            code = f.body[:-1] if f.closed and f.body.endswith("\n") else f.body
+            block = CodeBlock(code, i + 2, f.lang, pending_filename)
             pending_filename = None
             if current is None:
                 preamble.append((i + 1, line))
@@ -373,29 +365,41 @@ def _assemble(
 
     ex_type = front.type if front is not None else raw_type
     heading_line = sections[0].line if sections else max(front_lines.values(), default=1)
-    fields: dict[str, Any] = {}
 
     code = found.get(SECTION_CODE)
     if code is None:
         out.error(heading_line, "missing section '## Code'")
+        parts = _CodeParts()
     else:
-        fields.update(_code_section(code, ex_type, out))
+        parts = _code_section(code, ex_type, out)
 
     expected = found.get("expected")
+    expected_text = expected_kind = ""
     if expected is None:
         if ex_type != "migration":
             out.error(heading_line, "missing section '## Expected Behavior' (or '## Expected Output')")
     else:
-        fields["expected"] = _prose_section(expected, out)
-        fields["expected_kind"] = expected.key.split()[-1]
+        expected_text, expected_kind = _prose_section(expected, out), expected.key.split()[-1]
 
     explanation = found.get(SECTION_EXPLANATION)
     if explanation is None:
         out.error(heading_line, "missing section '## Explanation'")
-    else:
-        fields["explanation"] = _prose_section(explanation, out)
 
-    return Example(id=example_id, path=path, front=front, front_lines=front_lines, **fields)
+    return Example(
+        id=example_id,
+        path=path,
+        front=front,
+        front_lines=front_lines,
+        code=parts.code,
+        prefix=parts.prefix,
+        completion=parts.completion,
+        suffix=parts.suffix,
+        before=parts.before,
+        after=parts.after,
+        expected=expected_text,
+        expected_kind=expected_kind,
+        explanation="" if explanation is None else _prose_section(explanation, out),
+    )
 
 
 def _prose_section(sec: Section, out: _Collector) -> str:
@@ -428,11 +432,23 @@ def _bbj_blocks(sec: Section, out: _Collector) -> list[CodeBlock]:
     return blocks
 
 
-def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[str, Any]:
+@dataclass
+class _CodeParts:
+    """What `## Code` holds: plain blocks, FIM parts or a migration's two sides."""
+
+    code: tuple[CodeBlock, ...] = ()
+    prefix: CodeBlock | None = None
+    completion: CodeBlock | None = None
+    suffix: CodeBlock | None = None
+    before: tuple[CodeBlock, ...] = ()
+    after: tuple[CodeBlock, ...] = ()
+
+
+def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> _CodeParts:
     subs = {s.key: s for s in sec.subsections}
     fim = [k for k in subs if k in FIM_PARTS]
     migration = [s for s in sec.subsections if _MIGRATION_SUB.match(s.title)]
-    fields: dict[str, Any] = {}
+    fields = _CodeParts()
 
     if ex_type == "migration" or (ex_type is None and migration):
         for sub in sec.subsections:
@@ -456,9 +472,7 @@ def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[st
             blocks = _bbj_blocks(sub, out)
             if not sub.blocks:
                 out.error(sub.line, f"'### {sub.title}' has no ```bbj block")
-            fields[side] = tuple(blocks)
-            m = _MIGRATION_SUB.match(sub.title)
-            fields[f"{side}_label"] = (m.group(2) or "").strip() if m else ""
+            setattr(fields, side, tuple(blocks))
         return fields
 
     if fim or (ex_type == "completion" and sec.subsections):
@@ -491,7 +505,7 @@ def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[st
                     f"'### {part_sec.title}' must hold exactly one ```bbj block (found {len(part_sec.blocks)})",
                 )
             if blocks:
-                fields[part] = blocks[0]
+                setattr(fields, part, blocks[0])
         return fields
 
     for sub in sec.subsections:
@@ -501,7 +515,7 @@ def _code_section(sec: Section, ex_type: str | None, out: _Collector) -> dict[st
     blocks = _bbj_blocks(sec, out)
     if not sec.blocks:
         out.error(sec.line, "## Code has no ```bbj block")
-    fields["code"] = tuple(blocks)
+    fields.code = tuple(blocks)
     return fields
 
 

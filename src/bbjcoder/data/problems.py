@@ -30,7 +30,3 @@ class Problem:
 
     def to_dict(self) -> dict[str, object]:
         return {"path": self.path, "line": self.line, "severity": self.severity, "message": self.message}
-
-
-def count_errors(problems: list[Problem]) -> int:
-    return sum(1 for p in problems if p.is_error)

@@ -12,14 +12,13 @@ import hashlib
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
-from bbjcoder.data.records import Record, rejected
+from bbjcoder.data.fences import has_unclosed_fence, split_fences
+from bbjcoder.data.records import Record, Rejected, rejected
 from bbjcoder.data.schema import CODE_ANSWER_TYPES
 
-_FENCED = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.MULTILINE | re.DOTALL)
 # Lines that are BBj code, not prose: REM, assignments, statement shapes prose never has.
 _CODE_LINE = re.compile(
     r"^\s*(?:REM\b|[A-Za-z_][\w.]*[$!%]?\s*=\s*\S|FOR\s+\w+\s*=|NEXT\s+\w+\s*$|GOSUB\s+\w+\s*$|"
@@ -52,41 +51,9 @@ class LintResult:
 @dataclass
 class QualityReport:
     kept: list[Record]
-    rejected: list[dict[str, Any]]
+    rejected: list[Rejected]
     warnings: list[tuple[str, str]]  # (record id, message)
     counts: dict[str, int]
-
-
-# --- fenced code ---------------------------------------------------------------------------------
-
-
-def split_fences(text: str) -> tuple[list[str], str]:
-    """(contents of the fenced blocks, the text outside them) of Markdown `text`.
-
-    Fast path: split on ``` when every fence sits at the start of a line (what we write and what
-    ChatML datasets use); anything unusual (~~~ fences, ``` mid-line) goes through the regex.
-    """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if "```" not in text:
-        return ([m.group(2) for m in _FENCED.finditer(text)] if "~~~" in text else []), text
-    parts = text.split("```")
-    if (
-        len(parts) % 2 == 1
-        and "~~~" not in text
-        and all(p.endswith("\n") or (k == 0 and not p) for k, p in enumerate(parts[:-1]) if k % 2 == 0)
-    ):
-        blocks = []
-        for inner in parts[1::2]:
-            nl = inner.find("\n")
-            blocks.append(inner[nl + 1 :] if nl >= 0 else "")
-        return blocks, "\n".join(parts[0::2])
-    return [m.group(2) for m in _FENCED.finditer(text)], _FENCED.sub("", text)
-
-
-def code_blocks(text: str) -> list[str]:
-    """The contents of the fenced blocks in Markdown `text` (any line endings)."""
-    return split_fences(text)[0]
 
 
 @dataclass(frozen=True)
@@ -124,7 +91,7 @@ def lint_record(record: Record, view: _View | None = None) -> LintResult:
         out.errors.append("empty user message")
     if not v.answer.strip():
         out.errors.append("empty assistant answer")
-    if v.answer.count("```") % 2:
+    if has_unclosed_fence(v.answer):
         out.errors.append("unbalanced code fence in the assistant answer")
     if sum(1 for ln in v.answer_prose.splitlines() if _CODE_LINE.match(ln)) >= _UNFENCED_MIN_LINES:
         out.errors.append("missing code fences: the answer has BBj code outside a ```bbj block")
@@ -402,7 +369,7 @@ def clean_records(records: Sequence[Record], config: DedupConfig | None = None) 
 
 def _clean_records(records: Sequence[Record], config: DedupConfig | None) -> QualityReport:
     config = config or DedupConfig()
-    out_rejected: list[dict[str, Any]] = []
+    out_rejected: list[Rejected] = []
     warnings: list[tuple[str, str]] = []
     counts = {"input": len(records), "lint": 0, "exact_duplicate": 0, "near_duplicate": 0, "duplicate_id": 0}
 

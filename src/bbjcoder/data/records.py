@@ -6,10 +6,11 @@ use `Record.from_json`, which explains what is wrong with a malformed line.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
-from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
+from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES, label_fields
 
 ROLES = ("system", "user", "assistant")
 ORIGINS = ("curated", "synthetic")
@@ -22,6 +23,38 @@ class Fim:
     prefix: str
     middle: str
     suffix: str
+
+
+class MessageJson(TypedDict):
+    role: str
+    content: str
+
+
+class FimJson(TypedDict):
+    prefix: str
+    middle: str
+    suffix: str
+
+
+class _MetaCore(TypedDict):
+    id: str
+    source: str
+    type: str
+    generation: list[str]
+    difficulty: str | None
+    tags: list[str]
+
+
+class RecordMeta(_MetaCore, total=False):
+    origin: str  # absent means curated
+    fim: FimJson
+
+
+class RecordJson(TypedDict):
+    """A line of `dataset/*.jsonl` (docs/formats.md)."""
+
+    messages: list[MessageJson]
+    meta: RecordMeta
 
 
 @dataclass(frozen=True)
@@ -47,13 +80,11 @@ class Record:
     def content(self, role: str) -> str:
         return "\n\n".join(c for r, c in self.messages if r == role)
 
-    def to_json(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
+    def to_json(self) -> RecordJson:
+        meta: RecordMeta = {
             "id": self.id,
             "source": self.source,
-            "type": self.type,
-            "generation": list(self.generation),
-            "difficulty": self.difficulty,
+            **label_fields(self.type, self.generation, self.difficulty),
             "tags": list(self.tags),
         }
         if self.origin != "curated":  # absent means curated: records written before stay valid
@@ -94,10 +125,10 @@ class Record:
         )
 
 
-def check_difficulty_and_tags(meta: dict[str, Any]) -> tuple[str | None, tuple[str, ...]]:
+def check_difficulty_and_tags(meta: Mapping[str, object]) -> tuple[str | None, tuple[str, ...]]:
     """`meta.difficulty` (optional, one of DIFFICULTIES) and `meta.tags` (strings); ValueError if bad."""
     difficulty = meta.get("difficulty")
-    if difficulty is not None and difficulty not in DIFFICULTIES:
+    if difficulty is not None and (not isinstance(difficulty, str) or difficulty not in DIFFICULTIES):
         raise ValueError(f"meta.difficulty {difficulty!r} is not one of {', '.join(DIFFICULTIES)}")
     tags = meta.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
@@ -137,6 +168,41 @@ def normalise_generation(raw: Any) -> tuple[str, ...]:
     return tuple(g for g in GENERATIONS if g in raw)
 
 
-def rejected(record_id: str, source: str, reason: str, stage: str, **extra: Any) -> dict[str, Any]:
+class _RejectedCore(TypedDict):
+    id: str
+    source: str
+    reason: str
+    stage: str
+
+
+class Rejected(_RejectedCore, total=False):
+    """An entry of a `*.rejected.jsonl`: what was left out, where it came from, and why."""
+
+    line: int  # the input line (import)
+    duplicate_of: str  # the record (or file) it repeats
+    first_source: str  # where that record came from (duplicate ids)
+    similarity: float  # 1.0 exact, else the estimated Jaccard similarity
+
+
+def rejected(
+    record_id: str,
+    source: str,
+    reason: str,
+    stage: str,
+    *,
+    line: int | None = None,
+    duplicate_of: str | None = None,
+    first_source: str | None = None,
+    similarity: float | None = None,
+) -> Rejected:
     """An entry of `rejected.jsonl`: what was left out, where it came from, and why."""
-    return {"id": record_id, "source": source, "reason": reason, "stage": stage, **extra}
+    out: Rejected = {"id": record_id, "source": source, "reason": reason, "stage": stage}
+    if line is not None:
+        out["line"] = line
+    if duplicate_of is not None:
+        out["duplicate_of"] = duplicate_of
+    if first_source is not None:
+        out["first_source"] = first_source
+    if similarity is not None:
+        out["similarity"] = similarity
+    return out

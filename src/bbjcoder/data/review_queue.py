@@ -18,12 +18,12 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from fastapi import Request  # module level: FastAPI resolves the handler's annotation by name
 
 from bbjcoder.data.filters import PROVENANCE_KEYS, clean_markdown
-from bbjcoder.data.synth import queued_drafts
+from bbjcoder.data.synth import Provenance, queued_drafts
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import atomic_write_json, atomic_write_text
 
@@ -58,10 +58,25 @@ class Draft:
     id: str
     path: Path
     text: str
-    provenance: dict[str, Any]
+    provenance: Provenance
 
 
-def live_check(text: str, draft_id: str = "draft") -> dict[str, Any]:
+class ProblemRow(TypedDict):
+    line: int
+    severity: str
+    message: str
+
+
+class LiveCheck(TypedDict):
+    """What /api/check answers: may the draft be accepted, and the problems in its current text."""
+
+    ok: bool
+    errors: int
+    warnings: int
+    problems: list[ProblemRow]
+
+
+def live_check(text: str, draft_id: str = "draft") -> LiveCheck:
     """What the reviewer sees beside the editor: format, BBj checker, lint and generation-label
     problems of the current text. `ok` is False while any error remains."""
     from bbjcoder.data.checker import get_checker
@@ -75,7 +90,7 @@ def live_check(text: str, draft_id: str = "draft") -> dict[str, Any]:
         checker=checker,
         detect=checker.detect_generations if checker else None,
     )
-    rows = [{"line": p.line, "severity": p.severity, "message": p.message} for p in problems]
+    rows = [ProblemRow(line=p.line, severity=p.severity, message=p.message) for p in problems]
     errors = sum(1 for p in problems if p.is_error)
     # A label the detector contradicts rejected the draft in the funnel: it blocks acceptance too.
     label = [p for p in problems if not p.is_error and " but the code " in p.message]
@@ -116,7 +131,7 @@ class ReviewQueue:
     def drafts(self) -> list[Draft]:
         out = []
         for p in queued_drafts(self.inbox):
-            prov = json.loads(p.with_suffix(".json").read_text(encoding="utf-8"))
+            prov = cast(Provenance, json.loads(p.with_suffix(".json").read_text(encoding="utf-8")))
             out.append(Draft(p.stem, p, p.read_text(encoding="utf-8"), prov))
         return out
 
@@ -173,7 +188,7 @@ class ReviewQueue:
         self._decide(draft.id, "reject", reason, reviewer, "", text)
         return path
 
-    def _archive(self, draft: Draft, kind: str, extra: dict[str, Any]) -> Path:
+    def _archive(self, draft: Draft, kind: str, extra: dict[str, str | bool]) -> Path:
         target = self.inbox / ARCHIVE / kind
         target.mkdir(parents=True, exist_ok=True)
         atomic_write_json(
@@ -339,7 +354,7 @@ def create_app(
             nxt = ids[(ids.index(current.id) + 1) % len(ids)]
         return render_page(queue, current, nxt)
 
-    async def _body(request: Request) -> dict[str, Any] | Response:
+    async def _body(request: Request) -> dict[str, object] | Response:
         own = f"http://{request.headers.get('host', '')}"
         origin = request.headers.get("origin")
         if origin is not None and origin.rstrip("/") != own:
@@ -392,7 +407,7 @@ def create_app(
 def review_command(inbox: Path, training_data: Path, *, port: int, db: Path | None) -> None:
     from rich.console import Console
 
-    from bbjcoder.serve.server import serve_on_loopback
+    from bbjcoder.loopback import serve_on_loopback
 
     app = create_app(inbox, training_data, db)
     queue: ReviewQueue = app.state.queue

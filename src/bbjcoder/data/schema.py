@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, TypedDict, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -223,6 +223,17 @@ class FrontMatter(BaseModel):
 
 def as_generation_tuple(value: str | Sequence[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+class LabelsJson(TypedDict):
+    type: str
+    generation: list[str]
+    difficulty: str | None
+
+
+def label_fields(type_: str, generation: Sequence[str], difficulty: str | None) -> LabelsJson:
+    """The labels a dataset record and an eval case share, as JSON, in the order both files use."""
+    return {"type": type_, "generation": list(generation), "difficulty": difficulty}
 
 
 def json_schema() -> dict[str, Any]:

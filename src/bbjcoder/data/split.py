@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +73,7 @@ def write_split(
     out_dir: str | Path,
     config: SplitConfig,
     *,
-    rejected: Iterable[dict[str, Any]] = (),
+    rejected: Iterable[Mapping[str, Any]] = (),
     inputs: Sequence[str | Path] = (),
     quality: dict[str, Any] | None = None,
 ) -> dict[str, Any]:

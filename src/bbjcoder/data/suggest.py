@@ -208,16 +208,6 @@ def suggest_from_eval(
     return out
 
 
-def summary_rows(
-    report: dict[str, Any], *, model: str | None = None
-) -> list[tuple[str, str, int, float, int]]:
-    """(generation, type, cases, compile rate, failing cases) for every cell, weakest first."""
-    return [
-        (c.generation, c.type, c.cases, c.compile_rate, len(c.failures))
-        for c in weakest_cells(report, model=model)
-    ]
-
-
 def suggest_command(
     source: str, *, runs_dir: Path, suite: str | None, inbox: Path, cells: int, per_cell: int, force: bool
 ) -> int:

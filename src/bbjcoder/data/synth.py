@@ -17,13 +17,13 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from bbjcoder.data.filters import FILTERS, Filters, Verdict
 from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
@@ -529,16 +529,90 @@ class Budget:
         return None
 
 
+class _EntryCore(TypedDict):
+    task: str
+    status: str  # done | failed
+    reason: str
+    time: str
+
+
+class JournalEntry(_EntryCore, total=False):
+    """A line of the journal: a finished request (`done`: the filters' verdict) or a failed one."""
+
+    stage: str  # the filter it failed, or "queued"
+    draft: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class TokenCounts(TypedDict):
+    prompt: int
+    completion: int
+
+
+class BudgetSpent(TypedDict):
+    tokens: int
+    usd: float
+
+
+class _FunnelCore(TypedDict):
+    funnel: dict[str, int]  # asked, returned, one row per filter, queued
+    rejected: dict[str, int]  # "stage: reason kind" -> drafts
+    tokens: TokenCounts
+
+
+class FunnelSummary(_FunnelCore, total=False):
+    """funnel.json: what `data synth` asked, what came back and where each draft left the funnel."""
+
+    budget: BudgetSpent
+
+
+class PassageJson(TypedDict):
+    origin: str
+    text: str
+
+
+class TaskJson(TypedDict):
+    id: str
+    type: str
+    generation: str
+    difficulty: str
+    topic: str
+    why: str
+    notes: list[str]
+
+
+class _ProvenanceCore(TypedDict):
+    task: TaskJson
+    teacher: str
+    template: str
+    template_sha256: str
+    prompt_sha256: str
+    style_references: list[str]
+    sources: list[PassageJson]
+    created: str
+
+
+class Provenance(_ProvenanceCore, total=False):
+    """The sidecar `synth-*.json` of a draft: how it was asked for and what the filters said."""
+
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str
+    stage: str
+    reason: str
+
+
 class Journal:
     """Append-only JSONL of finished requests, flushed and fsynced per line: a killed run loses
     at most the requests in flight, and a new run skips every task with a `done` entry."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: list[dict[str, Any]] = []
+        self.entries: list[JournalEntry] = []
         if path.exists():
             try:
-                self.entries = list(read_jsonl(path))
+                self.entries = [_entry(obj) for obj in read_jsonl(path) if "task" in obj]
             except DataError:  # a line cut by a kill mid-write: keep the complete ones
                 self.entries = _complete_lines(path)
         self._lock = threading.Lock()
@@ -550,7 +624,7 @@ class Journal:
     def done(self) -> set[str]:
         return {e["task"] for e in self.entries if e.get("status") == "done"}
 
-    def append(self, entry: dict[str, Any]) -> None:
+    def append(self, entry: JournalEntry) -> None:
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as fh:
@@ -562,15 +636,20 @@ class Journal:
                 os.fsync(fh.fileno())
             self.entries.append(entry)
 
-    def latest(self) -> dict[str, dict[str, Any]]:
+    def latest(self) -> dict[str, JournalEntry]:
         """The last entry per task (a failure followed by a success counts as the success)."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, JournalEntry] = {}
         for e in self.entries:
             out[e["task"]] = e
         return out
 
 
-def _complete_lines(path: Path) -> list[dict[str, Any]]:
+def _entry(obj: dict[str, Any]) -> JournalEntry:
+    """A journal line as written by `Journal.append` (the journal is ours: only its shape is named)."""
+    return cast(JournalEntry, obj)
+
+
+def _complete_lines(path: Path) -> list[JournalEntry]:
     out = []
     for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
@@ -578,14 +657,14 @@ def _complete_lines(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
         if isinstance(obj, dict) and "task" in obj:
-            out.append(obj)
+            out.append(_entry(obj))
     return out
 
 
 # --- funnel ---------------------------------------------------------------------------------------
 
 
-def funnel(journal: Journal) -> dict[str, Any]:
+def funnel(journal: Journal) -> FunnelSummary:
     """Counts over every task the journal knows: asked, returned, passed each filter, queued, and
     the rejections grouped by stage and reason."""
     latest = list(journal.latest().values())
@@ -616,7 +695,7 @@ def _reason_kind(reason: str) -> str:
     return re.split(r"[:(]", head, maxsplit=1)[0].strip() or "unknown"
 
 
-def _tokens(journal: Journal) -> dict[str, int]:
+def _tokens(journal: Journal) -> TokenCounts:
     return {
         "prompt": sum(int(e.get("prompt_tokens", 0)) for e in journal.entries),
         "completion": sum(int(e.get("completion_tokens", 0)) for e in journal.entries),
@@ -651,7 +730,7 @@ class SynthResult:
     asked_now: int
     skipped_done: int
     stopped: str | None
-    summary: dict[str, Any]
+    summary: FunnelSummary
     queued_now: list[Path]
 
 
@@ -762,14 +841,22 @@ def _finish(
     log: Callable[[str], None],
 ) -> Path | None:
     task = prompt.task
-    provenance: dict[str, Any] = {
-        "task": asdict(task),
+    provenance: Provenance = {
+        "task": TaskJson(
+            id=task.id,
+            type=task.type,
+            generation=task.generation,
+            difficulty=task.difficulty,
+            topic=task.topic,
+            why=task.why,
+            notes=list(task.notes),
+        ),
         "teacher": teacher.name,
         "template": TEMPLATE_NAME,
         "template_sha256": template_hash(),
         "prompt_sha256": prompt.sha256,
         "style_references": list(prompt.styles),
-        "sources": [asdict(p) for p in prompt.passages],
+        "sources": [{"origin": p.origin, "text": p.text} for p in prompt.passages],
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     try:
@@ -783,13 +870,11 @@ def _finish(
     cfg.budget.add(answer.prompt_tokens, answer.completion_tokens)
     draft_id = DRAFT_PREFIX + task.id
     verdict: Verdict = filters.run(answer.content, draft_id=draft_id)
-    provenance.update(
-        prompt_tokens=answer.prompt_tokens,
-        completion_tokens=answer.completion_tokens,
-        finish_reason=answer.finish_reason,
-        stage=verdict.stage,
-        reason=verdict.reason,
-    )
+    provenance["prompt_tokens"] = answer.prompt_tokens
+    provenance["completion_tokens"] = answer.completion_tokens
+    provenance["finish_reason"] = answer.finish_reason
+    provenance["stage"] = verdict.stage
+    provenance["reason"] = verdict.reason
     if verdict.queued:
         assert verdict.record is not None
         filters.accept(verdict.record)
@@ -884,8 +969,3 @@ def synth_command(
 def queued_drafts(inbox: Path) -> list[Path]:
     """The drafts waiting for review: `synth-*.md` with their provenance sidecar."""
     return [p for p in sorted(inbox.glob(f"{DRAFT_PREFIX}*.md")) if p.with_suffix(".json").is_file()]
-
-
-def iter_rejected(inbox: Path) -> Iterable[dict[str, Any]]:
-    for p in sorted((inbox / REJECTED_DIR).glob("*.json")):
-        yield json.loads(p.read_text(encoding="utf-8"))

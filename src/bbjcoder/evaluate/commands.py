@@ -261,7 +261,7 @@ def review_command(
                 highlight=False,
             )
         return
-    from bbjcoder.serve.server import serve_on_loopback
+    from bbjcoder.loopback import serve_on_loopback
 
     app = review.create_app(eval_dir, db, models or None, seed)
     console.print(f"review page: http://127.0.0.1:{port}/  (Ctrl-C to stop)", highlight=False)

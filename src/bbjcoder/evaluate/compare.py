@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 from bbjcoder.evaluate.gate import DEFAULT_MAX_DROP, GateResult, gate_from_reports
 from bbjcoder.evaluate.report import REPORT_JSON, compare_reports
 from bbjcoder.records.eval_report import OVERALL, EvalReport
-from bbjcoder.runs import Run
+from bbjcoder.records.run import RunRecord
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 
-def shared_suites(a: Run, b: Run) -> list[str]:
+def shared_suites(a: RunRecord, b: RunRecord) -> list[str]:
     """Eval suites both runs have a report of."""
     return sorted(
         p.parent.name
@@ -27,7 +27,7 @@ def shared_suites(a: Run, b: Run) -> list[str]:
 
 
 def eval_compare_tables(
-    a: Run, b: Run, *, max_drop: float | None = None, gates: list[GateResult] | None = None
+    a: RunRecord, b: RunRecord, *, max_drop: float | None = None, gates: list[GateResult] | None = None
 ) -> list[Table]:
     """For each eval suite both runs have a report.json: Rich tables of compile@k per category
     (A, B, the paired McNemar test of `evaluate.report.compare_reports`) and the forgetting check
@@ -45,7 +45,7 @@ def eval_compare_tables(
     return tables
 
 
-def _category_table(a: Run, b: Run, suite: str, ra: EvalReport, rb: EvalReport) -> Table:
+def _category_table(a: RunRecord, b: RunRecord, suite: str, ra: EvalReport, rb: EvalReport) -> Table:
     from rich.table import Table
 
     la, lb = ra.under_test, rb.under_test
@@ -72,8 +72,8 @@ def _category_table(a: Run, b: Run, suite: str, ra: EvalReport, rb: EvalReport) 
 
 
 def _forgetting_table(
-    a: Run,
-    b: Run,
+    a: RunRecord,
+    b: RunRecord,
     suite: str,
     ra: EvalReport,
     rb: EvalReport,
@@ -112,7 +112,7 @@ def _forgetting_table(
     return table
 
 
-def _max_drop(run: Run) -> float:
+def _max_drop(run: RunRecord) -> float:
     """B's configured gate ([eval] forgetting_max_drop), else the plan's 5 points."""
     value = ((run.config or {}).get("eval") or {}).get("forgetting_max_drop")
     return float(value) if isinstance(value, int | float) else DEFAULT_MAX_DROP

@@ -8,39 +8,17 @@ from __future__ import annotations
 
 import re
 
+from bbjcoder.data.fences import fenced_blocks, is_fence_line
+
 # Info strings accepted as "this block is in the language we want".
 LANGUAGE_ALIASES: dict[str, tuple[str, ...]] = {
     "bbj": ("bbj", "bbx", "basic"),
     "python": ("python", "py", "python3"),
 }
 
-_FENCE_RE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([^\s`]*)[^\n]*$", re.MULTILINE)
 # A prose line: "Here is the program:"; see is_prose_line for the exact rule.
 _PROSE_START = re.compile(r"^[A-Z][a-z ]")
 _CODE_CHARS = set('="$#;[]{}')
-
-
-def fenced_blocks(text: str) -> list[tuple[str, str]]:
-    """(info string lower-cased, body) for every fenced block, in order.
-
-    A fence opens with 3+ backticks or tildes and closes with the same character repeated at least
-    as often; a block left open (output cut off by max tokens) runs to the end of the text.
-    """
-    blocks: list[tuple[str, str]] = []
-    pos = 0
-    while True:
-        m = _FENCE_RE.search(text, pos)
-        if m is None:
-            return blocks
-        fence, info = m.group(1), m.group(2).lower()
-        body_start = m.end() + 1
-        close = re.compile(rf"^[ \t]*{re.escape(fence[0])}{{{len(fence)},}}[ \t]*$", re.MULTILINE)
-        end = close.search(text, body_start) if body_start <= len(text) else None
-        if end is None:
-            blocks.append((info, text[body_start:]))
-            return blocks
-        blocks.append((info, text[body_start : end.start()]))
-        pos = end.end()
 
 
 def is_prose_line(line: str) -> bool:
@@ -69,7 +47,7 @@ def extract_code(text: str, language: str = "bbj") -> str:
     if chosen:
         code = "\n".join(b.rstrip("\n") for b in chosen)
     else:
-        kept = [ln for ln in text.splitlines() if not _FENCE_RE.match(ln) and not is_prose_line(ln)]
+        kept = [ln for ln in text.splitlines() if not is_fence_line(ln) and not is_prose_line(ln)]
         code = "\n".join(kept)
     return code.strip("\n").rstrip() + ("\n" if code.strip() else "")
 

@@ -22,6 +22,9 @@ from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 from bbjcoder.evaluate.extract import truncate_at_stop
 from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
 from bbjcoder.evaluate.samples import SampleRow, SampleStore
+from bbjcoder.records.export_manifest import ExportManifest
+from bbjcoder.records.run import RunRecord
+from bbjcoder.runs import check_adapter, resolve_run
 
 _EVAL = EvalSection()  # the defaults live in the config's [eval] section
 
@@ -120,32 +123,6 @@ def parse_spec(spec: str, *, run: str | None = None) -> ModelSpec:
                 return ModelSpec("openai", rest[:i], rest[i + 1 :].rstrip("/"))
         raise ModelError(f"bad SPEC {spec!r}: expected openai:MODEL@http(s)://HOST[:PORT]/v1")
     return ModelSpec(kind, rest)
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What evaluation needs from a run directory (docs/formats.md)."""
-
-    dir: Path
-    id: str
-    base_model_path: Path
-    adapter_dir: Path
-
-
-def resolve_run(run_id: str, runs_dir: Path = Path("runs")) -> RunInfo:
-    """Locate a run through the run registry: its base model and final adapter."""
-    from bbjcoder.runs import load_run
-
-    run = load_run(run_id, runs_dir)
-    base = run.base_model_dir
-    if base is None:
-        raise ModelError("run.json has no base_model_path", path=run.path / "run.json")
-    adapter = run.adapter_path or run.path / "adapter"
-    if (adapter / "adapter_config.json").exists():
-        from bbjcoder.export import check_adapter
-
-        check_adapter(adapter)
-    return RunInfo(run.path, run.id, base, adapter)
 
 
 # --- hf -------------------------------------------------------------------------------------------
@@ -420,19 +397,19 @@ def make_backend(
         return OpenAIBackend(spec.target, spec.base_url, label=spec.label, timeout_s=timeout_s, log=log)
     run = resolve_run(spec.target, runs_dir)
     if spec.kind == "run":
-        if not (run.adapter_dir / "adapter_config.json").exists():
-            raise ModelError("the run has no final adapter yet (train it first)", path=run.adapter_dir)
+        adapter = run.final_adapter()
+        check_adapter(adapter)
         gguf = cpu_gguf_for(run, base=False)
         if gguf is not None:
             return GGUFBackend(gguf, label=spec.label)
-        return HFBackend(run.base_model_path, label=spec.label, adapter=run.adapter_dir)
+        return HFBackend(run.base_model(), label=spec.label, adapter=adapter)
     gguf = cpu_gguf_for(run, base=True)
     if gguf is not None:
         return GGUFBackend(gguf, label=spec.label)
-    return HFBackend(run.base_model_path, label=spec.label)
+    return HFBackend(run.base_model(), label=spec.label)
 
 
-def cpu_gguf_for(run: RunInfo, *, base: bool) -> Path | None:
+def cpu_gguf_for(run: RunRecord, *, base: bool) -> Path | None:
     """On a machine without CUDA, the GGUF that evaluates `run:ID` (or its `base`) fastest, if one exists.
 
     Measured on 2 cores with the real 0.5B (benchmarks/eval_backends.py): llama.cpp samples faster
@@ -451,22 +428,28 @@ def cpu_gguf_for(run: RunInfo, *, base: bool) -> Path | None:
     except ImportError:
         pass
     if base:
-        note = run.base_model_path / "IMPORTED_FROM.json"
+        if run.base_model_dir is None:
+            return None
+        note = run.base_model_dir / "IMPORTED_FROM.json"
         try:
             source = Path(json.loads(note.read_text(encoding="utf-8")).get("gguf") or "")
         except (OSError, json.JSONDecodeError, AttributeError):
             return None
         return source if source.is_file() and source.suffix == ".gguf" else None
-    export = run.dir / "export"
     try:
-        quant = json.loads((export / "export.json").read_text(encoding="utf-8"))["quant"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError):
+        manifest = ExportManifest.find(run.export_dir)
+    except UserError:  # not exported, or an unreadable manifest: the hf backend evaluates the run
         return None
-    files = sorted(export.glob(f"*-{quant}.gguf"))
+    gguf = manifest.gguf_files.get(manifest.quant)
     weights = run.adapter_dir / "adapter_model.safetensors"
-    if not files or not weights.exists() or files[0].stat().st_mtime < weights.stat().st_mtime:
+    if (
+        gguf is None
+        or not gguf.is_file()
+        or not weights.exists()
+        or gguf.stat().st_mtime < weights.stat().st_mtime
+    ):
         return None  # no export, or one older than the adapter it should contain
-    return files[0]
+    return gguf
 
 
 # --- the resumable sampling loop ------------------------------------------------------------------

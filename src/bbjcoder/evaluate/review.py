@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 import json
 import random
-import re
 import secrets
 import sqlite3
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Request  # module level: FastAPI resolves the handler's annotation by name
 
+from bbjcoder.data.fences import find_fences, normalise_newlines
 from bbjcoder.errors import DataError, UserError
 from bbjcoder.evaluate.highlight import highlight_bbj
 from bbjcoder.evaluate.metrics import wilson_interval
@@ -31,7 +31,6 @@ from bbjcoder.records.base import RecordError
 from bbjcoder.records.eval_report import EvalReport, ReviewRow, ReviewSummary
 
 SCALES = ("quality", "idiomatic", "explanation")
-_FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})", re.MULTILINE)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ratings (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,27 +99,19 @@ def load_pairs(eval_dir: Path, models: Sequence[str] | None = None, seed: int = 
 def render_output(text: str) -> str:
     """Model output as HTML: fenced blocks highlighted as BBj, the prose around them escaped.
     Output without any fence is shown as code (that is how the extraction rule reads it too)."""
-    if not _FENCE_LINE.search(text):
+    fences = find_fences(text)
+    if not fences:
         return f'<pre class="code">{highlight_bbj(text)}</pre>'
+    text = normalise_newlines(text)
     parts: list[str] = []
-    chunk: list[str] = []
-    fence: str | None = None
-    for line in text.split("\n"):
-        m = _FENCE_LINE.match(line)
-        if m and (fence is None or (m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence))):
-            body = "\n".join(chunk)
-            if fence is None:
-                parts.append(f'<div class="prose">{html.escape(body.strip())}</div>')
-            else:
-                parts.append(f'<pre class="code">{highlight_bbj(body)}</pre>')
-            fence, chunk = (m.group(1) if fence is None else None), []
-            continue
-        chunk.append(line)
-    body = "\n".join(chunk)
-    if fence is None:
-        parts.append(f'<div class="prose">{html.escape(body.strip())}</div>')
-    else:
+    pos = 0
+    for f in fences:
+        parts.append(f'<div class="prose">{html.escape(text[pos : f.start].strip())}</div>')
+        body = f.body[:-1] if f.body.endswith("\n") else f.body
         parts.append(f'<pre class="code">{highlight_bbj(body)}</pre>')
+        pos = f.end
+    if fences[-1].closed:
+        parts.append(f'<div class="prose">{html.escape(text[pos:].strip())}</div>')
     return "".join(parts)
 
 

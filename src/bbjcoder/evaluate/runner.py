@@ -222,7 +222,7 @@ def forgetting_style(setting: str, spec: ModelSpec, runs_dir: Path = Path("runs"
         return setting
     if spec.kind in ("run", "openai"):
         return "chat"
-    path = resolve_run(spec.target, runs_dir).base_model_path if spec.kind == "base" else Path(spec.target)
+    path = resolve_run(spec.target, runs_dir).base_model() if spec.kind == "base" else Path(spec.target)
     name = path.name
     return "chat" if _INSTRUCT_NAME.search(name) else "completion"
 
@@ -234,7 +234,7 @@ def _missing(store: SampleStore, label: str, tasks: Sequence[Task], n: int) -> b
 def default_out_dir(spec: ModelSpec, suite: Suite, runs_dir: Path) -> Path:
     if spec.kind != "run":
         raise ModelError("--out is required unless the model under test is a run:ID")
-    return resolve_run(spec.target, runs_dir).dir / "eval" / suite.name
+    return resolve_run(spec.target, runs_dir).path / "eval" / suite.name
 
 
 def check_sample_settings(
@@ -478,8 +478,8 @@ def _labelled(
 
 def _record_in_run(run_id: str, runs_dir: Path, report: EvalReport) -> None:
     """MODEL_CARD.md evaluation section + run.json metrics.eval.<suite> (for `runs compare`)."""
-    from bbjcoder.runs import load_run, update_run_metrics, write_eval_results
+    from bbjcoder.runs import resolve_run, update_run_metrics, write_eval_results
 
-    run = load_run(run_id, runs_dir)
+    run = resolve_run(run_id, runs_dir)
     update_run_metrics(run, "eval", {report.suite.name: report.run_metrics()})
-    write_eval_results(load_run(run_id, runs_dir), model_card_section(report))
+    write_eval_results(resolve_run(run_id, runs_dir), model_card_section(report))

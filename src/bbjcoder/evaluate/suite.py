@@ -6,16 +6,16 @@ a DataError naming `file:line` and the field, so a suite author can fix it witho
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bbjcoder.data.schema import DIFFICULTIES, TYPES
+from bbjcoder.data.schema import DIFFICULTIES, TYPES, label_fields
 from bbjcoder.data.schema import GENERATIONS as _LABELS
 from bbjcoder.errors import DataError
+from bbjcoder.fileio import numbered_jsonl
 
 # A case may also be labelled "all" (portable code), as a training example may.
 GENERATIONS: tuple[str, ...] = ("all", *_LABELS)
@@ -71,9 +71,7 @@ class Case:
         out: dict[str, Any] = {
             "id": self.id,
             "prompt": self.prompt,
-            "type": self.type,
-            "generation": list(self.generation),
-            "difficulty": self.difficulty,
+            **label_fields(self.type, self.generation, self.difficulty),
         }
         if self.reference is not None:
             out["reference"] = self.reference
@@ -209,23 +207,9 @@ def parse_case(obj: dict[str, Any], *, path: Path, line: int) -> Case:
 def load_cases(path: str | Path) -> list[Case]:
     """Read and validate a cases.jsonl file; ids must be unique across the file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"cannot read suite: {exc.strerror}", path=path) from exc
-    except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8: {exc}", path=path) from exc
     cases: list[Case] = []
     seen: dict[str, int] = {}
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"invalid JSON: {exc.msg} (column {exc.colno})", path=path, line=lineno) from exc
-        if not isinstance(obj, dict):
-            raise DataError("expected a JSON object on each line", path=path, line=lineno)
+    for lineno, obj in numbered_jsonl(path):
         case = parse_case(obj, path=path, line=lineno)
         if case.id in seen:
             raise DataError(

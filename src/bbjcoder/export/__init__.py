@@ -1,12 +1,12 @@
 """Export a trained run: merge the adapter, convert to GGUF, quantize, write Modelfile and README.
 
-Everything is written into `runs/<id>/export.tmp-*` and renamed to `runs/<id>/export/` only when
-complete, so a half-written export never looks finished.
+`run(cfg, run, progress=...)` is the stage's one entry point; it returns the `ExportManifest` it
+wrote. Everything is written into `runs/<id>/export.tmp-*` and renamed to `runs/<id>/export/` only
+when complete, so a half-written export never looks finished.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -14,65 +14,56 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from pydantic import JsonValue
 
 from bbjcoder.errors import ModelError
+from bbjcoder.export.modelfile import ModelShape
 from bbjcoder.export.quantize import BITS_PER_WEIGHT, QUANTS, Quant
 from bbjcoder.fileio import LOCK_NAME
+from bbjcoder.records.export_manifest import MANIFEST, ExportManifest
+
+if TYPE_CHECKING:
+    from bbjcoder.config import ExportSection
+    from bbjcoder.records.run import RunRecord
 
 __all__ = [
     "QUANTS",
-    "ExportResult",
+    "ExportManifest",
     "Quant",
-    "RunPaths",
     "auto_quant",
     "clean_stale_temps",
-    "configured_export",
-    "export_run",
-    "resolve_run",
+    "progress_bar",
+    "run",
+    "settings",
 ]
 
-
-@dataclass(frozen=True)
-class RunPaths:
-    """Where a run keeps what export needs."""
-
-    run_dir: Path
-    base_model: Path
-    adapter: Path | None
-
-    @property
-    def export_dir(self) -> Path:
-        return self.run_dir / "export"
+# progress(description, step, total steps): called as each export step starts.
+Progress = Callable[[str, int, int], None]
 
 
-def check_adapter(adapter: Path) -> None:
-    """A truncated or corrupt adapter_model.safetensors: one line naming it, not PEFT's traceback."""
-    from bbjcoder.integrity import check_safetensors
+def settings(run: RunRecord, *, quant: str | None = None, name: str | None = None) -> ExportSection:
+    """The export settings of `run`: its config's `[export]` section (run.json), the defaults where
+    it has none, with `quant` / `name` given on the command line taking precedence."""
+    from pydantic import ValidationError
 
-    weights = adapter / "adapter_model.safetensors"
-    if weights.exists():
-        check_safetensors(
-            weights,
-            hint="copy the adapter from the run's last checkpoint (checkpoints/<stage>/checkpoint-N/) "
-            "or train again with --resume",
-        )
+    from bbjcoder.config import ExportSection
 
-
-def configured_export(run: str | Path, runs_dir: str | Path = "runs") -> tuple[Quant, str]:
-    """(quant, name) from the run's config `[export]` section (run.json), the defaults otherwise:
-    what `bbjcoder export RUN` uses when --quant / --name are not given."""
-    from bbjcoder.runs import load_run
-
-    section = load_run(run, Path(runs_dir)).config.get("export") or {}
-    quant = section.get("quant") or "auto"
-    if quant == "auto":
-        quant = auto_quant(resolve_run(run, runs_dir).base_model)
-    if quant not in QUANTS:
-        raise ModelError(f"run config [export] quant {quant!r} is not one of auto, {', '.join(QUANTS)}")
-    return quant, str(section.get("name") or "bbj-coder")
+    stored = run.config.get("export") or {}
+    given = {k: v for k, v in (("quant", quant), ("name", name)) if v is not None}
+    try:
+        return ExportSection.model_validate({**stored, **given})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = "--quant/--name" if given else "run config [export]"
+        raise ModelError(
+            f"{where}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}",
+            path=run.path / "run.json",
+            hint=f"quant is one of auto, {', '.join(QUANTS)}",
+        ) from exc
 
 
 def auto_quant(base_model: Path) -> Quant:
@@ -113,54 +104,16 @@ def clean_stale_temps(run_dir: Path, log: Callable[[str], None] | None = None) -
 
 
 @dataclass(frozen=True)
-class ExportResult:
-    """What `export_run` wrote: the export directory, its files, their sizes and step timings."""
-
-    export_dir: Path
-    merged_dir: Path
-    gguf: dict[str, Path]  # quant -> file
-    modelfile: Path
-    readme: Path
-    sizes: dict[str, int] = field(default_factory=dict)  # file name -> bytes
-    timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
-
-    def gguf_for(self, quant: str) -> Path:
-        return self.gguf[quant]
+class _GgufFacts:
+    shape: ModelShape
+    tokenizer_model: str | None
+    vocab_size: int | None
 
 
-def resolve_run(run: str | Path, runs_dir: str | Path = "runs") -> RunPaths:
-    """A run id (under `runs_dir`), `run:ID` or a run directory -> its base model and final adapter.
-
-    Read through the run registry (`Run.base_model_dir`, the rule eval uses too; a run with no
-    usable base_model_path falls back to a `model/` directory) and `adapter_path` (default `adapter/`).
-    """
-    from bbjcoder.runs import load_run
-
-    rec = load_run(run, Path(runs_dir))
-    run_dir = rec.path
-    base = rec.base_model_dir
-    if (base is None or not (base / "config.json").exists()) and (run_dir / "model" / "config.json").exists():
-        base = run_dir / "model"
-    if base is None or not (base / "config.json").exists():
-        raise ModelError(
-            f"cannot find the base model of run {rec.id} (base_model_path={rec.base_model_path!r})",
-            path=run_dir / "run.json",
-        )
-    adapter = rec.adapter_path or run_dir / "adapter"
-    if not (adapter / "adapter_config.json").exists():
-        raise ModelError(
-            "the run has no final adapter (adapter_config.json); has training finished?",
-            path=adapter,
-        )
-    check_adapter(adapter)
-    return RunPaths(run_dir=run_dir, base_model=base, adapter=adapter)
-
-
-def _model_shape(gguf_path: Path) -> Any:
+def _gguf_facts(gguf_path: Path) -> _GgufFacts:
+    """The model's shape (for the README's hardware tiers) and its tokenizer, read from the GGUF."""
     import gguf as gg
     import numpy as np
-
-    from bbjcoder.export.modelfile import ModelShape
 
     reader = gg.GGUFReader(str(gguf_path))
     arch = str(reader.fields["general.architecture"].contents())
@@ -170,7 +123,7 @@ def _model_shape(gguf_path: Path) -> Any:
 
     n_embd, n_head = num(gg.Keys.LLM.EMBEDDING_LENGTH), num(gg.Keys.Attention.HEAD_COUNT)
     n_params = int(sum(int(np.prod(t.shape)) for t in reader.tensors))
-    return ModelShape(
+    shape = ModelShape(
         n_params=n_params,
         n_layers=num(gg.Keys.LLM.BLOCK_COUNT),
         n_kv_heads=num(gg.Keys.Attention.HEAD_COUNT_KV),
@@ -178,14 +131,18 @@ def _model_shape(gguf_path: Path) -> Any:
         if gg.Keys.Rope.DIMENSION_COUNT.format(arch=arch) in reader.fields
         else n_embd // n_head,
     )
+    model = reader.fields.get(gg.Keys.Tokenizer.MODEL)
+    tokens = reader.fields.get(gg.Keys.Tokenizer.LIST)
+    return _GgufFacts(
+        shape,
+        str(model.contents()) if model is not None else None,
+        len(tokens.data) if tokens is not None else None,
+    )
 
 
 @contextmanager
-def _steps(show: bool, total: int) -> Iterator[Callable[[str], None]]:
-    """A Rich progress bar over the export steps (stderr), or a no-op when `show` is False."""
-    if not show:
-        yield lambda _desc: None
-        return
+def progress_bar() -> Iterator[Progress]:
+    """A Rich progress bar on stderr driven by `progress(description, step, total)` calls."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -196,53 +153,40 @@ def _steps(show: bool, total: int) -> Iterator[Callable[[str], None]]:
         TimeElapsedColumn(),
         console=Console(stderr=True),
     ) as bar:
-        task = bar.add_task("starting", total=total)
-        started = [False]
+        task = bar.add_task("starting", total=None)
 
-        def advance(desc: str) -> None:
-            if started[0]:
-                bar.advance(task)
-            started[0] = True
-            bar.update(task, description=desc)
+        def update(desc: str, step: int, total: int) -> None:
+            bar.update(task, description=desc, completed=step, total=total)
 
-        yield advance
-        bar.advance(task)
+        yield update
+        bar.update(task, completed=bar.tasks[0].total or 0)
 
 
-def _record_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
-    from bbjcoder.runs import update_run_metrics
+def run(cfg: ExportSection, run: RunRecord, *, progress: Progress | None = None) -> ExportManifest:
+    """Export `run` into `<run>/export/`: merged HF dir, F16 GGUF, the `cfg.quant` GGUF (auto: the
+    one that keeps the fine-tune, see `auto_quant`), Modelfile, README and manifest.json.
 
-    update_run_metrics(run_dir, "export", metrics)
-
-
-def export_run(
-    run: str | Path,
-    quant: Quant = "q4_k_m",
-    name: str = "bbj-coder",
-    progress: bool = False,
-    *,
-    runs_dir: str | Path = "runs",
-) -> ExportResult:
-    """Export `run` into `runs/<id>/export/`: merged HF dir, F16 GGUF, the `quant` GGUF, Modelfile, README.
-
-    Replaces an earlier export only once the new one is complete.
+    Replaces an earlier export only once the new one is complete; records sizes and timings in
+    run.json (`metrics.export`).
     """
+    from bbjcoder.data.convert import system_prompt
     from bbjcoder.export.gguf import convert_hf_to_gguf
     from bbjcoder.export.merge import merge_adapter
-    from bbjcoder.export.modelfile import render_modelfile, render_readme
+    from bbjcoder.export.modelfile import STOP_TOKENS, TEMPLATE_NAME, render_modelfile, render_readme
     from bbjcoder.export.quantize import quantize_gguf
+    from bbjcoder.fileio import DirLock
+    from bbjcoder.runs import check_adapter, update_run_metrics
 
-    if quant == "auto":  # type: ignore[comparison-overlap]
-        quant = auto_quant(resolve_run(run, runs_dir).base_model)
-    if quant not in QUANTS:
-        raise ModelError(f"unknown quantization {quant!r} (choose from auto, {', '.join(QUANTS)})")
+    name = cfg.name
     if not name or any(c in name for c in "/\\ :") or name.startswith("."):
         raise ModelError(f"invalid export name {name!r}: use letters, digits, '-', '_' and '.'")
-    from bbjcoder.fileio import DirLock
-
-    paths = resolve_run(run, runs_dir)
-    clean_stale_temps(paths.run_dir, log=lambda msg: print(f"export: {msg}", file=sys.stderr, flush=True))
-    tmp = Path(tempfile.mkdtemp(prefix="export.tmp-", dir=paths.run_dir))
+    base_model = run.base_model()
+    adapter = run.final_adapter()
+    check_adapter(adapter)
+    quant: Quant = auto_quant(base_model) if cfg.quant == "auto" else cfg.quant
+    report = progress or (lambda _desc, _step, _total: None)
+    clean_stale_temps(run.path, log=lambda msg: print(f"export: {msg}", file=sys.stderr, flush=True))
+    tmp = Path(tempfile.mkdtemp(prefix="export.tmp-", dir=run.path))
     tmp_lock = DirLock(tmp, "export folder").acquire()  # tells a later export this one is alive
     umask = os.umask(0)
     os.umask(umask)
@@ -250,75 +194,80 @@ def export_run(
     timings: dict[str, float] = {}
     gguf_files: dict[str, Path] = {}
     n_steps = 4 + (quant != "f16")
+    steps = iter(range(n_steps))
+
+    def step(desc: str) -> None:
+        report(desc, next(steps), n_steps)
+
     try:
-        with _steps(progress, n_steps) as step:
-            t0 = time.perf_counter()
-            step("merging the adapter into the base weights")
-            merge_adapter(paths.base_model, paths.adapter, tmp / "merged")
-            timings["merge_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        step("merging the adapter into the base weights")
+        merge_adapter(base_model, adapter, tmp / "merged")
+        timings["merge_s"] = time.perf_counter() - t0
 
+        t = time.perf_counter()
+        step("converting to GGUF (F16)")
+        f16 = tmp / f"{name}-f16.gguf"
+        convert_hf_to_gguf(tmp / "merged", f16, out_type="f16", name=name)
+        gguf_files["f16"] = f16
+        timings["gguf_f16_s"] = time.perf_counter() - t
+
+        if quant != "f16":
             t = time.perf_counter()
-            step("converting to GGUF (F16)")
-            f16 = tmp / f"{name}-f16.gguf"
-            convert_hf_to_gguf(tmp / "merged", f16, out_type="f16", name=name)
-            gguf_files["f16"] = f16
-            timings["gguf_f16_s"] = time.perf_counter() - t
+            step(f"quantizing to {quant.upper()} with llama.cpp")
+            out = tmp / f"{name}-{quant}.gguf"
+            quantize_gguf(f16, out, quant, log=tmp / f"quantize-{quant}.log")
+            gguf_files[quant] = out
+            timings[f"quantize_{quant}_s"] = time.perf_counter() - t
 
-            if quant != "f16":
-                t = time.perf_counter()
-                step(f"quantizing to {quant.upper()} with llama.cpp")
-                out = tmp / f"{name}-{quant}.gguf"
-                quantize_gguf(f16, out, quant, log=tmp / f"quantize-{quant}.log")
-                gguf_files[quant] = out
-                timings[f"quantize_{quant}_s"] = time.perf_counter() - t
-
-            step("writing Modelfile and README")
-            modelfile = tmp / "Modelfile"
-            # Plain writes suffice inside the temp dir: the rename below is what makes it atomic.
-            modelfile.write_text(render_modelfile(gguf_files[quant].name), encoding="utf-8")
-            sizes = {p.name: p.stat().st_size for p in gguf_files.values()}
-            readme = tmp / "README.md"
-            readme.write_text(
-                render_readme(
-                    name,
-                    sizes,
-                    _model_shape(f16),
-                    modelfile_quant=quant,
-                    bits_per_weight={q: BITS_PER_WEIGHT[q] for q in QUANTS},
-                ),
-                encoding="utf-8",
-            )
-            with readme.open("a", encoding="utf-8") as fh:
-                fh.write(quant_note(quant, paths.base_model))
-            timings["total_s"] = time.perf_counter() - t0
-            step("finishing")
-            summary = {
-                "name": name,
-                "quant": quant,
-                "files": sizes,
-                "timings": {k: round(v, 3) for k, v in timings.items()},
-                "base_model": str(paths.base_model),
-                "adapter": str(paths.adapter) if paths.adapter else None,
-            }
-            (tmp / "export.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-            tmp_lock.release()
-            (tmp / LOCK_NAME).unlink(missing_ok=True)
-            _swap_into_place(tmp, paths.export_dir)
+        step("writing Modelfile and README")
+        # Plain writes suffice inside the temp dir: the rename below is what makes it atomic.
+        system = system_prompt()
+        (tmp / "Modelfile").write_text(
+            render_modelfile(gguf_files[quant].name, system=system), encoding="utf-8"
+        )
+        sizes = {p.name: p.stat().st_size for p in gguf_files.values()}
+        facts = _gguf_facts(f16)
+        readme = render_readme(
+            name,
+            sizes,
+            facts.shape,
+            modelfile_quant=quant,
+            bits_per_weight={q: BITS_PER_WEIGHT[q] for q in QUANTS},
+        )
+        (tmp / "README.md").write_text(readme + quant_note(quant, base_model), encoding="utf-8")
+        timings["total_s"] = time.perf_counter() - t0
+        step("finishing")
+        manifest = ExportManifest(
+            name=name,
+            quant=quant,
+            gguf={q: p.name for q, p in gguf_files.items()},
+            files=sizes,
+            modelfile="Modelfile",
+            readme="README.md",
+            merged="merged",
+            timings={k: round(v, 3) for k, v in timings.items()},
+            base_model=str(base_model),
+            adapter=str(adapter),
+            template=TEMPLATE_NAME,
+            stop_tokens=list(STOP_TOKENS),
+            system_prompt=system,
+            tokenizer_model=facts.tokenizer_model,
+            vocab_size=facts.vocab_size,
+            n_params=facts.shape.n_params,
+        )
+        manifest.save(tmp / MANIFEST)
+        tmp_lock.release()
+        (tmp / LOCK_NAME).unlink(missing_ok=True)
+        _swap_into_place(tmp, run.export_dir)
     except BaseException:
         tmp_lock.release()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    final = paths.export_dir
-    _record_metrics(paths.run_dir, {"files": sizes, "timings": summary["timings"], "quant": quant})
-    return ExportResult(
-        export_dir=final,
-        merged_dir=final / "merged",
-        gguf={q: final / p.name for q, p in gguf_files.items()},
-        modelfile=final / "Modelfile",
-        readme=final / "README.md",
-        sizes=sizes,
-        timings=timings,
-    )
+    files: dict[str, JsonValue] = dict(sizes)
+    timing: dict[str, JsonValue] = dict(manifest.timings)
+    update_run_metrics(run, "export", {"files": files, "timings": timing, "quant": quant})
+    return manifest.model_copy(update={"path": run.export_dir})
 
 
 def quant_note(quant: str, base_model: Path) -> str:

@@ -10,7 +10,6 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -114,7 +113,7 @@ class ExportFidelity:
     def keeps_finetune(self) -> bool:
         return self.kl_to_merged < self.kl_to_base
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | float | bool]:
         return {
             "quant": self.quant,
             "kl_to_merged": self.kl_to_merged,

@@ -1,6 +1,7 @@
 """The Ollama `Modelfile` and the export `README.md` written next to the GGUF files.
 
-The Modelfile carries the ChatML template, stop tokens, sampling defaults and the BBj system prompt;
+The Modelfile carries the ChatML template, stop tokens, sampling defaults and the BBj system prompt
+(the data stage's, `bbjcoder.data.convert.system_prompt`, as in training);
 the README gives the `ollama create` command and hardware tiers from the measured file sizes.
 """
 
@@ -9,37 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bbjcoder.data import convert
+from bbjcoder.data.convert import system_prompt
 from bbjcoder.data.fim import FIM_MIDDLE, FIM_PREFIX, FIM_STOPS, FIM_SUFFIX
-
-# What each generation looks like, so one served model can answer for all four. Follows the data
-# stage's system prompt (the sentence the model was trained with) in the Modelfile's SYSTEM.
-GENERATIONS_GUIDE = """\
-BBj has four generations:
-1. character: line-numbered Business BASIC for text terminals (PRINT, INPUT, mnemonics such as 'CS' \
-and @(col,row), keyed files with OPEN/READ RECORD/WRITE RECORD and ERR= branches);
-2. vpro5: Visual PRO/5 GUI code driven through a SYSGUI channel with PRINT (sysgui) mnemonics and CTRL();
-3. bbj-gui: object-oriented BBj with BBjAPI() and BBjSysGui windows and controls, event callbacks \
-(setCallback) and PROCESS_EVENTS;
-4. dwc: the same BBjAPI controls running in the browser through the Dynamic Web Client, styled with CSS.
-When the user shows existing code, answer in that code's generation and style (line numbers or \
-labels, mnemonics or objects). For a new program, write modern BBj for the DWC unless asked otherwise.
-Write complete, syntactically correct BBj in one ```bbj fenced block, then explain briefly. Use the \
-type suffixes ($ string, % integer, ! object). Never invent BBjAPI methods; say so when unsure."""
-
-_ANY_GENERATION = "the one the user's code uses, else DWC (browser) for new programs"
-
-
-def system_prompt(generation: str | None = None) -> str:
-    """The BBj system prompt, built on the data stage's (the one the model was trained with).
-
-    With a `generation` label (character, vpro5, bbj-gui, dwc) it is exactly the training prompt for
-    that generation; without one (the Modelfile) it names all four and how to choose.
-    """
-    if generation is not None:
-        return convert.system_prompt([generation])
-    return convert.SYSTEM_PROMPT.format(generation=_ANY_GENERATION) + "\n\n" + GENERATIONS_GUIDE
-
 
 # Ollama Go template. A request with a suffix (IDE completion: Ollama passes it as .Suffix, the code
 # before the cursor as .Prompt) gets the FIM prompt of bbjcoder.data.fim, as in training and `serve`.
@@ -66,6 +38,7 @@ CHATML_GO_TEMPLATE = (
 {{- end }}"""
 )
 
+TEMPLATE_NAME = "chatml+fim"  # what CHATML_GO_TEMPLATE renders (recorded in the export manifest)
 # ChatML's end of turn, then the tokens that end a FIM middle.
 STOP_TOKENS: tuple[str, ...] = tuple(dict.fromkeys(("<|im_end|>", *FIM_STOPS)))
 SAMPLING: dict[str, float | int] = {"temperature": 0.2, "top_p": 0.9, "num_ctx": 4096}

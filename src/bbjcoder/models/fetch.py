@@ -42,7 +42,6 @@ class KnownModel:
     sha256: str
     parts: tuple[Part, ...]
     description: str
-    hub_repo: str  # the ordinary route on machines with the Hugging Face hub
 
 
 _QWEN_PARTS = (
@@ -65,7 +64,6 @@ KNOWN_MODELS: dict[str, KnownModel] = {
             for n, size, sha in _QWEN_PARTS
         ),
         description="Qwen2.5-Coder-0.5B-Instruct, GGUF Q4_K_M (qwen2, 24 blocks, 151,936-token vocabulary)",
-        hub_repo="Qwen/Qwen2.5-Coder-0.5B-Instruct",
     ),
     "smollm2-135m-instruct": KnownModel(
         name="smollm2-135m-instruct",
@@ -81,7 +79,6 @@ KNOWN_MODELS: dict[str, KnownModel] = {
             ),
         ),
         description="SmolLM2-135M-Instruct, GGUF Q4_1 (llama architecture; small enough for tests)",
-        hub_repo="HuggingFaceTB/SmolLM2-135M-Instruct",
     ),
 }
 

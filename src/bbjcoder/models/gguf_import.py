@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 from bbjcoder.errors import DependencyError, ModelError
 
@@ -56,7 +56,59 @@ def _field(reader: Any, key: str, default: Any = None) -> Any:
     return field.contents()
 
 
-def _pre_tokenizer_json(pre: str, path: Path) -> dict[str, Any]:
+# --- tokenizer.json (the Hugging Face `tokenizers` format) ------------------------------------------
+
+
+class ByteLevelJson(TypedDict):
+    type: Literal["ByteLevel"]
+    add_prefix_space: bool
+    trim_offsets: bool
+    use_regex: bool
+
+
+class SequenceJson(TypedDict):
+    """A `Sequence` pre-tokenizer: its steps (Split, Digits, ByteLevel) in order."""
+
+    type: Literal["Sequence"]
+    pretokenizers: list[dict[str, object]]
+
+
+class AddedTokenJson(TypedDict):
+    id: int
+    content: str
+    single_word: bool
+    lstrip: bool
+    rstrip: bool
+    normalized: bool
+    special: bool
+
+
+class BpeJson(TypedDict):
+    type: Literal["BPE"]
+    dropout: None
+    unk_token: None
+    continuing_subword_prefix: None
+    end_of_word_suffix: None
+    fuse_unk: bool
+    byte_fallback: bool
+    ignore_merges: bool
+    vocab: dict[str, int]
+    merges: list[list[str]]
+
+
+class TokenizerJson(TypedDict):
+    version: str
+    truncation: None
+    padding: None
+    added_tokens: list[AddedTokenJson]
+    normalizer: dict[str, str] | None
+    pre_tokenizer: SequenceJson
+    post_processor: None
+    decoder: ByteLevelJson
+    model: BpeJson
+
+
+def _pre_tokenizer_json(pre: str, path: Path) -> SequenceJson:
     byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": False, "use_regex": False}
     if pre in ("qwen2", "deepseek-r1-qwen"):
         regex = _QWEN2_SPLIT
@@ -85,7 +137,7 @@ def _pre_tokenizer_json(pre: str, path: Path) -> dict[str, Any]:
     }
 
 
-def _tokenizer_json(reader: Any, path: Path) -> tuple[dict[str, Any], list[str], list[int]]:
+def _tokenizer_json(reader: Any, path: Path) -> tuple[TokenizerJson, list[str], list[int]]:
     model = _field(reader, "tokenizer.ggml.model")
     if model != "gpt2":
         raise ModelError(
@@ -99,7 +151,7 @@ def _tokenizer_json(reader: Any, path: Path) -> tuple[dict[str, Any], list[str],
     pre = str(_field(reader, "tokenizer.ggml.pre", "default"))
 
     vocab: dict[str, int] = {}
-    added: list[dict[str, Any]] = []
+    added: list[AddedTokenJson] = []
     for i, (text, kind) in enumerate(zip(tokens, types, strict=True)):
         if kind == _NORMAL:
             vocab[text] = i
@@ -125,7 +177,7 @@ def _tokenizer_json(reader: Any, path: Path) -> tuple[dict[str, Any], list[str],
             raise ModelError(
                 f"token {i} ({text!r}) has token type {kind}, unexpected for byte-level BPE", path=path
             )
-    tj: dict[str, Any] = {
+    tj: TokenizerJson = {
         "version": "1.0",
         "truncation": None,
         "padding": None,
@@ -238,7 +290,7 @@ def import_gguf(
         return ImportResult(out_dir, arch_name, vocab_size, 0, {})
 
     torch_dtype = {"f32": torch.float32, "bf16": torch.bfloat16, "f16": torch.float16}[dtype]
-    state: dict[str, Any] = {}
+    state: dict[str, torch.Tensor] = {}
     type_counts: dict[str, int] = {}
     for done, (name, t) in enumerate(tensors.items(), start=1):
         qtype = gguf.GGMLQuantizationType(int(t.tensor_type))
@@ -266,7 +318,7 @@ def import_gguf(
     from transformers import AutoConfig
 
     rope_theta = float(meta("rope.freq_base", 10000.0))
-    cfg_kwargs: dict[str, Any] = {
+    cfg_kwargs: dict[str, object] = {
         "architectures": [hf_class],
         "hidden_size": n_embd,
         "intermediate_size": int(meta("feed_forward_length")),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_serializer, model_validator
 
 from bbjcoder.records.base import Record
 
@@ -407,13 +407,13 @@ class EvalReport(Record):
             text += f"; general-code gate {'passed' if gate.passed else 'FAILED'} ({gate.change:+.1f} points)"
         return text
 
-    def run_metrics(self) -> dict[str, float | bool | dict[str, float | None] | None]:
+    def run_metrics(self) -> dict[str, JsonValue]:
         """What run.json keeps under metrics.eval.<suite> for the model under test (so `runs
         compare` lines runs up without reading reports): compile@k, idioms, general pass@1, the
         gate, and compile@k (smallest k) per category."""
         label = self.under_test
         overall = self.result(label)
-        out: dict[str, float | bool | dict[str, float | None] | None] = {}
+        out: dict[str, JsonValue] = {}
         if overall:
             out.update({f"compile@{k}": est.value for k, est in overall.compile_at.items()})
             out["idioms"] = overall.idioms.value

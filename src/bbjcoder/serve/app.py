@@ -14,9 +14,10 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +47,75 @@ class ServedModel:
     alias: str
     system_prompt: str
     api_key: str | None = None
+
+
+# --- response bodies (the OpenAI API's JSON shapes) ------------------------------------------------
+
+
+class ModelEntry(TypedDict):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(TypedDict):
+    object: Literal["list"]
+    data: list[ModelEntry]
+
+
+class Usage(TypedDict):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class AssistantMessage(TypedDict):
+    role: str
+    content: str
+
+
+class ChatChoice(TypedDict):
+    index: int
+    message: AssistantMessage
+    finish_reason: str
+
+
+class Delta(TypedDict, total=False):
+    role: str
+    content: str
+
+
+class ChunkChoice(TypedDict):
+    index: int
+    delta: Delta
+    finish_reason: str | None
+
+
+class TextChoice(TypedDict):
+    index: int
+    text: str
+    logprobs: None
+    finish_reason: str | None
+
+
+class Completion(TypedDict):
+    """A whole answer (`chat.completion` or `text_completion`); a streamed chunk has no usage."""
+
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[ChatChoice] | list[TextChoice]
+    usage: Usage
+
+
+class Chunk(TypedDict):
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[ChunkChoice] | list[TextChoice]
 
 
 # --- request bodies -------------------------------------------------------------------------------
@@ -151,17 +221,18 @@ def create_app(served: ServedModel) -> FastAPI:
         # No exception text: it may carry file paths of the server machine.
         return error_response(500, "internal error while generating", code="internal_error")
 
-    @app.get("/v1/models")
-    def list_models() -> dict[str, Any]:
+    # response_model=None: the TypedDicts describe the JSON for mypy; FastAPI needs no model of it
+    @app.get("/v1/models", response_model=None)
+    def list_models() -> ModelList:
         return {"object": "list", "data": [_model_entry(served.alias)]}
 
-    @app.get("/v1/models/{name}")
-    def get_model(name: str) -> dict[str, Any]:
+    @app.get("/v1/models/{name}", response_model=None)
+    def get_model(name: str) -> ModelEntry:
         _check_model(served, name)
         return _model_entry(served.alias)
 
     @app.post("/v1/chat/completions", response_model=None)
-    def chat(body: ChatBody) -> dict[str, Any] | StreamingResponse:
+    def chat(body: ChatBody) -> Completion | StreamingResponse:
         _check_model(served, body.model)
         messages = [{"role": m.role, "content": m.text()} for m in body.messages]
         if not any(m["role"] == "system" for m in messages):
@@ -171,7 +242,7 @@ def create_app(served: ServedModel) -> FastAPI:
         return _respond(served, lock, body, prompt, end_ids, chat=True)
 
     @app.post("/v1/completions", response_model=None)
-    def completions(body: CompletionBody) -> dict[str, Any] | StreamingResponse:
+    def completions(body: CompletionBody) -> Completion | StreamingResponse:
         _check_model(served, body.model)
         if body.suffix is not None:
             text, ends = fim_prompt(body.prompt, body.suffix), FIM_STOPS
@@ -183,7 +254,7 @@ def create_app(served: ServedModel) -> FastAPI:
     return app
 
 
-def _model_entry(alias: str) -> dict[str, Any]:
+def _model_entry(alias: str) -> ModelEntry:
     return {"id": alias, "object": "model", "created": 0, "owned_by": "bbjcoder"}
 
 
@@ -228,66 +299,78 @@ def _respond(
     end_ids: list[int],
     *,
     chat: bool,
-) -> dict[str, Any] | StreamingResponse:
+) -> Completion | StreamingResponse:
     engine = served.engine
     max_tokens = min(body.max_tokens or DEFAULT_MAX_TOKENS, engine.n_ctx - len(prompt))
-    kwargs: dict[str, Any] = {
-        "max_tokens": max_tokens,
-        "temperature": body.temperature,
-        "top_p": body.top_p,
-        "stop": usable_stops(body.stop),
-        "end_ids": end_ids,
-        "seed": body.seed,
-    }
+    generate = partial(
+        engine.generate,
+        prompt,
+        max_tokens=max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=usable_stops(body.stop),
+        end_ids=end_ids,
+        seed=body.seed,
+    )
     rid = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
-    head = {"id": rid, "created": created, "model": served.alias}
     if body.stream:
-        return StreamingResponse(
-            _stream(engine, lock, prompt, kwargs, head, chat), media_type="text/event-stream"
-        )
+        chunks = _stream(generate, lock, rid, created, served.alias, chat)
+        return StreamingResponse(chunks, media_type="text/event-stream")
     with lock:
-        pieces = list(engine.generate(prompt, **kwargs))
+        pieces = list(generate())
     text = "".join(p for p, _ in pieces)
     finish = next((r for _, r in reversed(pieces) if r), "length")
     n_out = sum(1 for p, r in pieces if r is None)  # one piece per generated token (before the end)
-    usage = {"prompt_tokens": len(prompt), "completion_tokens": n_out, "total_tokens": len(prompt) + n_out}
+    usage: Usage = {
+        "prompt_tokens": len(prompt),
+        "completion_tokens": n_out,
+        "total_tokens": len(prompt) + n_out,
+    }
+    choices: list[ChatChoice] | list[TextChoice]
     if chat:
-        choice: dict[str, Any] = {
-            "index": 0,
-            "message": {"role": "assistant", "content": text},
-            "finish_reason": finish,
-        }
-        return {**head, "object": "chat.completion", "choices": [choice], "usage": usage}
-    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
-    return {**head, "object": "text_completion", "choices": [choice], "usage": usage}
+        message: AssistantMessage = {"role": "assistant", "content": text}
+        choices = [ChatChoice(index=0, message=message, finish_reason=finish)]
+    else:
+        choices = [TextChoice(index=0, text=text, logprobs=None, finish_reason=finish)]
+    obj = "chat.completion" if chat else "text_completion"
+    return {
+        "id": rid,
+        "created": created,
+        "model": served.alias,
+        "object": obj,
+        "choices": choices,
+        "usage": usage,
+    }
 
 
 def _stream(
-    engine: Engine,
+    generate: Callable[[], Iterator[tuple[str, str | None]]],
     lock: threading.Lock,
-    prompt: list[int],
-    kwargs: dict[str, Any],
-    head: dict[str, Any],
+    rid: str,
+    created: int,
+    model: str,
     chat: bool,
 ) -> Iterator[str]:
     obj = "chat.completion.chunk" if chat else "text_completion"
 
     def event(delta: str | None, finish: str | None, first: bool = False) -> str:
+        choices: list[ChunkChoice] | list[TextChoice]
         if chat:
-            d: dict[str, Any] = {"role": "assistant", "content": ""} if first else {}
+            d: Delta = {"role": "assistant", "content": ""} if first else {}
             if delta:
                 d["content"] = delta
-            choice: dict[str, Any] = {"index": 0, "delta": d, "finish_reason": finish}
+            choices = [ChunkChoice(index=0, delta=d, finish_reason=finish)]
         else:
-            choice = {"index": 0, "text": delta or "", "logprobs": None, "finish_reason": finish}
-        return "data: " + json.dumps({**head, "object": obj, "choices": [choice]}) + "\n\n"
+            choices = [TextChoice(index=0, text=delta or "", logprobs=None, finish_reason=finish)]
+        chunk: Chunk = {"id": rid, "created": created, "model": model, "object": obj, "choices": choices}
+        return "data: " + json.dumps(chunk) + "\n\n"
 
     with lock:
         if chat:
             yield event(None, None, first=True)
         finish = "length"
-        for piece, reason in engine.generate(prompt, **kwargs):
+        for piece, reason in generate():
             if piece:
                 yield event(piece, None)
             if reason:

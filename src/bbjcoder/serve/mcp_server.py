@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 from urllib.parse import urlparse
 
 from pydantic import BaseModel
@@ -162,8 +162,8 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
+    from bbjcoder.data.convert import system_prompt
     from bbjcoder.evaluate.extract import extract_code, has_statements
-    from bbjcoder.export.modelfile import system_prompt
 
     server = MCPServer(
         name="bbjcoder",
@@ -206,7 +206,7 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
             base_url=endpoint.base_url, api_key=endpoint.api_key, timeout=endpoint.timeout_s, max_retries=1
         )
         messages: list[dict[str, str]] = [
-            {"role": "system", "content": system_prompt(chosen)},
+            {"role": "system", "content": system_prompt([chosen])},
             {"role": "user", "content": _user_message(prompt, chosen, context_code)},
         ]
         code, diags, attempts = "", [DiagnosticOut(line=1, column=1, message="no code")], 0
@@ -252,7 +252,20 @@ def build_server(endpoint: ModelEndpoint | None, *, max_repairs: int = DEFAULT_M
 PARSE_ERROR, INVALID_REQUEST = -32700, -32600
 
 
-def jsonrpc_error_for(line: str) -> dict[str, Any] | None:
+class ErrorObject(TypedDict):
+    code: int
+    message: str
+
+
+class JsonRpcError(TypedDict):
+    """A JSON-RPC 2.0 error response."""
+
+    jsonrpc: Literal["2.0"]
+    id: int | str | None
+    error: ErrorObject
+
+
+def jsonrpc_error_for(line: str) -> JsonRpcError | None:
     """The JSON-RPC error response for a line the MCP SDK would drop without a reply, or None.
 
     Malformed JSON gets a parse error (id null); valid JSON that is not a JSON-RPC message, or
@@ -279,14 +292,14 @@ def jsonrpc_error_for(line: str) -> dict[str, Any] | None:
     return None
 
 
-def _error(msg_id: int | str | None, code: int, message: str) -> dict[str, Any]:
+def _error(msg_id: int | str | None, code: int, message: str) -> JsonRpcError:
     return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
 
 
 class _CheckedLines:
     """stdin lines for the SDK's reader; lines it would drop are answered through `reply` instead."""
 
-    def __init__(self, lines: Any, reply: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    def __init__(self, lines: Any, reply: Callable[[JsonRpcError], Awaitable[None]]) -> None:
         self.lines, self.reply = lines, reply
 
     def __aiter__(self) -> AsyncIterator[str]:
@@ -314,7 +327,7 @@ async def _serve_stdio(server: Any) -> None:
     ready = anyio.Event()
     writer: list[Any] = []
 
-    async def reply(error: dict[str, Any]) -> None:
+    async def reply(error: JsonRpcError) -> None:
         await ready.wait()
         await writer[0].send(SessionMessage(types.JSONRPCError.model_validate(error)))
 

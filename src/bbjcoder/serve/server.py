@@ -46,23 +46,6 @@ def check_bind(host: str, api_key: str | None) -> None:
         )
 
 
-def serve_on_loopback(app: Any, port: int) -> None:
-    """Run a local page's ASGI `app` at http://127.0.0.1:PORT/ until interrupted (blocking); a port
-    that cannot be bound becomes a ServerError that suggests another --port."""
-    import uvicorn
-
-    try:
-        # uvicorn reports a bind failure itself and exits with status 3, so try the port first
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", port))
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-    except OSError as exc:
-        raise ServerError(
-            f"cannot serve on 127.0.0.1:{port}: {exc.strerror}", hint="pick another --port"
-        ) from exc
-
-
 def default_threads() -> int:
     """$BBJCODER_THREADS when set, else all cores: one server is the only llama.cpp job on its
     machine (lower --threads to share it)."""
@@ -83,26 +66,30 @@ def resolve_target(spec: str, *, runs_dir: str | Path = "runs", progress: bool =
             raise ModelError("GGUF file not found", path=path)
         return ServeTarget(path, _alias_for(path))
     if kind == "run":
-        from bbjcoder.export import resolve_run
+        from bbjcoder import export
+        from bbjcoder.runs import resolve_run
 
-        paths = resolve_run(value, runs_dir)
+        run = resolve_run(value, Path(runs_dir))
         # Q4_K_M when exported; else the export's other quant (re-exporting would replace it).
         found = [
-            p for quant in ("q4_k_m", "q8_0", "f16") for p in sorted(paths.export_dir.glob(f"*-{quant}.gguf"))
+            p for quant in ("q4_k_m", "q8_0", "f16") for p in sorted(run.export_dir.glob(f"*-{quant}.gguf"))
         ][:1]
         if not found:
             from rich.console import Console
 
-            from bbjcoder.export import export_run
-
             Console(stderr=True).print(
-                f"run {paths.run_dir.name} has no exported Q4_K_M GGUF yet: exporting it first "
+                f"run {run.id} has no exported Q4_K_M GGUF yet: exporting it first "
                 f"(bbjcoder export {value}) ...",
                 highlight=False,
                 markup=False,
             )
-            result = export_run(paths.run_dir, "q4_k_m", progress=progress, runs_dir=runs_dir)
-            found = [result.gguf["q4_k_m"]]
+            cfg = export.settings(run, quant="q4_k_m")
+            if progress:
+                with export.progress_bar() as bar:
+                    manifest = export.run(cfg, run, progress=bar)
+            else:
+                manifest = export.run(cfg, run)
+            found = [manifest.gguf_files["q4_k_m"]]
         return ServeTarget(found[0], _alias_for(found[0]))
     raise ModelError(f"bbjcoder serve takes gguf:PATH or run:ID, not {kind}:...", hint="see docs/serving.md")
 
@@ -142,7 +129,7 @@ def load_app(
             "the server needs llama-cpp-python, fastapi and uvicorn",
             hint="pip install -e '.[export,serve]'",
         ) from exc
-    from bbjcoder.export.modelfile import system_prompt
+    from bbjcoder.data.convert import system_prompt
 
     n_threads = threads or default_threads()
     try:

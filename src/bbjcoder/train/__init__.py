@@ -1,27 +1,57 @@
 """Training: model and tokenizer loading (incl. the tiny demo model), LoRA/QLoRA, the two stages.
 
+`run(cfg, progress=...)` is the stage's one entry point (the CLI's `train` and the demo call it).
 Heavy imports (torch, transformers, peft) happen inside functions; importing this package is cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from bbjcoder.config import RunConfig
+    from bbjcoder.records.train_result import TrainResult
 
-__all__ = ["build_tiny_model", "load_model_and_tokenizer"]
+__all__ = ["run"]
 
-
-def build_tiny_model(out_dir: Path, texts: Any, **kwargs: Any) -> Path:
-    """See `bbjcoder.train.tiny.build_tiny_model`."""
-    from bbjcoder.train.tiny import build_tiny_model as _build
-
-    return _build(out_dir, texts, **kwargs)
+# progress(description, step, total steps): called as each stage starts and after every step.
+Progress = Callable[[str, int, int], None]
 
 
-def load_model_and_tokenizer(path: str | Path, **kwargs: Any) -> tuple[Any, Any]:
-    """See `bbjcoder.train.model.load_model_and_tokenizer`."""
-    from bbjcoder.train.model import load_model_and_tokenizer as _load
+def run(
+    cfg: RunConfig,
+    *,
+    progress: Progress | None = None,
+    stage: str = "all",
+    resume: bool = False,
+    run_id: str | None = None,
+    allow_config_change: bool = False,
+    fresh_optimizer: bool = False,
+) -> TrainResult:
+    """Train (or resume) the configured stages into a run directory; see `bbjcoder.train.stages.train`.
 
-    return _load(path, **kwargs)
+    `stage` is cpt, sft or all; `resume` continues the newest unfinished run of the config's name
+    (or `run_id`). Returns what was trained: the run, its stages' figures and its final adapter.
+    """
+    from bbjcoder.records.train_result import TrainResult
+    from bbjcoder.train.callbacks import ProgressReporter
+    from bbjcoder.train.stages import train
+
+    rec = train(
+        cfg,
+        stage=stage,
+        resume=resume,
+        run_id=run_id,
+        callbacks=[ProgressReporter(progress)] if progress is not None else (),
+        allow_config_change=allow_config_change,
+        fresh_optimizer=fresh_optimizer,
+    )
+    return TrainResult(
+        run_id=rec.id,
+        run_dir=str(rec.path),
+        status=rec.status,
+        adapter=str(rec.adapter_dir) if rec.adapter_path else None,
+        stages=rec.stages,
+        wall_time_s=rec.wall_time_s,
+    )

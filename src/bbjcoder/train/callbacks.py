@@ -1,4 +1,4 @@
-"""Trainer callbacks: stop on NaN/inf loss, and a test hook that interrupts after a given step.
+"""Trainer callbacks: stop on NaN/inf loss, report progress, and a test hook that interrupts after a step.
 
 Kept separate and small so the stage code reads as a story and each callback is tested alone.
 """
@@ -6,6 +6,8 @@ Kept separate and small so the stage code reads as a story and each callback is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
@@ -52,3 +54,21 @@ class InterruptAfterStep(TrainerCallback):
     def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
         if state.global_step >= self.step:
             raise Interrupted(f"interrupted after step {state.global_step}")
+
+
+class ProgressReporter(TrainerCallback):
+    """Tell `progress(description, step, total)` which stage trains and how far it is."""
+
+    def __init__(self, progress: Callable[[str, int, int], None]) -> None:
+        self.progress = progress
+
+    def _report(self, args: Any, state: Any) -> None:
+        # The Trainer writes checkpoints to checkpoints/<stage>: that names the stage.
+        stage = Path(args.output_dir).name
+        self.progress(f"train: {stage}", int(state.global_step), int(state.max_steps or 0))
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self._report(args, state)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+        self._report(args, state)

@@ -11,12 +11,14 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from bbjcoder.data.fim import FIM_END, fim_splits
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import read_jsonl
 from bbjcoder.train.examples import (
+    ChatMessage,
+    Row,
     TokenizedExample,
     pack_documents,
     pack_examples,
@@ -29,11 +31,43 @@ from bbjcoder.train.tiny import DOC_SEP_TOKEN
 GENERAL_MIX = Path(__file__).with_name("general_mix.jsonl")
 
 
+class CorpusDoc(TypedDict, total=False):
+    """One stage-1 record of corpus.jsonl: a whole BBj file (`text` is required)."""
+
+    id: str
+    text: str
+    source: str
+
+
+class FimParts(TypedDict, total=False):
+    prefix: str
+    middle: str
+    suffix: str
+
+
+class RecordMeta(TypedDict, total=False):
+    type: str
+    origin: str  # curated | synthetic
+    fim: FimParts
+
+
+class ChatRecord(TypedDict, total=False):
+    """One stage-2 record of train.jsonl / val.jsonl / the general mix (`messages` is required)."""
+
+    id: str
+    messages: list[ChatMessage]
+    meta: RecordMeta
+
+
+def _meta(rec: ChatRecord) -> RecordMeta:
+    return rec.get("meta") or {}
+
+
 def _stable_key(text: str, seed: int) -> str:
     return hashlib.sha256(f"{seed}:{text}".encode()).hexdigest()
 
 
-def read_corpus(path: Path) -> list[dict[str, Any]]:
+def read_corpus(path: Path) -> list[CorpusDoc]:
     """The stage-1 records `{"id", "text", "source", ...}`; DataError names path:line on bad ones."""
     if not path.is_file():
         raise DataError("stage-1 corpus not found", path=path, hint="run `bbjcoder data corpus` first")
@@ -41,13 +75,11 @@ def read_corpus(path: Path) -> list[dict[str, Any]]:
     for rec in read_jsonl(path):
         if not isinstance(rec.get("text"), str):
             raise DataError("corpus record without a 'text' string", path=path)
-        docs.append(rec)
+        docs.append(cast(CorpusDoc, rec))
     return docs
 
 
-def split_documents(
-    docs: Sequence[dict[str, Any]], val_share: float, seed: int
-) -> tuple[list[str], list[str]]:
+def split_documents(docs: Sequence[CorpusDoc], val_share: float, seed: int) -> tuple[list[str], list[str]]:
     """Hold out about `val_share` of the documents (at least one when > 0), chosen by a seeded hash."""
     ordered = sorted(docs, key=lambda d: _stable_key(str(d.get("id") or d["text"]), seed))
     n_val = (
@@ -60,7 +92,7 @@ def split_documents(
     return train, val
 
 
-def cpt_rows(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[dict[str, list[int]]]:
+def cpt_rows(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[Row]:
     """Tokenize documents and pack them into `max_length` blocks separated by `<|endoftext|>`."""
     sep = tokenizer.convert_tokens_to_ids(DOC_SEP_TOKEN)
     if sep is None or sep == tokenizer.unk_token_id:
@@ -69,7 +101,8 @@ def cpt_rows(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[dict
     return pack_documents(docs, max_length, sep)
 
 
-def read_chat_records(path: Path) -> list[dict[str, Any]]:
+def read_chat_records(path: Path) -> list[ChatRecord]:
+    """The stage-2 records of a JSONL file; DataError names path:line on one without an assistant turn."""
     if not path.is_file():
         raise DataError("dataset file not found", path=path, hint="run `bbjcoder data split` first")
     out = []
@@ -79,26 +112,31 @@ def read_chat_records(path: Path) -> list[dict[str, Any]]:
             isinstance(m, dict) and m.get("role") == "assistant" for m in msgs
         ):
             raise DataError("record needs a 'messages' list with an assistant turn", path=path, line=lineno)
-        out.append(rec)
+        out.append(cast(ChatRecord, rec))
     return out
 
 
+def read_general_mix(path: Path) -> list[ChatRecord]:
+    """The general-code records mixed into stage 2 against forgetting (same format as train.jsonl)."""
+    return [cast(ChatRecord, rec) for rec in read_jsonl(path)]
+
+
 def apply_synthetic(
-    records: Sequence[dict[str, Any]], *, mode: str, weight: float, seed: int
-) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    records: Sequence[ChatRecord], *, mode: str, weight: float, seed: int
+) -> tuple[list[ChatRecord], dict[str, int]]:
     """Training records after the synthetic switch, and (curated, synthetic) counts of the input.
 
     `exclude` drops records whose `meta.origin` is `synthetic`; otherwise each synthetic record
     appears `int(weight)` times plus once more with probability `weight - int(weight)` (seeded).
     """
-    synthetic = [r for r in records if (r.get("meta") or {}).get("origin") == "synthetic"]
+    synthetic = [r for r in records if _meta(r).get("origin") == "synthetic"]
     counts = {"curated": len(records) - len(synthetic), "synthetic": len(synthetic)}
     if not synthetic or (mode == "include" and weight == 1.0):
         return list(records), counts
     rng = random.Random(f"synthetic-weight-{seed}")
-    out: list[dict[str, Any]] = []
+    out: list[ChatRecord] = []
     for r in records:
-        if (r.get("meta") or {}).get("origin") != "synthetic":
+        if _meta(r).get("origin") != "synthetic":
             out.append(r)
         elif mode != "exclude":
             copies = int(weight) + (1 if rng.random() < weight - int(weight) else 0)
@@ -116,12 +154,12 @@ class SftSet:
 
 def build_sft_examples(
     tokenizer: Any,
-    records: Sequence[dict[str, Any]],
+    records: Sequence[ChatRecord],
     *,
     max_length: int,
     fim_share: float,
     seed: int,
-    general: Sequence[dict[str, Any]] = (),
+    general: Sequence[ChatRecord] = (),
     general_share: float = 0.0,
 ) -> SftSet:
     """ChatML examples, plus FIM copies of a seeded `fim_share` of completion records that carry
@@ -147,15 +185,12 @@ def build_sft_examples(
     for rec in records:
         add(tokenize_chat(tokenizer, rec["messages"]), "chat")
     fim_candidates = [
-        r
-        for r in records
-        if (r.get("meta") or {}).get("type") == "completion"
-        and isinstance((r.get("meta") or {}).get("fim"), dict)
+        r for r in records if _meta(r).get("type") == "completion" and isinstance(_meta(r).get("fim"), dict)
     ]
     n_fim = round(fim_share * len(fim_candidates))
     rng = random.Random(seed)
     for rec in rng.sample(fim_candidates, n_fim) if n_fim else []:
-        f = rec["meta"]["fim"]
+        f = _meta(rec).get("fim") or {}
         # Two editor-shaped requests per record: cut at line boundaries and inside a line, each
         # with a suffix (the record's own split may have none and no line break, see data/fim.py).
         for split in fim_splits(f.get("prefix", ""), f.get("middle", ""), f.get("suffix", ""), rng):
@@ -170,21 +205,19 @@ def build_sft_examples(
     return SftSet(examples, counts)
 
 
-def sft_rows(
-    examples: Sequence[TokenizedExample], max_length: int, packing: bool
-) -> list[dict[str, list[int]]]:
+def sft_rows(examples: Sequence[TokenizedExample], max_length: int, packing: bool) -> list[Row]:
     """Rows for the trainer: packed (with position ids) or one example per row."""
     if packing:
         return pack_examples(examples, max_length)
     return [{"input_ids": list(e.input_ids), "labels": list(e.labels)} for e in examples]
 
 
-def tokenizer_texts(corpus: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]]) -> list[str]:
+def tokenizer_texts(corpus: Sequence[CorpusDoc], records: Sequence[ChatRecord]) -> list[str]:
     """Texts the tiny model's tokenizer is trained on: corpus files and every message content."""
     texts = [d["text"] for d in corpus]
     for rec in records:
         texts += [m.get("content", "") for m in rec.get("messages", [])]
-        fim = (rec.get("meta") or {}).get("fim")
+        fim = _meta(rec).get("fim")
         if isinstance(fim, dict):
             texts += [str(v) for v in fim.values()]
     return texts

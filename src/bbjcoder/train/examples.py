@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    import torch
 
 from bbjcoder.data.fim import FIM_END, fim_prompt
 
 IGNORE_INDEX = -100
+
+
+class ChatMessage(TypedDict):
+    """One ChatML turn of a dataset record (train.jsonl `messages`)."""
+
+    role: str
+    content: str
+
+
+# A training row: input_ids and labels (and position_ids when packed), equal lengths.
+Row = dict[str, list[int]]
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,7 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     return list(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else []
 
 
-def tokenize_chat(tokenizer: Any, messages: Sequence[dict[str, str]]) -> TokenizedExample:
+def tokenize_chat(tokenizer: Any, messages: Sequence[ChatMessage]) -> TokenizedExample:
     """Tokenize a ChatML conversation through the tokenizer's chat template, loss on assistant turns.
 
     The rendered text is cut into segments at the start of each assistant reply (the end of the
@@ -91,7 +105,7 @@ def truncate(example: TokenizedExample, max_length: int) -> TokenizedExample | N
     return example if example.n_target_tokens > 0 else None
 
 
-def pack_examples(examples: Iterable[TokenizedExample], max_length: int) -> list[dict[str, list[int]]]:
+def pack_examples(examples: Iterable[TokenizedExample], max_length: int) -> list[Row]:
     """Pack examples greedily, in order, into rows of at most `max_length` tokens.
 
     Each row is `{"input_ids", "labels", "position_ids"}` (lists of the row's length). Position ids
@@ -116,7 +130,7 @@ def pack_examples(examples: Iterable[TokenizedExample], max_length: int) -> list
     return rows
 
 
-def pack_documents(docs: Iterable[Sequence[int]], max_length: int, sep_id: int) -> list[dict[str, list[int]]]:
+def pack_documents(docs: Iterable[Sequence[int]], max_length: int, sep_id: int) -> list[Row]:
     """Stage-1 packing: documents joined with `sep_id` after each, cut into `max_length` blocks.
 
     Blocks are causal over their whole length (documents may span blocks, as in pre-training);
@@ -133,7 +147,7 @@ def pack_documents(docs: Iterable[Sequence[int]], max_length: int, sep_id: int) 
     return [{"input_ids": b, "labels": list(b)} for b in blocks]
 
 
-def collate_padded(rows: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dict[str, Any]:
+def collate_padded(rows: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dict[str, torch.Tensor]:
     """Right-pad rows into a batch.
 
     Returns `input_ids` and `labels` of shape (B, T) with T the longest row, `labels` -100 on
@@ -157,7 +171,7 @@ def collate_padded(rows: Sequence[dict[str, Sequence[int]]], pad_id: int) -> dic
         if packed:
             pos[b, :n] = torch.tensor(r["position_ids"])
             pos[b, n:] = torch.arange(width - n)
-    batch: dict[str, Any] = {"input_ids": ids, "labels": labels}
+    batch = {"input_ids": ids, "labels": labels}
     if packed:
         batch["position_ids"] = pos
     else:
@@ -171,5 +185,5 @@ class PadCollator:
     def __init__(self, pad_id: int) -> None:
         self.pad_id = pad_id
 
-    def __call__(self, rows: Sequence[dict[str, Sequence[int]]]) -> dict[str, Any]:
+    def __call__(self, rows: Sequence[dict[str, Sequence[int]]]) -> dict[str, torch.Tensor]:
         return collate_padded(rows, self.pad_id)

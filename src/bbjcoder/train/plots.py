@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from bbjcoder.fileio import atomic_write_bytes
 
 
-def plot_losses(histories: dict[str, list[dict[str, Any]]], out: Path) -> Path:
+def plot_losses(histories: Mapping[str, Sequence[Mapping[str, object]]], out: Path) -> Path:
     """Draw `{stage: trainer log_history}` to `out` (atomically); stages without logs are skipped."""
     import matplotlib
 

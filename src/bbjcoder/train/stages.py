@@ -11,16 +11,23 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import JsonValue
+
+if TYPE_CHECKING:
+    import torch
 
 from bbjcoder.config import RunConfig, StageSection
 from bbjcoder.errors import ConfigError, UserError
-from bbjcoder.fileio import DirLock, read_jsonl
-from bbjcoder.runs import Run, create_run, dataset_hashes, list_runs, load_run, update_run, write_model_card
-
-STAGES = ("cpt", "sft")
+from bbjcoder.fileio import DirLock
+from bbjcoder.records.run import RunRecord, TrainData
+from bbjcoder.records.train_result import STAGES, LogEntry, StageResult
+from bbjcoder.runs import create_run, dataset_hashes, list_runs, resolve_run, update_run, write_model_card
+from bbjcoder.train.data import ChatRecord, CorpusDoc
+from bbjcoder.train.examples import Row
 
 
 def _precision(model: Any, quantization: str) -> str:
@@ -49,7 +56,7 @@ def _stage_trainer_class() -> type:
         def compute_loss(
             self,
             model: Any,
-            inputs: dict[str, Any],
+            inputs: dict[str, torch.Tensor],
             return_outputs: bool = False,
             num_items_in_batch: Any = None,
         ) -> Any:
@@ -82,13 +89,13 @@ def _stage_trainer_class() -> type:
 class ListDataset:
     """Rows held in memory; the Trainer's seeded sampler decides the order (and replays it on resume)."""
 
-    def __init__(self, rows: Sequence[dict[str, list[int]]]) -> None:
+    def __init__(self, rows: Sequence[Row]) -> None:
         self.rows = list(rows)
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, i: int) -> dict[str, list[int]]:
+    def __getitem__(self, i: int) -> Row:
         return self.rows[i]
 
 
@@ -125,17 +132,18 @@ def last_checkpoint(ckpt_dir: Path) -> Path | None:
 def run_stage(
     stage: str,
     cfg: RunConfig,
-    run: Run,
+    run: RunRecord,
     base_dir: Path,
-    train_rows: Sequence[dict[str, list[int]]],
-    val_rows: Sequence[dict[str, list[int]]],
+    train_rows: Sequence[Row],
+    val_rows: Sequence[Row],
     *,
     init_adapter: Path | None,
     resume: bool,
     callbacks: Sequence[Any] = (),
     fresh_optimizer: bool = False,
-) -> dict[str, Any]:
-    """Train one stage; save its adapter to `<run>/<stage1|stage2>/adapter`. Returns stage stats."""
+) -> tuple[StageResult, list[LogEntry]]:
+    """Train one stage; save its adapter to `<run>/<stage>/adapter`. Returns its result and the
+    Trainer's log history."""
     import torch
     from transformers import EarlyStoppingCallback, TrainingArguments
     from transformers.integrations import TensorBoardCallback
@@ -255,7 +263,7 @@ def run_stage(
     t0 = time.monotonic()
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.monotonic() - t0
-    adapter_dir = run.path / ("stage1" if stage == "cpt" else "stage2") / "adapter"
+    adapter_dir = run.path / stage / "adapter"
     if trainer.is_fsdp_enabled:
         # Sharded parameters must be gathered into one adapter file (as PEFT's FSDP recipe does).
         trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
@@ -268,28 +276,28 @@ def run_stage(
     train_losses = [h["loss"] for h in hist if "loss" in h]
     val_losses = [h["eval_loss"] for h in hist if "eval_loss" in h]
     final_val = trainer.evaluate()["eval_loss"] if has_val else None
-    return {
-        "status": "done",
-        "global_step": state.global_step,
-        "max_steps": state.max_steps,
-        "epochs": round(float(state.epoch or 0.0), 3),  # trained, not configured (max_steps may cut)
-        "precision": _precision(model, mc.quantization),
-        "bf16_autocast": bf16,
-        "tokens_seen": int(state.num_input_tokens_seen),
-        "train_rows": len(train_rows),
-        "val_rows": len(val_rows),
-        "first_train_loss": train_losses[0] if train_losses else None,
-        "final_train_loss": train_losses[-1] if train_losses else None,
-        "first_val_loss": val_losses[0] if val_losses else None,
-        "best_val_loss": state.best_metric if has_val else None,
-        "final_val_loss": final_val,
-        "best_checkpoint": Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
-        "wall_time_s": round(wall, 1),
-        "resumed_from": resume_from.name if resume_from else None,
-        "loss_impl": impl,
-        "fused_kernels": fused,
-        "log_history": hist,
-    }
+    result = StageResult(
+        status="done",
+        global_step=state.global_step,
+        max_steps=state.max_steps,
+        epochs=round(float(state.epoch or 0.0), 3),  # trained, not configured (max_steps may cut)
+        precision=_precision(model, mc.quantization),
+        bf16_autocast=bf16,
+        tokens_seen=int(state.num_input_tokens_seen),
+        train_rows=len(train_rows),
+        val_rows=len(val_rows),
+        first_train_loss=train_losses[0] if train_losses else None,
+        final_train_loss=train_losses[-1] if train_losses else None,
+        first_val_loss=val_losses[0] if val_losses else None,
+        best_val_loss=state.best_metric if has_val else None,
+        final_val_loss=final_val,
+        best_checkpoint=Path(state.best_model_checkpoint).name if state.best_model_checkpoint else None,
+        wall_time_s=round(wall, 1),
+        resumed_from=resume_from.name if resume_from else None,
+        loss_impl=impl,
+        fused_kernels=fused,
+    )
+    return result, hist
 
 
 def _importable(name: str) -> bool:
@@ -403,7 +411,7 @@ _TRAINING_KEYS = ("model.", "lora.", "cpt.", "sft.", "run.seed", "data.general_m
 _HARMLESS = ("logging_steps", "eval_batch_size", "save_total_limit")
 
 
-def training_config_changes(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
+def training_config_changes(stored: Mapping[str, object], given: Mapping[str, object]) -> list[str]:
     """`key: stored -> given` for every training-relevant setting that differs."""
     from bbjcoder.runs import flatten
 
@@ -415,14 +423,14 @@ def training_config_changes(stored: dict[str, Any], given: dict[str, Any]) -> li
     return out
 
 
-def _has_training_state(run: Run) -> bool:
+def _has_training_state(run: RunRecord) -> bool:
     """Whether the run holds anything a resume would continue: checkpoints or a finished stage."""
     return any((run.path / "checkpoints").glob("*/checkpoint-*")) or any(
-        (run.path / d / "adapter").is_dir() for d in ("stage1", "stage2")
+        run.stage_adapter(s).is_dir() for s in STAGES
     )
 
 
-def check_resume_config(run: Run, cfg: RunConfig, *, allow_config_change: bool) -> Run:
+def check_resume_config(run: RunRecord, cfg: RunConfig, *, allow_config_change: bool) -> RunRecord:
     """Refuse to continue a run's training under a config that changes it (unless allowed). With
     nothing trained yet (no checkpoint, no finished stage) there is nothing to mix: the run simply
     takes the new config. The config used from now on is recorded in run.json."""
@@ -439,9 +447,9 @@ def check_resume_config(run: Run, cfg: RunConfig, *, allow_config_change: bool) 
         )
     new_config = cfg.to_dict()
 
-    def record(info: dict[str, Any]) -> None:
-        info.setdefault("previous_configs", []).append(info.get("config"))
-        info["config"] = new_config
+    def record(rec: RunRecord) -> RunRecord:
+        previous = [*rec.previous_configs, rec.config]
+        return rec.model_copy(update={"previous_configs": previous, "config": new_config})
 
     return update_run(run, record)
 
@@ -449,28 +457,26 @@ def check_resume_config(run: Run, cfg: RunConfig, *, allow_config_change: bool) 
 # --- the whole run ----------------------------------------------------------------------------
 
 
-def _set_status(status: str) -> Callable[[dict[str, Any]], None]:
-    def mutate(info: dict[str, Any]) -> None:
-        info["status"] = status
-
-    return mutate
+def _set_status(status: str) -> Callable[[RunRecord], RunRecord]:
+    return lambda rec: rec.model_copy(update={"status": status})
 
 
-def _record_stage(stage: str, stats: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
-    """Stage stats into `stages.<stage>`, the Trainer's log history into `history.<stage>`."""
-    stats = dict(stats)
-    history = stats.pop("log_history")
+def _record_stage(
+    stage: str, result: StageResult, history: list[LogEntry]
+) -> Callable[[RunRecord], RunRecord]:
+    """The stage's result into `stages.<stage>`, the Trainer's log history into `history.<stage>`."""
 
-    def mutate(info: dict[str, Any]) -> None:
-        info.setdefault("stages", {})[stage] = stats
-        info.setdefault("history", {})[stage] = history
+    def change(rec: RunRecord) -> RunRecord:
+        return rec.model_copy(
+            update={"stages": {**rec.stages, stage: result}, "history": {**rec.history, stage: history}}
+        )
 
-    return mutate
+    return change
 
 
-def _find_resumable(cfg: RunConfig, run_id: str | None) -> Run:
+def _find_resumable(cfg: RunConfig, run_id: str | None) -> RunRecord:
     if run_id:
-        return load_run(run_id, cfg.run.runs_dir)
+        return resolve_run(run_id, cfg.run.runs_dir)
     candidates = [
         r for r in list_runs(cfg.run.runs_dir) if r.config.get("run", {}).get("name") == cfg.run.name
     ]
@@ -484,7 +490,7 @@ def _find_resumable(cfg: RunConfig, run_id: str | None) -> Run:
 
 
 def _ensure_base_model(
-    cfg: RunConfig, run: Run, corpus: list[dict[str, Any]], records: list[dict[str, Any]]
+    cfg: RunConfig, run: RunRecord, corpus: list[CorpusDoc], records: list[ChatRecord]
 ) -> Path:
     """The base model directory: model.path, or the tiny model built (once) into `<run>/base`."""
     from bbjcoder.train.data import tokenizer_texts
@@ -533,12 +539,12 @@ class _Processes:
         if self.state is not None:
             self.state.wait_for_everyone()
 
-    def one_run(self, make: Callable[[], Run], runs_dir: Path) -> Run:
+    def one_run(self, make: Callable[[], RunRecord], runs_dir: Path) -> RunRecord:
         if self.state is None:
             return make()
         import torch.distributed as torch_dist
 
-        run: Run | None = None
+        run: RunRecord | None = None
         ids: list[str | None] = [None]
         try:
             if self.main:
@@ -548,7 +554,7 @@ class _Processes:
             torch_dist.broadcast_object_list(ids, src=0)
         if ids[0] is None:
             raise UserError("the main process could not create or find the run", path=runs_dir)
-        return run if run is not None else load_run(Path(ids[0]), runs_dir)
+        return run if run is not None else resolve_run(Path(ids[0]), runs_dir)
 
 
 def train(
@@ -560,7 +566,7 @@ def train(
     callbacks: Sequence[Any] = (),
     allow_config_change: bool = False,
     fresh_optimizer: bool = False,
-) -> Run:
+) -> RunRecord:
     """Run (or resume) the configured stages and write run.json, adapter/, loss.png, MODEL_CARD.md.
 
     The run directory is locked while training (a second process exits naming this one's pid). A
@@ -590,7 +596,7 @@ def _train(
     allow_config_change: bool,
     fresh_optimizer: bool,
     held: contextlib.ExitStack,
-) -> Run:
+) -> RunRecord:
     from transformers import AutoTokenizer
 
     from bbjcoder.train.data import (
@@ -600,6 +606,7 @@ def _train(
         cpt_rows,
         read_chat_records,
         read_corpus,
+        read_general_mix,
         sft_rows,
         split_documents,
     )
@@ -622,11 +629,11 @@ def _train(
     val_path = ds / "val.jsonl"
     val_recs = read_chat_records(val_path) if "sft" in wanted and val_path.is_file() else []
     mix_path = cfg.data.general_mix or GENERAL_MIX
-    general = list(read_jsonl(mix_path)) if cfg.data.general_mix_share > 0 else []
+    general = read_general_mix(mix_path) if cfg.data.general_mix_share > 0 else []
 
     dist = _Processes()
 
-    def open_run() -> Run:  # on the main process: find or make the run, lock it, check a resume
+    def open_run() -> RunRecord:  # on the main process: find or make the run, lock it, check a resume
         found = (
             _find_resumable(cfg, run_id)
             if resume
@@ -647,19 +654,18 @@ def _train(
     dist.wait()
     base_dir = _ensure_base_model(cfg, run, corpus, train_recs + val_recs + general)
 
-    def _init(info: dict[str, Any]) -> None:
-        info["status"] = "running"
-        info["base_model_path"] = str(base_dir.resolve()) if cfg.model.path != "tiny" else "base"
-        info["base_model_name"] = cfg.model.name or (
-            "bbjcoder-tiny (random init)" if cfg.model.path == "tiny" else base_dir.name
-        )
-        info["dataset"] = dataset_hashes(used, ds / "manifest.json")
-
-    run = update_run(run, _init)
+    init = {
+        "status": "running",
+        "base_model_path": str(base_dir.resolve()) if cfg.model.path != "tiny" else "base",
+        "base_model_name": cfg.model.name
+        or ("bbjcoder-tiny (random init)" if cfg.model.path == "tiny" else base_dir.name),
+        "dataset": dataset_hashes(used, ds / "manifest.json"),
+    }
+    run = update_run(run, lambda rec: rec.model_copy(update=init))
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(base_dir))
     seed = cfg.run.seed
-    data_info: dict[str, Any] = {}
-    rows: dict[str, tuple[list[Any], list[Any]]] = {}
+    data_info: dict[str, int | float | str] = {}
+    rows: dict[str, tuple[list[Row], list[Row]]] = {}
     if "cpt" in wanted:
         tr, va = split_documents(corpus, cfg.cpt.val_share, seed)
         rows["cpt"] = (
@@ -700,14 +706,18 @@ def _train(
         )
         if not rows["sft"][0]:
             raise UserError("stage 2 has no training examples", path=ds / "train.jsonl")
-    run = update_run(run, lambda info: info.setdefault("data", {}).update(data_info))
+
+    def record_data(rec: RunRecord) -> RunRecord:
+        data = TrainData.model_validate({**rec.data.model_dump(exclude_unset=True), **data_info})
+        return rec.model_copy(update={"data": data})
+
+    run = update_run(run, record_data)
 
     for st in wanted:
-        adapter_dir = run.path / ("stage1" if st == "cpt" else "stage2") / "adapter"
-        if resume and run.info.get("stages", {}).get(st, {}).get("status") == "done" and adapter_dir.is_dir():
+        if resume and run.stage_done(st) and run.stage_adapter(st).is_dir():
             continue
-        stage1 = run.path / "stage1" / "adapter"
-        init = stage1 if st == "sft" and (stage1 / "adapter_config.json").is_file() else None
+        cpt_adapter = run.stage_adapter("cpt")
+        start = cpt_adapter if st == "sft" and (cpt_adapter / "adapter_config.json").is_file() else None
         train_rows, val_rows = rows[st]
         if not train_rows:
             raise UserError(f"stage {st} has no training rows (corpus too small for max_length?)", path=ds)
@@ -719,7 +729,7 @@ def _train(
                 base_dir,
                 train_rows,
                 val_rows,
-                init_adapter=init,
+                init_adapter=start,
                 resume=resume,
                 callbacks=callbacks,
                 fresh_optimizer=fresh_optimizer,
@@ -727,29 +737,34 @@ def _train(
         except BaseException as exc:
             run = update_run(run, _set_status(f"failed in {st}: {type(exc).__name__}: {exc}"))
             raise
-        run = update_run(run, _record_stage(st, stats))
+        run = update_run(run, _record_stage(st, *stats))
 
     if not dist.main:  # rank 0 writes the run's final files
         dist.wait()
-        return load_run(run.path)
-    last = run.path / ("stage2" if (run.path / "stage2" / "adapter").is_dir() else "stage1") / "adapter"
+        return resolve_run(run.path)
+    last = run.stage_adapter("sft") if run.stage_adapter("sft").is_dir() else run.stage_adapter("cpt")
     final = run.path / "adapter"
     if final.exists():
         shutil.rmtree(final)
     shutil.copytree(last, final)
-    plot_losses(run.info.get("history", {}), run.path / "loss.png")
+    plot_losses(run.history, run.path / "loss.png")
     wall = time.monotonic() - t_start
 
-    def _finish(info: dict[str, Any]) -> None:
-        info["status"] = "done"
-        info["adapter_path"] = "adapter"
-        info["wall_time_s"] = round(info.get("wall_time_s", 0) + wall, 1)
-        st_info = info.get("stages", {})
-        info.setdefault("metrics", {})["train"] = {
-            "tokens_seen": {s: v.get("tokens_seen") for s, v in st_info.items()},
-            "final_train_loss": {s: v.get("final_train_loss") for s, v in st_info.items()},
-            "best_val_loss": {s: v.get("best_val_loss") for s, v in st_info.items()},
+    def _finish(rec: RunRecord) -> RunRecord:
+        st = rec.stages
+        train_metrics: dict[str, JsonValue] = {
+            "tokens_seen": {s: v.tokens_seen for s, v in st.items()},
+            "final_train_loss": {s: v.final_train_loss for s, v in st.items()},
+            "best_val_loss": {s: v.best_val_loss for s, v in st.items()},
         }
+        return rec.model_copy(
+            update={
+                "status": "done",
+                "adapter_path": "adapter",
+                "wall_time_s": round((rec.wall_time_s or 0) + wall, 1),
+                "metrics": {**rec.metrics, "train": train_metrics},
+            }
+        )
 
     run = update_run(run, _finish)
     write_model_card(run)

@@ -1,7 +1,10 @@
-"""Held-out check: no suite case may share normalised text with the training data.
+"""Held-out checks between the training data and an eval suite: normalised overlap and n-grams.
 
 Compares case code (reference, prefix, suffix, code in the prompt) with every code block of
-`training-data/<topic>/*.md`, and case prompts with example titles and descriptions.
+`training-data/<topic>/*.md`, and case prompts with example titles and descriptions. A case is
+anything with the fields of `EvalCase` (the eval stage's `Case` is one; `read_suite_cases` reads
+the few fields these checks need straight from a suite's cases.jsonl), so data needs no import
+from the eval stage above it.
 """
 
 from __future__ import annotations
@@ -10,13 +13,60 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from bbjcoder.data.fences import fenced_blocks, strip_fenced
 from bbjcoder.data.quality import normalise  # the data stage's dedup form: one definition
-from bbjcoder.evaluate.extract import fenced_blocks
-from bbjcoder.evaluate.suite import Case
+from bbjcoder.errors import DataError
+from bbjcoder.fileio import numbered_jsonl
 
 # Long enough that containment means copied code, not a shared idiom like `process_events`.
 MIN_CONTAINED_CHARS = 120
+
+
+class EvalCase(Protocol):
+    """The fields of an eval case these checks read."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def reference(self) -> str | None: ...
+    @property
+    def prefix(self) -> str | None: ...
+    @property
+    def suffix(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class SuiteCase:
+    """An eval case as far as the contamination checks need it (see `read_suite_cases`)."""
+
+    id: str
+    prompt: str
+    reference: str | None = None
+    prefix: str | None = None
+    suffix: str | None = None
+
+
+def read_suite_cases(suite: Path) -> list[SuiteCase]:
+    """The id, prompt and code fields of every case in a suite directory's cases.jsonl (or a .jsonl
+    file). Only what contamination needs: `bbjcoder eval` validates the rest of the format."""
+    file = suite / "cases.jsonl" if suite.is_dir() else suite
+    if not file.exists():
+        raise DataError("no suite here", path=suite, hint="a suite is a directory with cases.jsonl")
+    out = []
+    for line, obj in numbered_jsonl(file):
+        fields = {k: obj.get(k) for k in ("id", "prompt", "reference", "prefix", "suffix")}
+        bad = [k for k, v in fields.items() if v is not None and not isinstance(v, str)]
+        bad += [k for k in ("id", "prompt") if not fields[k]]
+        if bad:
+            raise DataError(f"{bad[0]}: expected a non-empty string", path=file, line=line)
+        out.append(
+            SuiteCase(obj["id"], obj["prompt"], obj.get("reference"), obj.get("prefix"), obj.get("suffix"))
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -46,15 +96,21 @@ def training_texts(training_dir: Path) -> list[TrainingText]:
     return out
 
 
-def case_texts(case: Case) -> tuple[list[str], list[str]]:
-    """(code pieces, prose pieces) of a case, normalised."""
+def case_parts(case: EvalCase) -> tuple[list[str], str]:
+    """(code pieces, prose) of a case: reference, prefix, suffix and the prompt's fenced blocks; the
+    prompt without its fenced blocks."""
     code = [t for t in (case.reference, case.prefix, case.suffix) if t and t.strip()]
-    code += [body for _info, body in fenced_blocks(case.prompt) if body.strip()]
-    prose = re.sub(r"```.*?(```|$)", " ", case.prompt, flags=re.DOTALL)
+    code += [body for _lang, body in fenced_blocks(case.prompt) if body.strip()]
+    return code, strip_fenced(case.prompt)
+
+
+def case_texts(case: EvalCase) -> tuple[list[str], list[str]]:
+    """(code pieces, prose pieces) of a case, normalised."""
+    code, prose = case_parts(case)
     return [normalise(c) for c in code], [normalise(prose)]
 
 
-def find_overlaps(cases: Sequence[Case], training: Sequence[TrainingText]) -> list[str]:
+def find_overlaps(cases: Sequence[EvalCase], training: Sequence[TrainingText]) -> list[str]:
     """One message per case text that equals (or, when long, is contained in / contains) training text."""
     code_blocks = [t for t in training if t.kind == "code"]
     prose = {t.text: t for t in training if t.kind != "code" and t.text}
@@ -105,14 +161,12 @@ class EvalText:
     grams: frozenset[tuple[str, ...]]
 
 
-def eval_ngrams(cases: Sequence[Case], n: int = NGRAM) -> list[EvalText]:
+def eval_ngrams(cases: Sequence[EvalCase], n: int = NGRAM) -> list[EvalText]:
     """The n-grams of every case's code (reference, prefix, suffix, code in the prompt) and prompt."""
     out = []
     for case in cases:
-        code = [t for t in (case.reference, case.prefix, case.suffix) if t and t.strip()]
-        code += [body for _info, body in fenced_blocks(case.prompt) if body.strip()]
+        code, prose = case_parts(case)
         out += [EvalText(case.id, "code", ngrams(c, n)) for c in code]
-        prose = re.sub(r"```.*?(```|$)", " ", case.prompt, flags=re.DOTALL)
         out.append(EvalText(case.id, "prompt", ngrams(prose, n)))
     return [t for t in out if t.grams]
 
