@@ -95,5 +95,5 @@ def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None
     )
     samples = [json.loads(line) for line in (result.out_dir / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 3 and all(isinstance(s["text"], str) for s in samples)
-    assert result.report["suite"]["cases"] == 3
+    assert result.report.suite.cases == 3
     print(f"real-model smoke test: {time.perf_counter() - t0:.0f} s")

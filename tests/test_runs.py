@@ -13,7 +13,6 @@ from bbjcoder.runs import (
     compare_runs,
     create_run,
     list_runs,
-    register_compare_extractor,
     resolve_run,
     update_run_metrics,
 )
@@ -41,13 +40,12 @@ def test_update_run_metrics_merges_sections(tmp_path: Path) -> None:
     assert run.metrics == {"train": {"best_val_loss": 1.5, "tokens": 10}, "eval": {"compile@1": 0.5}}
 
 
-def test_compare_shows_config_differences_and_registered_extractors(tmp_path: Path) -> None:
+def test_compare_shows_config_differences_and_metrics(tmp_path: Path) -> None:
     a, b = _two_runs(tmp_path)
-    register_compare_extractor("test-extra", lambda r: {"eval.x": r.config["lora"]["r"] * 2})
     rows = {row.key: row for row in compare_runs(resolve_run(a.path), resolve_run(b.path))}
     assert rows["config.lora.r"].a == 8 and rows["config.lora.r"].b == 16
     assert "config.sft.learning_rate" not in rows  # equal config values are hidden
-    assert rows["metrics.train.best_val_loss"].b == 1.25 and rows["eval.x"].b == 32
+    assert rows["metrics.train.best_val_loss"].b == 1.25
 
 
 def test_runs_cli_list_show_compare(tmp_path: Path) -> None:

@@ -695,7 +695,8 @@ def runs_compare(
     """Config differences and metrics of two runs side by side, with the general-code gate (B vs A)."""
     from pathlib import Path
 
-    from bbjcoder.runs import compare_table, eval_compare_tables, resolve_run
+    from bbjcoder.evaluate.compare import eval_compare_tables
+    from bbjcoder.runs import compare_table, resolve_run
 
     a, b = resolve_run(run_a, Path(runs_dir)), resolve_run(run_b, Path(runs_dir))
     console = Console(width=200)

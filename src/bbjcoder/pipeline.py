@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from rich.console import Console
 
@@ -92,7 +92,7 @@ def demo_stages(cfg: RunConfig, d: Path, opts: DemoOptions) -> list[Stage]:
               train_params | {"extra": [cfg.run.seed, cfg.data.general_mix_share]},
               [d / "adapter/adapter_config.json", d / "loss.png", d / "MODEL_CARD.md"], [d / p for p in old],
               reset=partial(_reset_training, d)),
-        Stage("eval", f"eval: {ev.suite.name} vs the base model", partial(_eval, d, opts.forgetting),
+        Stage("eval", f"eval: {ev.suite.name} vs the base model", partial(_eval, cfg, d, opts.forgetting),
               [d / "adapter", d / "base", ev.suite, *general],
               {"eval": part["eval"], "extra": {"forgetting": opts.forgetting, "baselines": ["base"]}},
               [eval_dir / "report.json", eval_dir / "compile_at_k.png"], [eval_dir]),
@@ -151,38 +151,15 @@ def _reset_training(d: Path) -> None:
     )
 
 
-def _eval(d: Path, forgetting: bool, show: Display) -> Outcome:
-    # TODO(issue 12): evaluate.run(cfg, model, baselines=, progress=) and EvalReport.headline() once they land
-    from bbjcoder.evaluate.commands import eval_command
+def _eval(cfg: RunConfig, d: Path, forgetting: bool, show: Display) -> Outcome:
+    from bbjcoder import evaluate
 
-    show.update(description="eval: sampling")
-    kw: dict[str, Any] = dict.fromkeys(("suite", "out", "n", "temperature", "max_new_tokens", "max_cases"))
-    result = eval_command(
-        config=d / CONFIG_TOML,
-        model=f"run:{d.name}",
-        baselines=["base"],
-        ks=[],
-        **kw,
-        no_forgetting=not forgetting,
-        console=Console(file=sys.stdout, width=120),
-    )
-    rep, k = result.report, min(result.report["ks"])
-    labels = [m["label"] for m in rep["models"]][:2]
-    pct = [
-        rep["summary"].get(m, {}).get("overall:all", {}).get(f"compile@{k}", {}).get("value") for m in labels
-    ]
-    shown = [f"{100 * v:.0f}%" if v is not None else "–" for v in pct] + ["–"]
-    verdict = next(
-        (c["verdict"] for c in rep["comparisons"] if c["category"] == "overall:all"), "no comparison"
-    )
-    detail = f"compile@{k} {shown[0]} vs base {shown[1]}: {verdict}"
-    if gate := rep.get("general_gate"):
-        detail += (
-            f"; general-code gate {'passed' if gate['passed'] else 'FAILED'} ({gate['change']:+.1f} points)"
-        )
-    return Outcome(
-        detail, {"report_json": str(result.paths["json"].relative_to(d)), "generated": result.generated}
-    )
+    cfg = cfg if forgetting else cfg.with_overrides({"eval.forgetting_suite": None})
+    progress = lambda model, n, of: show.update(completed=n, total=of, description=f"eval: {model}")  # noqa: E731
+    report = evaluate.run(
+        cfg, f"run:{d.name}", baselines=["base"], progress=progress, log=print
+    )  # the stage log
+    return Outcome(report.headline(), {"report_json": f"eval/{cfg.eval.suite.name}/report.json"})
 
 
 def _export(cfg: RunConfig, d: Path, show: Display) -> Outcome:

@@ -426,15 +426,6 @@ def write_eval_results(run: RunRecord | Path, markdown: str) -> Path:
 
 # --- compare ----------------------------------------------------------------------------------
 
-# Each extractor maps a run to flat {"section.key": value}; eval can register e.g. compile@k per category.
-CompareExtractor = Callable[[RunRecord], Mapping[str, object]]
-_EXTRACTORS: list[tuple[str, CompareExtractor]] = []
-
-
-def register_compare_extractor(name: str, fn: CompareExtractor) -> None:
-    """Add (or replace) a named source of comparable values for `runs compare`."""
-    _EXTRACTORS[:] = [(n, f) for n, f in _EXTRACTORS if n != name] + [(name, fn)]
-
 
 def flatten(obj: object, prefix: str = "") -> dict[str, object]:
     """Nested dicts to dotted keys; lists stay values."""
@@ -473,9 +464,12 @@ def _provenance_values(run: RunRecord) -> dict[str, object]:
     return {f"data.{k}": data[k] for k in ("sft_curated_records", "sft_synthetic_records") if k in data}
 
 
-register_compare_extractor("config", _config_values)
-register_compare_extractor("data", _provenance_values)
-register_compare_extractor("metrics", _metric_values)
+# Each extractor maps a run to flat {"section.key": value} (eval metrics are in run.json's metrics).
+_EXTRACTORS: tuple[tuple[str, Callable[[RunRecord], Mapping[str, object]]], ...] = (
+    ("config", _config_values),
+    ("data", _provenance_values),
+    ("metrics", _metric_values),
+)
 
 
 @dataclass(frozen=True)
@@ -490,7 +484,7 @@ class CompareRow:
 
 
 def compare_runs(a: RunRecord, b: RunRecord, *, only_differences: bool = True) -> list[CompareRow]:
-    """Values from every registered extractor for both runs, differences only by default.
+    """Values from every extractor for both runs, differences only by default.
 
     Config rows list differences; metric rows are always kept (they are what one compares).
     """
@@ -521,92 +515,3 @@ def compare_table(a: RunRecord, b: RunRecord, *, only_differences: bool = True) 
         style = "bold" if row.differs else None
         table.add_row(row.key, _fmt(row.a), _fmt(row.b), delta, style=style)
     return table
-
-
-def eval_compare_tables(
-    a: RunRecord, b: RunRecord, *, max_drop: float | None = None, gates: list[Any] | None = None
-) -> list[Any]:
-    """For each eval suite both runs have a report.json: Rich tables of compile@k per category
-    (A, B, the paired McNemar test of `evaluate.report.compare_reports`) and the forgetting check
-    with the plan's gate (B's general pass@1 may not drop more than `max_drop` points below A's;
-    default: B's config [eval] forgetting_max_drop, else 5). Gate results are appended to `gates`."""
-    gates = gates if gates is not None else []
-    from rich.table import Table
-
-    from bbjcoder.evaluate.metrics import Estimate
-    from bbjcoder.evaluate.report import compare_reports
-
-    tables: list[Any] = []
-    suites = sorted(
-        p.parent.name
-        for p in (a.path / "eval").glob("*/report.json")
-        if (b.path / "eval" / p.parent.name / "report.json").is_file()
-    )
-    for suite in suites:
-        ra = json.loads((a.path / "eval" / suite / "report.json").read_text(encoding="utf-8"))
-        rb = json.loads((b.path / "eval" / suite / "report.json").read_text(encoding="utf-8"))
-        la, lb = ra["models"][0]["label"], rb["models"][0]["label"]
-        k = min(set(ra["ks"]) & set(rb["ks"]) or {1})
-        tests = dict(compare_reports(ra, rb))
-        table = Table(title=f"eval {suite}: compile@{k} per category, paired test on shared cases (B vs A)")
-        for col in ("category", f"A {a.id}", f"B {b.id}", "only A", "only B", "McNemar p", "verdict"):
-            table.add_column(col, justify="right" if col.startswith(("only", "McNemar")) else "left")
-        cats = sorted(set(ra["summary"][la]) | set(rb["summary"][lb]), key=lambda c: (c != "overall:all", c))
-        for cat in cats:
-            ea, eb = ra["summary"][la].get(cat), rb["summary"][lb].get(cat)
-            t = tests.get(cat)
-            table.add_row(
-                cat,
-                Estimate.from_dict(ea[f"compile@{k}"]).fmt() if ea and f"compile@{k}" in ea else "—",
-                Estimate.from_dict(eb[f"compile@{k}"]).fmt() if eb and f"compile@{k}" in eb else "—",
-                str(t.only_a) if t else "—",
-                str(t.only_b) if t else "—",
-                f"{t.p_value:.3g}" if t else "—",
-                (t.verdict.replace(t.a, "A").replace(t.b, "B") if t else "no shared cases"),
-                style="bold" if cat == "overall:all" else None,
-            )
-        tables.append(table)
-        ga, gb = ra.get("general", {}).get(la), rb.get("general", {}).get(lb)
-        if ga or gb:
-            from bbjcoder.evaluate.gate import gate_from_reports
-
-            drop = max_drop if max_drop is not None else _max_drop(b)
-            gate = gate_from_reports(ra, rb, max_drop=drop) if ga and gb else None
-            forgetting = Table(
-                title=f"eval {suite}: forgetting check (general-code pass@1, 95% CI) and the "
-                f"{drop:g}-point gate (B vs A)"
-            )
-            for col in (f"A {a.id}", f"B {b.id}", "change (points)", "95% CI", "McNemar p", "gate"):
-                forgetting.add_column(col)
-            if gate is None:
-                why = "not comparable (different suites or no shared problems)" if ga and gb else "—"
-                forgetting.add_row(
-                    Estimate.from_dict(ga).fmt() if ga else "—",
-                    Estimate.from_dict(gb).fmt() if gb else "—",
-                    "—",
-                    "—",
-                    "—",
-                    why,
-                )
-            else:
-                gates.append(gate)
-                forgetting.add_row(
-                    Estimate.from_dict(ga).fmt() if ga else "—",
-                    Estimate.from_dict(gb).fmt() if gb else "—",
-                    f"{gate.change:+.1f}",
-                    f"[{gate.low:+.1f}, {gate.high:+.1f}]",
-                    f"{gate.p_value:.3g}",
-                    "passed" if gate.passed else "FAILED",
-                    style=None if gate.passed else "bold red",
-                )
-                if gate.advice:
-                    forgetting.caption = gate.advice
-            tables.append(forgetting)
-    return tables
-
-
-def _max_drop(run: RunRecord) -> float:
-    from bbjcoder.evaluate.gate import DEFAULT_MAX_DROP
-
-    value = ((run.config or {}).get("eval") or {}).get("forgetting_max_drop")
-    return float(value) if isinstance(value, int | float) else DEFAULT_MAX_DROP

@@ -31,9 +31,10 @@ def test_echo_baseline_scores_at_most_five_percent_on_bbj_core() -> None:
     records = [{"model": "echo", "case_id": c.id, "sample": 0, "text": echo_answer(c)} for c in suite.cases]
     results = score_model("echo", suite.cases, records, default_checker(), n=1)
     overall = summarise(results, [1])["overall:all"]
-    assert overall["compile@1"]["value"] <= 0.05
+    compile_1 = overall.at(1).value
+    assert compile_1 is not None and compile_1 <= 0.05
     # the echo fails because it copies, not by accident of the checker
-    assert overall["copy_rate"] >= 0.5
+    assert overall.copy_rate is not None and overall.copy_rate >= 0.5
 
 
 def test_verbatim_echo_counts_as_no_code() -> None:
@@ -88,7 +89,7 @@ def test_copy_rate_is_reported_per_model() -> None:
         {"model": "m", "case_id": "c", "sample": 1, "text": "```bbj\nprint 1\n```"},
     ]
     summary = summarise(score_model("m", [case], records, lambda code: [], n=2), [1])
-    assert summary["overall:all"]["copy_rate"] == 0.5
+    assert summary["overall:all"].copy_rate == 0.5
 
 
 def test_max_cases_subset_is_stratified_by_generation_and_type_and_seeded() -> None:

@@ -39,7 +39,7 @@ def test_rerun_with_other_sampling_settings_is_refused_then_fresh_resamples(
         f"hf:{tiny_model}", tiny_suite, out_dir=out, settings=_settings(max_new_tokens=16), fresh=True
     )
     assert again.generated == 4
-    assert again.report["config"]["max_new_tokens"] == 16
+    assert again.report.config.max_new_tokens == 16
     # same settings as the last run: resumes, nothing generated
     assert (
         run_eval(f"hf:{tiny_model}", tiny_suite, out_dir=out, settings=_settings(max_new_tokens=16)).generated

@@ -26,7 +26,7 @@ def test_gguf_samples_are_stored_one_by_one_even_with_a_batch_size(tiny_gguf: Pa
         # what is on disk when progress is reported: every reported sample is already stored
         seen.append((done, total, len(store.path.read_text().splitlines())))
 
-    generate_samples(backend, tasks, params, store, postprocess=lambda t, s: {}, progress=watch)
+    generate_samples(backend, tasks, params, store, postprocess=lambda t, s: s, progress=watch)
     backend.close()
     assert seen == [(1, 3, 1), (2, 3, 2), (3, 3, 3)]
 

@@ -12,7 +12,8 @@ import pytest
 from bbjcoder.evaluate.forgetting import load_problems, solution_code
 from bbjcoder.evaluate.gate import ADVICE, gate_from_reports, general_gate
 from bbjcoder.evaluate.metrics import paired_bootstrap_diff
-from bbjcoder.evaluate.report import gate_markdown
+from bbjcoder.records.eval_report import EvalReport
+from bbjcoder.render import render
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,23 +66,25 @@ def test_report_section_shows_verdict_interval_test_and_advice() -> None:
     assert gate is not None
     report = {
         "general": {"run:r1": {"value": 0.5}},
-        "general_gate": gate.to_dict(),
+        "general_gate": gate.record().model_dump(),
         "config": {"forgetting_suite": "humaneval", "forgetting_prompts": {"run:r1": "chat"}},
     }
-    text = "\n".join(gate_markdown(report))
+    text = render("eval/_gate.md.j2", r=EvalReport.from_json(report))
     assert "Gate FAILED" in text and "-25.0" in text and "McNemar p" in text and ADVICE in text
     assert "`humaneval`" in text
     report["general_gate"] = None
-    assert "needs a baseline" in "\n".join(gate_markdown(report))
+    assert "needs a baseline" in render("eval/_gate.md.j2", r=EvalReport.from_json(report))
 
 
 def test_reports_from_different_forgetting_suites_are_not_gated() -> None:
-    def rep(suite: str) -> dict:
-        return {
-            "config": {"forgetting_suite": suite},
-            "models": [{"label": "m"}],
-            "general_cases": [{"model": "m", "problem_id": "p", "outcomes": [{"status": "passed"}]}],
-        }
+    def rep(suite: str) -> EvalReport:
+        return EvalReport.from_json(
+            {
+                "config": {"forgetting_suite": suite},
+                "models": [{"label": "m"}],
+                "general_cases": [{"model": "m", "problem_id": "p", "outcomes": [{"status": "passed"}]}],
+            }
+        )
 
     assert gate_from_reports(rep("humaneval"), rep("/x/evals/general-code")) is None
     same = gate_from_reports(rep("humaneval"), rep("humaneval"))
@@ -192,30 +195,34 @@ def test_real_eval_of_base_models_uses_completion_prompts_and_reports_the_gate(e
     from bbjcoder.evaluate.samples import SampleStore
 
     report = eval_run.report
-    hf, gguf = (m["label"] for m in report["models"])
-    assert report["config"]["forgetting_suite"] == "humaneval"
-    assert report["config"]["forgetting_prompts"] == {hf: "completion", gguf: "completion"}
-    assert report["config"]["forgetting_temperature"] == 0.0  # one sample per problem: greedy
-    gate = report["general_gate"]
-    assert gate["reference"] == gguf and gate["model"] == hf and gate["problems"] == 3
-    assert gate["passed"] == (gate["change"] >= -gate["max_drop"])
+    hf, gguf = report.labels
+    assert report.config.forgetting_suite == "humaneval"
+    assert report.config.forgetting_prompts == {hf: "completion", gguf: "completion"}
+    assert report.config.forgetting_temperature == 0.0  # one sample per problem: greedy
+    gate = report.general_gate
+    assert gate is not None
+    assert gate.reference == gguf and gate.model == hf and gate.problems == 3
+    assert gate.passed == (gate.change >= -gate.max_drop)
     texts = [r["text"] for r in SampleStore(eval_run.out_dir / "general-samples.jsonl").records()]
     assert len(texts) == 6 and not any(stop in t for t in texts for stop in COMPLETION_STOPS)
     assert "## General code (forgetting check)" in eval_run.paths["md"].read_text()
 
 
 def test_html_report_shows_a_failed_gate_with_its_advice_and_no_gate_without_a_baseline() -> None:
-    from bbjcoder.report_html import _gate_html
+    def _gate_html(report: EvalReport) -> str:
+        return render("demo/_gate.html.j2", r=report)
 
     gate = general_gate("base:r", _scores(30), "run:r", _scores(20))
     assert gate is not None
-    report = {
-        "general": {"run:r": {}},
-        "general_gate": gate.to_dict(),
-        "config": {"forgetting_suite": "humaneval"},
-    }
+    report = EvalReport.from_json(
+        {
+            "general": {"run:r": {}},
+            "general_gate": gate.record().model_dump(),
+            "config": {"forgetting_suite": "humaneval"},
+        }
+    )
     html = _gate_html(report)
     assert "data-gate='failed'" in html and "FAILED" in html and "general_mix" in html
     assert f"data-change='{gate.change!r}'" in html and "McNemar" in html
-    assert "data-gate='none'" in _gate_html({**report, "general_gate": None})
-    assert _gate_html({"general": {}}) == ""  # no forgetting check, no section
+    assert "data-gate='none'" in _gate_html(report.model_copy(update={"general_gate": None}))
+    assert _gate_html(EvalReport()).strip() == ""  # no forgetting check, no section

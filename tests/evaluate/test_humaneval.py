@@ -106,7 +106,7 @@ def test_network_call_is_refused_and_reported() -> None:
     result = run_sandboxed(program, FAST)
     assert result.status == "failed"
     assert result.reason.startswith("blocked by the sandbox: socket.")
-    assert result.to_dict()["reason"] == result.reason
+    assert result.outcome(0)["reason"] == result.reason
 
 
 def test_a_failing_humaneval_sample_reports_its_error_line(humaneval: list) -> None:

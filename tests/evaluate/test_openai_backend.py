@@ -129,8 +129,8 @@ def test_eval_against_openai_server_writes_all_report_files(
     result = run_eval(f"openai:tiny@{server.url}", tiny_suite, out_dir=tmp_path, settings=settings)
     assert {p.name for p in result.paths.values()} == {"report.json", "report.md", "compile_at_k.png"}
     assert all(p.stat().st_size > 0 for p in result.paths.values())
-    assert result.report["models"][0]["description"]["backend"] == "openai"
-    assert len(result.report["cases"]) == 4 and len(result.report["general_cases"]) == 2
+    assert result.report.models[0].description["backend"] == "openai"
+    assert len(result.report.cases) == 4 and len(result.report.general_cases) == 2
 
 
 def test_dead_server_is_a_clear_error_after_bounded_retries() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bbjcoder.evaluate.report import compare_reports
+from bbjcoder.records.eval_report import EvalReport
 
 
 def test_report_has_per_case_records_hashes_and_both_models(eval_run) -> None:
@@ -47,12 +48,13 @@ def test_report_markdown_and_plot_are_written(eval_run) -> None:
 
 
 def test_weak_areas_list_failures_with_checker_diagnostics(eval_run) -> None:
-    weak = eval_run.report["weak_areas"]
-    assert weak["categories"], "every category is ranked"
-    scores = [e["compile@1"] for e in weak["categories"]]
+    weak = eval_run.report.weak_areas
+    assert weak.categories, "every category is ranked"
+    assert weak.k == 1 and all(e.k == 1 for e in weak.categories)
+    scores = [e.score for e in weak.categories]
     assert scores == sorted(scores)
-    for failure in weak["failures"]:
-        assert failure["diagnostics"] and {"line", "column", "message"} <= set(failure["diagnostics"][0])
+    for failure in weak.failures:
+        assert failure.diagnostics and failure.diagnostics[0].message
 
 
 def test_rerun_resumes_without_generating_again(
@@ -74,10 +76,10 @@ def test_rerun_resumes_without_generating_again(
         settings=settings,
     )
     assert again.generated == 0
-    assert again.report["summary"] == eval_run.report["summary"]
+    assert again.report.summary == eval_run.report.summary
 
 
-def _fake_report(label: str, solved: list[bool]) -> dict:
+def _fake_report(label: str, solved: list[bool]) -> EvalReport:
     cases = [
         {
             "model": label,
@@ -89,7 +91,7 @@ def _fake_report(label: str, solved: list[bool]) -> dict:
         }
         for i, s in enumerate(solved)
     ]
-    return {"models": [{"label": label}], "cases": cases}
+    return EvalReport.from_json({"models": [{"label": label}], "cases": cases})
 
 
 def test_compare_reports_claims_improvement_only_when_significant() -> None:
@@ -151,5 +153,5 @@ def test_shipped_suite_runs_on_hf_and_gguf(tiny_model: Path, tiny_gguf: Path, tm
     result = run_eval(
         f"hf:{tiny_model}", suite, baselines=[f"gguf:{tiny_gguf}"], out_dir=tmp_path, settings=settings
     )
-    assert result.report["suite"]["name"] == "bbj-core" and len(result.report["cases"]) == 12
+    assert result.report.suite.name == "bbj-core" and len(result.report.cases) == 12
     assert all(p.is_file() for p in result.paths.values())

@@ -131,11 +131,11 @@ def test_export_writes_jsonl_and_win_rate_table_into_report(review_dir: Path) ->
     state.add({**base, "case_id": pairs[3].case_id, "choice": "tie"})
     out, summary = export(review_dir)
     rows = [json.loads(x) for x in out.read_text().splitlines()]
-    assert len(rows) == 4 and summary["ratings"] == 4
-    hf_row = next(r for r in summary["table"] if r["model"] == hf)
-    assert (hf_row["wins"], hf_row["ties"], hf_row["losses"]) == (3, 1, 0)
-    assert hf_row["win_rate"] == pytest.approx(3.5 / 4) and hf_row["low"] < 0.875 < hf_row["high"]
+    assert len(rows) == 4 and summary.ratings == 4
+    hf_row = next(r for r in summary.table if r.model == hf)
+    assert (hf_row.wins, hf_row.ties, hf_row.losses) == (3, 1, 0)
+    assert hf_row.win_rate == pytest.approx(3.5 / 4) and hf_row.low < 0.875 < hf_row.high
     assert "## Human review" in (review_dir / "report.md").read_text()
     assert json.loads((review_dir / "report.json").read_text())["review"] == review_summary(
         review_dir / "review.sqlite"
-    )
+    ).model_dump(mode="json")

@@ -45,8 +45,8 @@ def test_reposting_a_rating_replaces_it(served) -> None:  # noqa: F811
     rows = sqlite3.connect(db).execute("SELECT reviewer, choice FROM ratings ORDER BY reviewer").fetchall()
     assert rows == [("ann", "b"), ("bob", "tie")]
     summary = review_summary(db)
-    assert summary["ratings"] == 2
-    assert all(row["n"] == 2 for row in summary["table"])
+    assert summary.ratings == 2
+    assert all(row.n == 2 for row in summary.table)
 
 
 def test_summary_counts_one_rating_per_reviewer_and_pair_in_an_old_database(served) -> None:  # noqa: F811
@@ -59,7 +59,7 @@ def test_summary_counts_one_rating_per_reviewer_and_pair_in_an_old_database(serv
             "INSERT INTO ratings (created, reviewer, case_id, model_a, model_b, choice, winner) "
             "SELECT created, reviewer, case_id, model_a, model_b, 'b', model_b FROM ratings"
         )
-    assert review_summary(db)["ratings"] == 1
+    assert review_summary(db).ratings == 1
 
 
 def test_cross_site_or_tokenless_posts_are_refused(served) -> None:  # noqa: F811

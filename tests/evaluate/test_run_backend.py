@@ -43,10 +43,10 @@ def test_run_and_base_are_evaluated_and_written_into_the_model_card(
     )
     result = run_eval(f"run:{run_id}", tiny_suite, baselines=["base"], settings=settings)
     assert result.out_dir == runs_dir / run_id / "eval" / tiny_suite.name
-    labels = [m["label"] for m in result.report["models"]]
+    labels = result.report.labels
     assert labels == [f"run:{run_id}", f"base:{run_id}"]
-    assert result.report["models"][0]["description"]["adapter"] == str(info.adapter_dir)
-    assert result.report["models"][1]["description"]["adapter"] is None
+    assert result.report.models[0].description["adapter"] == str(info.adapter_dir)
+    assert result.report.models[1].description["adapter"] is None
     card = (runs_dir / run_id / "MODEL_CARD.md").read_text()
     assert f"Suite `{tiny_suite.name}`" in card and "compile@1" in card
     metrics = json.loads((runs_dir / run_id / "run.json").read_text())["metrics"]["eval"][tiny_suite.name]
@@ -71,6 +71,6 @@ def test_eval_with_config_picks_the_latest_run_of_that_name(
         config=config, model=None, suite=None, baselines=[], out=None, n=None, ks=[], temperature=None,
         max_new_tokens=None, max_cases=None,
     )  # fmt: skip
-    assert result.report["models"][0]["label"] == f"run:{run_id}"
-    assert result.report["suite"]["cases"] == 2 and result.report["ks"] == [1]
-    assert result.report["config"]["max_new_tokens"] == 4 and result.report["config"]["seed"] == 42
+    assert result.report.under_test == f"run:{run_id}"
+    assert result.report.suite.cases == 2 and result.report.ks == [1]
+    assert result.report.config.max_new_tokens == 4 and result.report.config.seed == 42

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from bbjcoder.errors import DataError, DependencyError
 from bbjcoder.evaluate.extract import extract_code
@@ -54,6 +54,18 @@ with open("solution.py", encoding="utf-8") as _fh:
     _src = _fh.read()
 exec(compile(_src, "solution.py", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
 """
+
+
+class OutcomeJSON(TypedDict, total=False):
+    """One forgetting-check sample run in the sandbox, as the eval report stores it."""
+
+    sample: int
+    status: str
+    reason: str | None
+    returncode: int | None
+    seconds: float
+    stderr: str
+    network_isolated: bool | None
 
 
 @dataclass(frozen=True)
@@ -92,8 +104,10 @@ class SandboxResult:
         last = next((ln for ln in reversed(self.stderr.splitlines()) if ln.strip()), "")
         return last.strip()[:200] or f"exit status {self.returncode}"
 
-    def to_dict(self) -> dict[str, object]:
+    def outcome(self, sample: int) -> OutcomeJSON:
+        """Sample `sample`'s outcome as the eval report stores it."""
         return {
+            "sample": sample,
             "status": self.status,
             "reason": self.reason,
             "returncode": self.returncode,
@@ -302,7 +316,3 @@ def check_many(
             if progress is not None:
                 progress(done, len(items))
     return [r for r in results if r is not None]
-
-
-def problems_to_jsonl(problems: list[Problem]) -> str:
-    return "".join(json.dumps(p.__dict__, ensure_ascii=False) + "\n" for p in problems)

@@ -7,11 +7,11 @@ compare` and `bbjcoder eval --gate` all use `general_gate`, so they agree on the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from bbjcoder.evaluate.metrics import mcnemar_exact, paired_bootstrap_diff
+from bbjcoder.records.eval_report import EvalReport, GateVerdict
 
 DEFAULT_MAX_DROP = 5.0  # points of pass@1
 ADVICE = (
@@ -54,25 +54,26 @@ class GateResult:
     def advice(self) -> str:
         return "" if self.passed else ADVICE
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "reference": self.reference,
-            "model": self.model,
-            "suite": self.suite,
-            "problems": self.problems,
-            "reference_pass": self.reference_pass,
-            "model_pass": self.model_pass,
-            "change": self.change,
-            "low": self.low,
-            "high": self.high,
-            "only_reference": self.only_reference,
-            "only_model": self.only_model,
-            "p_value": self.p_value,
-            "max_drop": self.max_drop,
-            "passed": self.passed,
-            "verdict": self.verdict,
-            "advice": self.advice,
-        }
+    def record(self) -> GateVerdict:
+        """The gate as the eval report stores it."""
+        return GateVerdict(
+            reference=self.reference,
+            model=self.model,
+            suite=self.suite,
+            problems=self.problems,
+            reference_pass=self.reference_pass,
+            model_pass=self.model_pass,
+            change=self.change,
+            low=self.low,
+            high=self.high,
+            only_reference=self.only_reference,
+            only_model=self.only_model,
+            p_value=self.p_value,
+            max_drop=self.max_drop,
+            passed=self.passed,
+            verdict=self.verdict,
+            advice=self.advice,
+        )
 
     def line(self) -> str:
         """One line for terminals and Markdown: the change with its interval and the paired test."""
@@ -121,21 +122,9 @@ def general_gate(
     )
 
 
-def scores_from_cases(general_cases: Sequence[Mapping[str, Any]], model: str) -> dict[str, float]:
-    """Per-problem pass rates of `model` from an eval report's `general_cases` records."""
-    out: dict[str, float] = {}
-    for rec in general_cases:
-        if rec.get("model") != model:
-            continue
-        outcomes = rec.get("outcomes") or []
-        if outcomes:
-            out[str(rec["problem_id"])] = sum(o.get("status") == "passed" for o in outcomes) / len(outcomes)
-    return out
-
-
 def gate_from_reports(
-    reference_report: Mapping[str, Any],
-    model_report: Mapping[str, Any],
+    reference_report: EvalReport,
+    model_report: EvalReport,
     *,
     reference: str | None = None,
     model: str | None = None,
@@ -144,25 +133,25 @@ def gate_from_reports(
 ) -> GateResult | None:
     """The gate between two eval reports' models under test (or the named models); None when the
     reports ran different forgetting suites or share no scored problem."""
-    suite_a = (reference_report.get("config") or {}).get("forgetting_suite")
-    suite_b = (model_report.get("config") or {}).get("forgetting_suite")
+    suite_a = reference_report.config.forgetting_suite
+    suite_b = model_report.config.forgetting_suite
     if _suite_name(suite_a) != _suite_name(suite_b):
         return None
-    ra = reference or reference_report["models"][0]["label"]
-    mb = model or model_report["models"][0]["label"]
+    ra = reference or reference_report.under_test
+    mb = model or model_report.under_test
     name_b = mb if mb != ra else f"{mb} (B)"
     return general_gate(
         ra,
-        scores_from_cases(reference_report.get("general_cases") or [], ra),
+        reference_report.general_scores(ra),
         name_b,
-        scores_from_cases(model_report.get("general_cases") or [], mb),
+        model_report.general_scores(mb),
         max_drop=max_drop,
         suite=_suite_name(suite_b),
         seed=seed,
     )
 
 
-def _suite_name(path: Any) -> str | None:
+def _suite_name(path: str | None) -> str | None:
     """A forgetting suite's identity across machines: `humaneval`, or the directory's name."""
     if not path:
         return None

@@ -17,26 +17,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bbjcoder.config import EvalSection, RunSection
 from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 from bbjcoder.evaluate.extract import truncate_at_stop
 from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
-from bbjcoder.evaluate.samples import SampleStore
+from bbjcoder.evaluate.samples import SampleRow, SampleStore
 from bbjcoder.records.export_manifest import ExportManifest
 from bbjcoder.records.run import RunRecord
 from bbjcoder.runs import check_adapter, resolve_run
 
+_EVAL = EvalSection()  # the defaults live in the config's [eval] section
+
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """The sampling settings every backend honours identically."""
+    """The sampling settings every backend honours identically (defaults: `config.EvalSection`,
+    the seed: the run's)."""
 
-    n: int = 5
-    temperature: float = 0.2
-    top_p: float = 0.95
-    max_new_tokens: int = 512
-    stop: tuple[str, ...] = ()
-    seed: int = 1234
-    batch_size: int = 8
+    n: int = _EVAL.n_samples
+    temperature: float = _EVAL.temperature
+    top_p: float = _EVAL.top_p
+    max_new_tokens: int = _EVAL.max_new_tokens
+    stop: tuple[str, ...] = tuple(_EVAL.stop)
+    seed: int = RunSection().seed
+    batch_size: int = _EVAL.batch_size
 
     @property
     def all_stops(self) -> tuple[str, ...]:
@@ -288,7 +292,7 @@ class OpenAIBackend:
         base_url: str,
         *,
         label: str,
-        timeout_s: float = 120.0,
+        timeout_s: float = _EVAL.request_timeout_s,
         max_retries: int = 4,
         backoff_s: float = 0.5,
         log: Callable[[str], None] | None = None,
@@ -379,8 +383,8 @@ class OpenAIBackend:
 def make_backend(
     spec: ModelSpec,
     *,
-    runs_dir: Path = Path("runs"),
-    timeout_s: float = 120.0,
+    runs_dir: Path = RunSection().runs_dir,
+    timeout_s: float = _EVAL.request_timeout_s,
     log: Callable[[str], None] | None = None,
 ) -> Backend:
     """Build the backend a SPEC names (loading the model now, so errors surface before sampling)."""
@@ -466,13 +470,13 @@ def generate_samples(
     params: SamplingParams,
     store: SampleStore,
     *,
-    postprocess: Callable[[Task, str], dict[str, Any]],
+    postprocess: Callable[[Task, str], str],
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Sample every missing (task, index) for `backend.label`, appending each result to `store`.
 
     Keys already in the store are skipped, so a killed run resumes with no duplicates or gaps.
-    `postprocess(task, text)` adds derived fields (the extracted code) to each record.
+    `postprocess(task, text)` gives the code a record is judged by (extracted from the text).
     Returns how many samples were generated now.
     """
     todo = [(t, i) for t in tasks for i in range(params.n) if (backend.label, t.id, i) not in store]
@@ -487,15 +491,15 @@ def generate_samples(
         texts = backend.generate([t.prompt for t, _ in batch], params, seeds)
         per_sample = (time.perf_counter() - t0) / len(batch)
         for (task, index), text, seed in zip(batch, texts, seeds, strict=True):
-            record = {
-                "model": backend.label,
-                "case_id": task.id,
-                "sample": index,
-                "seed": seed,
-                "text": text,
-                **postprocess(task, text),
-                "seconds": round(per_sample, 4),
-            }
+            record = SampleRow(
+                model=backend.label,
+                case_id=task.id,
+                sample=index,
+                seed=seed,
+                text=text,
+                code=postprocess(task, text),
+                seconds=round(per_sample, 4),
+            )
             store.append(record)
             done += 1
         if progress is not None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -46,12 +45,6 @@ class Estimate:
         if self.n == 0:
             return {"value": None, "low": None, "high": None, "n": 0}
         return {"value": self.value, "low": self.low, "high": self.high, "n": self.n}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Estimate:
-        if not d.get("n"):
-            return cls(float("nan"), float("nan"), float("nan"), 0)
-        return cls(float(d["value"]), float(d["low"]), float(d["high"]), int(d["n"]))
 
     def fmt(self, pct: bool = True) -> str:
         if self.n == 0:

@@ -13,7 +13,7 @@ import random
 import secrets
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,9 @@ from bbjcoder.errors import DataError, UserError
 from bbjcoder.evaluate.highlight import highlight_bbj
 from bbjcoder.evaluate.metrics import wilson_interval
 from bbjcoder.fileio import atomic_write_jsonl, read_jsonl
+from bbjcoder.integrity import CorruptFile
+from bbjcoder.records.base import RecordError
+from bbjcoder.records.eval_report import EvalReport, ReviewRow, ReviewSummary
 
 SCALES = ("quality", "idiomatic", "explanation")
 _SCHEMA = """
@@ -69,32 +72,24 @@ def connect(db: Path) -> sqlite3.Connection:
 def load_pairs(eval_dir: Path, models: Sequence[str] | None = None, seed: int = 0) -> list[Pair]:
     """Pairs for every case both models answered, in a seeded shuffled order with A/B sides
     drawn at random per case (so position tells nothing about the model)."""
-    from bbjcoder.integrity import check_json_object
-
-    report_path = eval_dir / "report.json"
-    if not report_path.exists():
+    if not (eval_dir / "report.json").exists():
         raise DataError("no report.json here: run `bbjcoder eval` first", path=eval_dir)
-    report = check_json_object(
-        report_path,
-        required=("models", "cases"),
-        hint=f"run the eval again into {eval_dir} (its samples are kept; only the report is rewritten)",
-    )
-    labels = list(models) if models else [m["label"] for m in report["models"]][:2]
+    report = _load_report(eval_dir)
+    labels = list(models) if models else report.labels[:2]
     if len(labels) != 2:
         raise UserError(f"review needs exactly two models, got {labels}", hint="pass --models A,B")
     texts: dict[tuple[str, str], str] = {}
     for rec in read_jsonl(eval_dir / "samples.jsonl"):
         if rec["model"] in labels and int(rec["sample"]) == 0:
             texts[(rec["model"], rec["case_id"])] = rec["text"]
-    cases = {c["case_id"]: c for c in report["cases"]}
+    cases = {c.case_id: c for c in report.cases}
     pairs = []
     rng = random.Random(seed)
     for case_id in sorted(cases):
         if (labels[0], case_id) in texts and (labels[1], case_id) in texts:
             a, b = (labels[0], labels[1]) if rng.random() < 0.5 else (labels[1], labels[0])
             c = cases[case_id]
-            cat = f"{'/'.join(c['generation'])} · {c['type']} · {c['difficulty']}"
-            pairs.append(Pair(case_id, c["prompt"], cat, a, b, texts[(a, case_id)], texts[(b, case_id)]))
+            pairs.append(Pair(case_id, c.prompt, c.category, a, b, texts[(a, case_id)], texts[(b, case_id)]))
     rng.shuffle(pairs)
     if not pairs:
         raise DataError(f"no case has samples from both {labels[0]} and {labels[1]}", path=eval_dir)
@@ -120,55 +115,25 @@ def render_output(text: str) -> str:
     return "".join(parts)
 
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5rem;background:#fafafa;color:#222}
-.prompt{background:#fff;border:1px solid #ddd;padding:.8rem;white-space:pre-wrap}
-.cols{display:flex;gap:1rem;margin-top:1rem}.col{flex:1;min-width:0;background:#fff;border:1px solid #ddd;padding:.8rem}
-pre.code{background:#1e1e1e;color:#ddd;padding:.6rem;overflow-x:auto;font-size:13px}
-.prose{white-space:pre-wrap;margin:.4rem 0}
-.kw{color:#569cd6;font-weight:bold}.str{color:#ce9178}.com{color:#6a9955;font-style:italic}
-.num{color:#b5cea8}.ln{color:#888}.var{color:#9cdcfe}.call{color:#dcdcaa}
-fieldset{border:1px solid #ccc;margin-top:.6rem}.choice{margin-top:1rem;font-size:1.1rem}
-button{font-size:1rem;padding:.4rem 1.2rem;margin-top:1rem}
-"""
-
-
-def _scale_inputs(side: str) -> str:
-    rows = []
-    for scale, title in zip(
-        SCALES, ("Code quality", "Idiomatic for the generation", "Explanation accuracy"), strict=True
-    ):
-        opts = "".join(
-            f'<option value="{v}"{" selected" if v == 3 else ""}>{v}</option>' for v in range(1, 6)
-        )
-        rows.append(
-            f'<label>{title}: <select name="{side}_{scale}" id="{side}_{scale}">{opts}</select></label><br>'
-        )
-    return f"<fieldset><legend>Rate {side.upper()} (1-5)</legend>{''.join(rows)}</fieldset>"
+_SCALE_TITLES = ("Code quality", "Idiomatic for the generation", "Explanation accuracy")
 
 
 def render_page(pair: Pair | None, done: int, total: int, token: str = "") -> str:
-    head = f"<!doctype html><html><head><meta charset='utf-8'><title>bbjcoder review</title><style>{_CSS}</style></head><body>"
-    if pair is None:
-        return head + f"<h1>All done</h1><p id='progress'>{done} of {total} rated.</p></body></html>"
-    return (
-        head
-        + f"<h1>Review <span id='progress'>{done + 1} of {total}</span></h1>"
-        + f"<p>Case <code id='case-id'>{html.escape(pair.case_id)}</code> ({html.escape(pair.category)})</p>"
-        + f"<div class='prompt' id='prompt'>{html.escape(pair.prompt)}</div>"
-        + "<form method='post' action='/rate' id='rating'>"
-        + f"<input type='hidden' name='case_id' value='{html.escape(pair.case_id, quote=True)}'>"
-        + f"<input type='hidden' name='csrf' value='{html.escape(token, quote=True)}'>"
-        + "<div class='cols'>"
-        + f"<div class='col' id='output-a'><h2>A</h2>{render_output(pair.text_a)}{_scale_inputs('a')}</div>"
-        + f"<div class='col' id='output-b'><h2>B</h2>{render_output(pair.text_b)}{_scale_inputs('b')}</div>"
-        + "</div><div class='choice'>Which is better? "
-        + "<label><input type='radio' name='choice' value='a' id='choice-a' required> A better</label> "
-        + "<label><input type='radio' name='choice' value='b' id='choice-b'> B better</label> "
-        + "<label><input type='radio' name='choice' value='tie' id='choice-tie'> Tie</label></div>"
-        + "<p><label>Comment<br><textarea name='comment' id='comment' rows='3' cols='80'></textarea></label></p>"
-        + "<p><label>Reviewer <input name='reviewer' id='reviewer'></label></p>"
-        + "<button type='submit' id='submit'>Submit rating</button></form></body></html>"
+    """The review page (templates/eval/review.html.j2): the next pair, or "all done"."""
+    from markupsafe import Markup
+
+    from bbjcoder.render import render
+
+    return render(
+        "eval/review.html.j2",
+        pair=pair,
+        done=done,
+        total=total,
+        token=token,
+        scales=list(zip(SCALES, _SCALE_TITLES, strict=True)),
+        # render_output escapes the prose and highlights (and escapes) the code itself
+        output_a=Markup(render_output(pair.text_a)) if pair else "",
+        output_b=Markup(render_output(pair.text_b)) if pair else "",
     )
 
 
@@ -286,57 +251,59 @@ def _mean(values: list[int]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def review_summary(db: Path) -> dict[str, Any]:
+def review_summary(db: Path) -> ReviewSummary:
     """Win-rate table: per (model, opponent) wins/ties/losses, win rate (tie = half) with a 95%
     Wilson interval, and the model's mean 1-5 scores."""
     con = connect(db)
     rows = export_ratings(con)
     con.close()
-    table: dict[tuple[str, str], dict[str, Any]] = {}
+    tally: dict[tuple[str, str], _Tally] = {}
     for r in rows:
         for side, other in (("a", "b"), ("b", "a")):
-            model, opp = r[f"model_{side}"], r[f"model_{other}"]
-            e = table.setdefault(
-                (model, opp),
-                {
-                    "model": model,
-                    "opponent": opp,
-                    "wins": 0,
-                    "ties": 0,
-                    "losses": 0,
-                    **{s: [] for s in SCALES},
-                },
-            )
+            e = tally.setdefault((r[f"model_{side}"], r[f"model_{other}"]), _Tally())
             if r["choice"] == "tie":
-                e["ties"] += 1
+                e.ties += 1
             elif r["choice"] == side:
-                e["wins"] += 1
+                e.wins += 1
             else:
-                e["losses"] += 1
+                e.losses += 1
             for s in SCALES:
                 if r[f"{side}_{s}"] is not None:
-                    e[s].append(r[f"{side}_{s}"])
+                    e.scores[s].append(r[f"{side}_{s}"])
     out = []
-    for e in table.values():
-        n = e["wins"] + e["ties"] + e["losses"]
-        low, high = wilson_interval(e["wins"] + 0.5 * e["ties"], n)
+    for (model, opponent), e in sorted(tally.items()):
+        n = e.wins + e.ties + e.losses
+        low, high = wilson_interval(e.wins + 0.5 * e.ties, n)
         out.append(
-            {
-                **e,
-                "n": n,
-                "win_rate": (e["wins"] + 0.5 * e["ties"]) / n,
-                "low": low,
-                "high": high,
-                **{s: _mean(e[s]) for s in SCALES},
-            }
+            ReviewRow(
+                model=model,
+                opponent=opponent,
+                n=n,
+                wins=e.wins,
+                ties=e.ties,
+                losses=e.losses,
+                win_rate=(e.wins + 0.5 * e.ties) / n,
+                low=low,
+                high=high,
+                quality=_mean(e.scores["quality"]),
+                idiomatic=_mean(e.scores["idiomatic"]),
+                explanation=_mean(e.scores["explanation"]),
+            )
         )
-    return {"ratings": len(rows), "table": sorted(out, key=lambda e: (e["model"], e["opponent"]))}
+    return ReviewSummary(ratings=len(rows), table=out)
 
 
-def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> tuple[Path, dict[str, Any]]:
+@dataclass
+class _Tally:
+    wins: int = 0
+    ties: int = 0
+    losses: int = 0
+    scores: dict[str, list[int]] = field(default_factory=lambda: {s: [] for s in SCALES})
+
+
+def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> tuple[Path, ReviewSummary]:
     """Write ratings.jsonl and put the win-rate table into report.json/report.md."""
-    from bbjcoder.evaluate.report import REPORT_JSON, REPORT_MD, render_markdown
-    from bbjcoder.fileio import atomic_write_json, atomic_write_text
+    from bbjcoder.evaluate.report import REPORT_JSON, write_markdown
 
     db = db or eval_dir / "review.sqlite"
     if not db.exists():
@@ -349,12 +316,19 @@ def export(eval_dir: Path, db: Path | None = None, out: Path | None = None) -> t
     summary = review_summary(db)
     report_path = eval_dir / REPORT_JSON
     if report_path.exists():
-        from bbjcoder.integrity import check_json_object
-
-        report = check_json_object(
-            report_path, hint=f"run the eval again into {eval_dir} (its samples are kept), then --export"
-        )
-        report["review"] = summary
-        atomic_write_json(report_path, report)
-        atomic_write_text(eval_dir / REPORT_MD, render_markdown(report))
+        report = _load_report(eval_dir).model_copy(update={"review": summary})
+        report.save(report_path)
+        write_markdown(eval_dir, report)
     return out, summary
+
+
+def _load_report(eval_dir: Path) -> EvalReport:
+    """eval_dir/report.json; a damaged one names the fix (the samples are kept, only the report is rewritten)."""
+    try:
+        return EvalReport.load(eval_dir / "report.json")
+    except RecordError as exc:
+        raise CorruptFile(
+            exc.message,
+            path=eval_dir / "report.json",
+            hint=f"run the eval again into {eval_dir} (its samples are kept; only the report is rewritten)",
+        ) from exc

@@ -12,10 +12,11 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bbjcoder.config import EvalSection, RunConfig, RunSection
 from bbjcoder.errors import ModelError, UserError
 from bbjcoder.evaluate.forgetting import (
     HUMANEVAL,
@@ -26,7 +27,7 @@ from bbjcoder.evaluate.forgetting import (
     load_problems,
     solution_code,
 )
-from bbjcoder.evaluate.gate import DEFAULT_MAX_DROP, general_gate
+from bbjcoder.evaluate.gate import general_gate
 from bbjcoder.evaluate.generate import (
     ModelSpec,
     SamplingParams,
@@ -42,6 +43,7 @@ from bbjcoder.evaluate.samples import SampleStore
 from bbjcoder.evaluate.scoring import CheckFn, default_checker, sample_code, score_general, score_model
 from bbjcoder.evaluate.suite import Case, Suite, load_suite
 from bbjcoder.fileio import DirLock, atomic_write_json, sha256_file
+from bbjcoder.records.eval_report import EvalReport, EvalSettingsInfo, ModelInfo, SuiteInfo
 
 SAMPLES, GENERAL_SAMPLES = "samples.jsonl", "general-samples.jsonl"
 SAMPLING_JSON = "sampling.json"  # the settings the stored samples were drawn with
@@ -50,59 +52,100 @@ SAMPLING_JSON = "sampling.json"  # the settings the stored samples were drawn wi
 SAMPLE_KEYS = ("temperature", "top_p", "max_new_tokens", "stop", "seed")
 
 
+_EVAL = EvalSection()  # the one home of the eval defaults
+
+
 @dataclass(frozen=True)
 class EvalSettings:
+    """What one eval does: the `[eval]` section resolved against the run's seed and runs_dir
+    (`from_config`); the defaults are `config.EvalSection`'s."""
+
     params: SamplingParams = field(default_factory=SamplingParams)
-    ks: tuple[int, ...] = (1, 5)
-    max_cases: int | None = None
-    cases_seed: int = 0  # which stratified subset --max-cases takes
+    ks: tuple[int, ...] = tuple(_EVAL.k)
+    max_cases: int | None = _EVAL.max_cases
+    cases_seed: int = _EVAL.cases_seed  # which stratified subset max_cases takes
     # `humaneval` (the default for real runs) or a directory like evals/general-code (the demo's).
-    forgetting_suite: Path | None = Path(HUMANEVAL)
-    forgetting_samples: int = 1  # pass@1 from one (greedy) sample per problem
-    forgetting_max: int | None = None
-    forgetting_prompt: str = "auto"  # auto | chat | completion (see forgetting_style)
+    forgetting_suite: Path | None = _EVAL.forgetting_suite
+    forgetting_samples: int = _EVAL.forgetting_samples  # pass@1 from one (greedy) sample per problem
+    forgetting_max: int | None = _EVAL.forgetting_max_problems
+    forgetting_prompt: str = _EVAL.forgetting_prompt  # auto | chat | completion (see forgetting_style)
     forgetting_max_new_tokens: int | None = None  # None: params.max_new_tokens
-    max_general_drop: float = DEFAULT_MAX_DROP  # the gate: points of general pass@1
+    max_general_drop: float = _EVAL.forgetting_max_drop  # the gate: points of general pass@1
     sandbox_workers: int | None = None  # None: one sandbox per core
-    runs_dir: Path = Path("runs")
-    timeout_s: float = 120.0
+    runs_dir: Path = RunSection().runs_dir
+    timeout_s: float = _EVAL.request_timeout_s
     bootstrap_seed: int = 0
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.params.to_dict(),
-            "ks": list(self.ks),
-            "max_cases": self.max_cases,
-            "cases_seed": self.cases_seed,
-            "forgetting_suite": str(self.forgetting_suite) if self.forgetting_suite else None,
-            "forgetting_samples": self.forgetting_samples,
-            "forgetting_max": self.forgetting_max,
-            "forgetting_prompt": self.forgetting_prompt,
-            "forgetting_max_new_tokens": self.general_params().max_new_tokens,
-            "forgetting_temperature": self.general_params().temperature,
-            "max_general_drop": self.max_general_drop,
-        }
+    @classmethod
+    def from_config(cls, cfg: RunConfig) -> EvalSettings:
+        """The settings of `cfg.eval`; its seed defaults to the run's seed."""
+        ev = cfg.eval
+        params = SamplingParams(
+            n=ev.n_samples,
+            temperature=ev.temperature,
+            top_p=ev.top_p,
+            max_new_tokens=ev.max_new_tokens,
+            stop=tuple(ev.stop),
+            seed=ev.seed if ev.seed is not None else cfg.run.seed,
+            batch_size=ev.batch_size,
+        )
+        return cls(
+            params=params,
+            ks=tuple(ev.k),
+            max_cases=ev.max_cases,
+            cases_seed=ev.cases_seed,
+            forgetting_suite=ev.forgetting_suite,
+            forgetting_samples=ev.forgetting_samples,
+            forgetting_max=ev.forgetting_max_problems,
+            forgetting_prompt=ev.forgetting_prompt,
+            forgetting_max_new_tokens=ev.forgetting_max_new_tokens,
+            max_general_drop=ev.forgetting_max_drop,
+            runs_dir=cfg.run.runs_dir,
+            timeout_s=ev.request_timeout_s,
+        )
+
+    def info(self, forgetting_prompts: dict[str, str]) -> EvalSettingsInfo:
+        """The settings as the report records them."""
+        general = self.general_params()
+        return EvalSettingsInfo(
+            n=self.params.n,
+            temperature=self.params.temperature,
+            top_p=self.params.top_p,
+            max_new_tokens=self.params.max_new_tokens,
+            stop=list(self.params.stop),
+            seed=self.params.seed,
+            batch_size=self.params.batch_size,
+            ks=list(self.ks),
+            max_cases=self.max_cases,
+            cases_seed=self.cases_seed,
+            forgetting_suite=str(self.forgetting_suite) if self.forgetting_suite else None,
+            forgetting_samples=self.forgetting_samples,
+            forgetting_max=self.forgetting_max,
+            forgetting_prompt=self.forgetting_prompt,
+            forgetting_max_new_tokens=general.max_new_tokens,
+            forgetting_temperature=general.temperature,
+            max_general_drop=self.max_general_drop,
+            forgetting_prompts=forgetting_prompts,
+        )
 
     def general_params(self, style: str = "chat") -> SamplingParams:
         """Sampling for the forgetting check: greedy when one sample per problem (as published
         pass@1 figures are made), short max tokens, and the prompt style's stop sequences."""
         n = self.forgetting_samples
-        return SamplingParams(
-            **{
-                **self.params.to_dict(),
-                "n": n,
-                "temperature": 0.0 if n == 1 else self.params.temperature,
-                "max_new_tokens": self.forgetting_max_new_tokens or self.params.max_new_tokens,
-                "stop": (*self.params.stop, *general_stops(style)),
-            }
+        return replace(
+            self.params,
+            n=n,
+            temperature=0.0 if n == 1 else self.params.temperature,
+            max_new_tokens=self.forgetting_max_new_tokens or self.params.max_new_tokens,
+            stop=(*self.params.stop, *general_stops(style)),
         )
 
 
 @dataclass(frozen=True)
 class EvalResult:
     out_dir: Path
-    report: dict[str, Any]
+    report: EvalReport
     paths: dict[str, Path]
     generated: int  # samples generated by this call (0 when everything was resumed)
 
@@ -308,13 +351,13 @@ def _run_eval(
     gstore = SampleStore(out / GENERAL_SAMPLES)
     tasks = suite_tasks(suite.cases)
 
-    def bbj_post(task: Task, text: str) -> dict[str, Any]:
-        return {"code": sample_code(task.extra["case"], text)}
+    def bbj_post(task: Task, text: str) -> str:
+        return sample_code(task.extra["case"], text)
 
-    def py_post(task: Task, text: str) -> dict[str, Any]:
-        return {"code": solution_code(task.extra["problem"], text)}
+    def py_post(task: Task, text: str) -> str:
+        return solution_code(task.extra["problem"], text)
 
-    models_meta: list[dict[str, Any]] = []
+    models_meta: list[ModelInfo] = []
     generated = 0
     meta_path = out / "models.json"
     known: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -357,14 +400,14 @@ def _run_eval(
             atomic_write_json(meta_path, known)
         desc = known.get(s.label, {}).get("description", {"backend": s.kind})
         models_meta.append(
-            {
-                "label": s.label,
-                "role": "model" if i == 0 else "baseline",
-                "spec": s.label,
-                "description": desc,
-                "model_hash": known.get(s.label, {}).get("model_hash", _sha([s.label])),
-                "backend_hash": _sha([desc, params.to_dict()]),
-            }
+            ModelInfo(
+                label=s.label,
+                role="model" if i == 0 else "baseline",
+                spec=s.label,
+                description=desc,
+                model_hash=known.get(s.label, {}).get("model_hash", _sha([s.label])),
+                backend_hash=_sha([desc, params.to_dict()]),
+            )
         )
 
     log("scoring")
@@ -397,14 +440,10 @@ def _run_eval(
                 seed=settings.bootstrap_seed,
             )
     cases_file = suite.path / "cases.jsonl" if suite.path.is_dir() else suite.path
-    suite_meta = {
-        "name": suite.name,
-        "path": str(suite.path),
-        "cases": len(suite.cases),
-        "sha256": sha256_file(cases_file),
-    }
-    config = settings.to_dict()
-    config["forgetting_prompts"] = {label: styles[label] for label in labels} if problems else {}
+    suite_meta = SuiteInfo(
+        name=suite.name, path=str(suite.path), cases=len(suite.cases), sha256=sha256_file(cases_file)
+    )
+    config = settings.info({label: styles[label] for label in labels} if problems else {})
     report = build_report(
         suite=suite_meta,
         models=models_meta,
@@ -412,15 +451,15 @@ def _run_eval(
         general=general,
         ks=[k for k in settings.ks if k <= params.n],
         config=config,
-        config_hash=_sha([config, suite_meta["sha256"]]),
+        config_hash=_sha([config.model_dump(mode="json"), suite_meta.sha256]),
         seed=settings.bootstrap_seed,
-        gate=gate.to_dict() if gate else None,
+        gate=gate.record() if gate else None,
     )
     review_db = out / "review.sqlite"
     if review_db.exists():
         from bbjcoder.evaluate.review import review_summary
 
-        report["review"] = review_summary(review_db)
+        report = report.model_copy(update={"review": review_summary(review_db)})
     paths = write_report(out, report)
     if spec.kind == "run":
         _record_in_run(spec.target, settings.runs_dir, report)
@@ -437,22 +476,10 @@ def _labelled(
     return lambda done, total: progress(label, done, total)
 
 
-def _record_in_run(run_id: str, runs_dir: Path, report: dict[str, Any]) -> None:
+def _record_in_run(run_id: str, runs_dir: Path, report: EvalReport) -> None:
     """MODEL_CARD.md evaluation section + run.json metrics.eval.<suite> (for `runs compare`)."""
-    from bbjcoder.runs import load_run, update_run_metrics, write_eval_results
+    from bbjcoder.runs import resolve_run, update_run_metrics, write_eval_results
 
-    run = load_run(run_id, runs_dir)
-    label = report["models"][0]["label"]
-    overall = report["summary"][label].get("overall:all", {})
-    metrics = {key: overall[key]["value"] for key in overall if key.startswith("compile@") or key == "idioms"}
-    if report["general"].get(label):
-        metrics["general_pass@1"] = report["general"][label]["value"]
-    if report.get("general_gate"):
-        metrics["general_change_points"] = report["general_gate"]["change"]
-        metrics["general_gate_passed"] = report["general_gate"]["passed"]
-    k = f"compile@{min(report['ks'])}"  # per category too, so `runs compare` lines them up
-    metrics[f"{k}_by_category"] = {
-        key: entry[k]["value"] for key, entry in report["summary"][label].items() if key != "overall:all"
-    }
-    update_run_metrics(run, "eval", {report["suite"]["name"]: metrics})
-    write_eval_results(load_run(run_id, runs_dir), model_card_section(report))
+    run = resolve_run(run_id, runs_dir)
+    update_run_metrics(run, "eval", {report.suite.name: report.run_metrics()})
+    write_eval_results(resolve_run(run_id, runs_dir), model_card_section(report))

@@ -10,19 +10,31 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from bbjcoder.errors import DataError
 
 Key = tuple[str, str, int]
 
 
+class SampleRow(TypedDict):
+    """One line of samples.jsonl: a model's `sample`-th answer to a case (or forgetting problem)."""
+
+    model: str
+    case_id: str
+    sample: int
+    seed: int
+    text: str  # the raw generation
+    code: str  # the code the sample is judged by
+    seconds: float
+
+
 class SampleStore:
-    """samples.jsonl: records {"model", "case_id", "sample", "text", "code", ...}."""
+    """samples.jsonl: one `SampleRow` per line."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._records: dict[Key, dict[str, Any]] = {}
+        self._records: dict[Key, SampleRow] = {}
         self._load()
 
     def _load(self) -> None:
@@ -52,7 +64,7 @@ class SampleStore:
     def __len__(self) -> int:
         return len(self._records)
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: SampleRow) -> None:
         """Write one record durably (flush + fsync) before the next sample is generated."""
         key = (str(record["model"]), str(record["case_id"]), int(record["sample"]))
         if key in self._records:
@@ -65,7 +77,7 @@ class SampleStore:
             os.fsync(fh.fileno())
         self._records[key] = record
 
-    def records(self, model: str | None = None) -> Iterator[dict[str, Any]]:
+    def records(self, model: str | None = None) -> Iterator[SampleRow]:
         for key, rec in self._records.items():
             if model is None or key[0] == model:
                 yield rec

@@ -8,14 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from bbjcoder.bbj import check_source
 from bbjcoder.evaluate.copying import is_copy
 from bbjcoder.evaluate.extract import extract_code, has_statements
-from bbjcoder.evaluate.forgetting import Problem, SandboxLimits, check_many
+from bbjcoder.evaluate.forgetting import OutcomeJSON, Problem, SandboxLimits, check_many
 from bbjcoder.evaluate.metrics import bootstrap_ci, pass_at_k
+from bbjcoder.evaluate.samples import SampleRow
 from bbjcoder.evaluate.suite import Case, categories, check_idioms
+from bbjcoder.records.eval_report import CaseRecord, CategorySummary, Estimate
+
+
+class DiagnosticJSON(TypedDict):
+    """A checker diagnostic as reports and serve_check.json store it."""
+
+    line: int
+    column: int
+    message: str
+
 
 CheckFn = Callable[[str], list[Any]]
 
@@ -44,22 +55,11 @@ def program_for(case: Case, code: str) -> str:
 class SampleResult:
     sample: int
     compiles: bool
-    diagnostics: tuple[dict[str, Any], ...]
+    diagnostics: tuple[DiagnosticJSON, ...]
     idioms_ok: bool | None  # None when the case has no idioms
     idiom_problems: tuple[str, ...]
     code: str
     copied: bool = False  # the code only repeats code of the prompt (counted as no code)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "compiles": self.compiles,
-            "diagnostics": list(self.diagnostics),
-            "idioms_ok": self.idioms_ok,
-            "idiom_problems": list(self.idiom_problems),
-            "code": self.code,
-            "copied": self.copied,
-        }
 
 
 @dataclass(frozen=True)
@@ -95,25 +95,39 @@ class CaseResult:
     def compile_at(self, k: int) -> float | None:
         return pass_at_k(self.n, self.c, k) if self.n >= k else None
 
-    def to_dict(self, ks: Sequence[int]) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "case_id": self.case.id,
-            "type": self.case.type,
-            "generation": list(self.case.generation),
-            "difficulty": self.case.difficulty,
-            "prompt": self.case.prompt,
-            "n": self.n,
-            "c": self.c,
-            "compile_at_k": {str(k): self.compile_at(k) for k in ks},
-            "idiom_rate": self.idiom_rate,
-            "copies": self.copies,
-            "solved": self.solved,
-            "samples": [s.to_dict() for s in self.samples],
-        }
+    def record(self, ks: Sequence[int]) -> CaseRecord:
+        """The case as the eval report keeps it."""
+        return CaseRecord.model_validate(
+            {
+                "model": self.model,
+                "case_id": self.case.id,
+                "type": self.case.type,
+                "generation": list(self.case.generation),
+                "difficulty": self.case.difficulty,
+                "prompt": self.case.prompt,
+                "n": self.n,
+                "c": self.c,
+                "compile_at_k": {str(k): self.compile_at(k) for k in ks},
+                "idiom_rate": self.idiom_rate,
+                "copies": self.copies,
+                "solved": self.solved,
+                "samples": [
+                    {
+                        "sample": s.sample,
+                        "compiles": s.compiles,
+                        "diagnostics": list(s.diagnostics),
+                        "idioms_ok": s.idioms_ok,
+                        "idiom_problems": list(s.idiom_problems),
+                        "code": s.code,
+                        "copied": s.copied,
+                    }
+                    for s in self.samples
+                ],
+            }
+        )
 
 
-def compile_diagnostics(code: str, check: CheckFn, program: str | None = None) -> tuple[dict[str, Any], ...]:
+def compile_diagnostics(code: str, check: CheckFn, program: str | None = None) -> tuple[DiagnosticJSON, ...]:
     """compile@k's verdict on extracted `code`: empty when it compiles.
 
     Code with no statement (empty, or REM comments only) fails without asking the checker; else
@@ -136,7 +150,7 @@ def score_sample(case: Case, index: int, text: str, check: CheckFn) -> SampleRes
     code = sample_code(case, text)
     copied = has_statements(code) and is_copy(case, code)
     if copied:
-        diags: tuple[dict[str, Any], ...] = ({"line": 0, "column": 0, "message": COPY_MESSAGE},)
+        diags: tuple[DiagnosticJSON, ...] = ({"line": 0, "column": 0, "message": COPY_MESSAGE},)
     else:
         diags = compile_diagnostics(code, check, program_for(case, code))
     ok, problems = check_idioms(case.idioms, code) if case.idioms else (None, [])
@@ -146,18 +160,17 @@ def score_sample(case: Case, index: int, text: str, check: CheckFn) -> SampleRes
     return SampleResult(index, not diags, diags, ok, tuple(problems), code, copied)
 
 
-def _diag(d: Any) -> dict[str, Any]:
-    if hasattr(d, "to_dict"):
-        return dict(d.to_dict())
+def _diag(d: Any) -> DiagnosticJSON:
+    """A checker's diagnostic (a `bbj.Diagnostic`, or anything with line/column/message) as JSON."""
     return {
-        "line": getattr(d, "line", 0),
-        "column": getattr(d, "column", 0),
+        "line": int(getattr(d, "line", 0)),
+        "column": int(getattr(d, "column", 0)),
         "message": str(getattr(d, "message", d)),
     }
 
 
 def score_model(
-    model: str, cases: Sequence[Case], records: Iterable[dict[str, Any]], check: CheckFn, n: int
+    model: str, cases: Sequence[Case], records: Iterable[SampleRow], check: CheckFn, n: int
 ) -> list[CaseResult]:
     """Per-case results for one model from its sample records (the first n samples per case)."""
     by_case: dict[str, dict[int, str]] = {}
@@ -172,29 +185,29 @@ def score_model(
     return results
 
 
-def summarise(results: Sequence[CaseResult], ks: Sequence[int], seed: int = 0) -> dict[str, Any]:
+def summarise(results: Sequence[CaseResult], ks: Sequence[int], seed: int = 0) -> dict[str, CategorySummary]:
     """compile@k and idiom pass rate with bootstrap CIs: overall and per (axis, value) category."""
     groups: dict[tuple[str, str], list[CaseResult]] = {("overall", "all"): [r for r in results if r.n]}
     for r in results:
         if r.n:
             for cat in categories(r.case):
                 groups.setdefault(cat, []).append(r)
-    out: dict[str, Any] = {}
+    out: dict[str, CategorySummary] = {}
     for (axis, value), rs in groups.items():
-        entry: dict[str, Any] = {
-            "axis": axis,
-            "value": value,
-            "cases": len(rs),
-            "failed_cases": sum(r.c == 0 for r in rs),
+        compile_at = {
+            k: bootstrap_ci([s for r in rs if (s := r.compile_at(k)) is not None], seed=seed) for k in ks
         }
-        for k in ks:
-            scores = [s for r in rs if (s := r.compile_at(k)) is not None]
-            entry[f"compile@{k}"] = bootstrap_ci(scores, seed=seed).to_dict()
         idiom = [s for r in rs if (s := r.idiom_rate) is not None]
-        entry["idioms"] = bootstrap_ci(idiom, seed=seed).to_dict()
         n_samples = sum(r.n for r in rs)
-        entry["copy_rate"] = sum(r.copies for r in rs) / n_samples if n_samples else 0.0
-        out[f"{axis}:{value}"] = entry
+        out[f"{axis}:{value}"] = CategorySummary(
+            axis=axis,
+            value=value,
+            cases=len(rs),
+            failed_cases=sum(r.c == 0 for r in rs),
+            compile_at={k: Estimate.model_validate(est.to_dict()) for k, est in compile_at.items()},
+            idioms=Estimate.model_validate(bootstrap_ci(idiom, seed=seed).to_dict()),
+            copy_rate=sum(r.copies for r in rs) / n_samples if n_samples else 0.0,
+        )
     return out
 
 
@@ -204,7 +217,7 @@ class GeneralResult:
 
     model: str
     problem_id: str
-    outcomes: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    outcomes: tuple[OutcomeJSON, ...] = field(default_factory=tuple)
 
     @property
     def pass_rate(self) -> float:
@@ -222,7 +235,7 @@ class GeneralResult:
 def score_general(
     model: str,
     problems: Sequence[Problem],
-    records: Iterable[dict[str, Any]],
+    records: Iterable[SampleRow],
     limits: SandboxLimits = SandboxLimits(),
     *,
     workers: int | None = None,
@@ -236,7 +249,7 @@ def score_general(
         if rec["model"] == model and rec["case_id"] in by_id
     ]
     results = check_many([(problem, rec["code"]) for problem, rec in todo], limits, workers=workers)
-    outcomes: dict[str, list[dict[str, Any]]] = {}
+    outcomes: dict[str, list[OutcomeJSON]] = {}
     for (problem, rec), res in zip(todo, results, strict=True):
-        outcomes.setdefault(problem.id, []).append({"sample": rec["sample"], **res.to_dict()})
+        outcomes.setdefault(problem.id, []).append(res.outcome(rec["sample"]))
     return [GeneralResult(model, p.id, tuple(outcomes.get(p.id, []))) for p in problems if p.id in outcomes]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,11 +66,6 @@ class Case:
     @property
     def is_fim(self) -> bool:
         return self.prefix is not None
-
-    @property
-    def expects_code(self) -> bool:
-        """Explanation cases answer in prose; every other type is judged by compiling its code."""
-        return self.type != "explanation"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -258,7 +252,3 @@ def check_idioms(idioms: Idioms, text: str) -> tuple[bool, list[str]]:
     problems = [f"missing required idiom /{p}/" for p in idioms.must if not re.search(p, text, flags)]
     problems += [f"uses forbidden idiom /{p}/" for p in idioms.must_not if re.search(p, text, flags)]
     return (not problems, problems)
-
-
-def case_ids(cases: Sequence[Case]) -> list[str]:
-    return [c.id for c in cases]
