@@ -81,6 +81,10 @@ def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None
     assert mean_kl(merged, f16) < 1e-3
     assert top1_agreement(merged, f16) > 0.95
 
+    # After training, a turn still ends: greedy generation stops at <|im_end|> in transformers
+    # (the merged model with the generation config we write) and in llama.cpp (our GGUF's eos).
+    _assert_turn_ends(exported.merged_dir, exported.gguf_files["q8_0"])
+
     result = run_eval(
         f"gguf:{exported.gguf_files['q8_0']}",
         ROOT / "evals" / "bbj-core",
@@ -97,3 +101,26 @@ def test_real_model_fetch_import_train_export_serve_eval(tmp_path: Path) -> None
     assert len(samples) == 3 and all(isinstance(s["text"], str) for s in samples)
     assert result.report.suite.cases == 3
     print(f"real-model smoke test: {time.perf_counter() - t0:.0f} s")
+
+
+def _assert_turn_ends(merged_dir: Path, gguf: Path, budget: int = 96) -> None:
+    from llama_cpp import Llama
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    messages = [{"role": "user", "content": "Answer in one short sentence: what is BBj?"}]
+    tok = AutoTokenizer.from_pretrained(merged_dir)
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    model = AutoModelForCausalLM.from_pretrained(merged_dir)
+    prompt = tok.apply_chat_template(
+        messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
+    out = model.generate(**prompt, max_new_tokens=budget, do_sample=False)
+    new = out[0, prompt["input_ids"].shape[1] :].tolist()
+    eos = model.generation_config.eos_token_id
+    assert im_end in (eos if isinstance(eos, list) else [eos])
+    assert new[-1] == im_end and len(new) < budget, tok.decode(new)
+
+    llm = Llama(model_path=str(gguf), n_ctx=512, n_threads=2, verbose=False)
+    reply = llm.create_chat_completion(messages=messages, max_tokens=budget, temperature=0.0)
+    assert reply["choices"][0]["finish_reason"] == "stop", reply["choices"][0]["message"]["content"]
+    llm.close()
