@@ -12,6 +12,7 @@ import yaml
 
 from bbjcoder.data.suggest import find_report, suggest_from_eval, weakest_cells
 from bbjcoder.data.validate import find_example_files, validate_paths
+from bbjcoder.records.eval_report import EvalReport
 
 UNDER_TEST, BASE = "run:r1", "base:r1"
 
@@ -82,7 +83,7 @@ def _front_matter(text: str) -> dict[str, Any]:
 
 
 def test_weakest_cells_rank_by_compile_rate_and_ignore_the_baseline() -> None:
-    cells = weakest_cells(_report())
+    cells = weakest_cells(EvalReport.model_validate(_report()))
     assert [(c.generation, c.type) for c in cells] == [
         ("bbj-gui", "explanation"),  # 0 of 2 compiled
         ("dwc", "explanation"),  # 0 of 2 (same case, counted in both generations)

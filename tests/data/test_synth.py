@@ -355,8 +355,9 @@ def test_eval_plan_asks_for_the_weakest_cells_without_showing_the_held_out_promp
     report.write_text(json.dumps(_report()), encoding="utf-8")
     tasks = plan_from_eval(str(report.parent), runs_dir=tmp_path, suite=None, cells=2, per_cell=2)
     from bbjcoder.data.suggest import weakest_cells
+    from bbjcoder.records.eval_report import EvalReport
 
-    weakest = [(c.generation, c.type) for c in weakest_cells(_report())[:2]]
+    weakest = [(c.generation, c.type) for c in weakest_cells(EvalReport.model_validate(_report()))[:2]]
     assert [(t.generation, t.type) for t in tasks] == weakest * 2
     assert all(t.why == "eval" for t in tasks)
     curated = read_curated(ROOT / "training-data")

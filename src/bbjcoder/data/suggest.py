@@ -7,14 +7,13 @@ validate and convert skip) with the failing prompts as HTML comments for a perso
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bbjcoder.data.new import render_example, slugify
 from bbjcoder.errors import DataError
 from bbjcoder.fileio import atomic_write_text
+from bbjcoder.records.eval_report import Diagnostic, EvalReport
 
 INBOX = Path("training-data/_inbox")
 _REPORT = "report.json"
@@ -30,7 +29,7 @@ class Failure:
     compiled: int  # samples that compiled
     samples: int
     code: str
-    diagnostics: tuple[dict[str, Any], ...]
+    diagnostics: tuple[Diagnostic, ...]
 
 
 @dataclass
@@ -76,34 +75,39 @@ def find_report(source: str | Path, *, runs_dir: Path = Path("runs"), suite: str
     return reports[0]
 
 
-def weakest_cells(report: dict[str, Any], *, model: str | None = None) -> list[Cell]:
+def read_report(path: Path) -> EvalReport:
+    """The eval report.json behind `find_report`, as the record."""
+    return EvalReport.load(path)
+
+
+def weakest_cells(report: EvalReport, *, model: str | None = None) -> list[Cell]:
     """Generation × type cells of `model` (default: the model under test), weakest first.
 
     A case with several generations counts in each. Ranked by the share of samples that compiled,
     then by more failing cases; cells without a failing case are left out.
     """
-    label = model or report["models"][0]["label"]
+    label = model or report.under_test
     cells: dict[tuple[str, str], Cell] = {}
-    for case in report["cases"]:
-        if case["model"] != label or not case.get("n"):
+    for case in report.cases_of(label):
+        if not case.n:
             continue
-        failing = int(case["c"]) < int(case["n"])
-        first_bad = next((s for s in case.get("samples", []) if not s.get("compiles")), None)
-        for gen in case.get("generation") or ["all"]:
-            cell = cells.setdefault((gen, case["type"]), Cell(gen, case["type"]))
+        failing = case.c < case.n
+        first_bad = next((s for s in case.samples if not s.compiles), None)
+        for gen in case.generation or ["all"]:
+            cell = cells.setdefault((gen, case.type), Cell(gen, case.type))
             cell.cases += 1
-            cell.compiled += int(case["c"])
-            cell.samples += int(case["n"])
+            cell.compiled += case.c
+            cell.samples += case.n
             if failing:
                 cell.failures.append(
                     Failure(
-                        case_id=case["case_id"],
-                        prompt=case["prompt"],
-                        difficulty=case.get("difficulty") or "intermediate",
-                        compiled=int(case["c"]),
-                        samples=int(case["n"]),
-                        code=(first_bad or {}).get("code", ""),
-                        diagnostics=tuple((first_bad or {}).get("diagnostics", [])),
+                        case_id=case.case_id,
+                        prompt=case.prompt,
+                        difficulty=case.difficulty or "intermediate",
+                        compiled=case.c,
+                        samples=case.n,
+                        code=first_bad.code if first_bad else "",
+                        diagnostics=tuple(first_bad.diagnostics) if first_bad else (),
                     )
                 )
     ranked = [c for c in cells.values() if c.failures]
@@ -134,10 +138,7 @@ def render_suggestion(cell: Cell, failure: Failure, *, run: str, report_path: st
         from_generation=from_gen,
         to_generation=to_gen or (),
     )
-    diags = "\n".join(
-        f"  line {d.get('line')}, column {d.get('column')}: {d.get('message')}"
-        for d in failure.diagnostics[:8]
-    )
+    diags = "\n".join(f"  line {d.line}, column {d.column}: {d.message}" for d in failure.diagnostics[:8])
     code = "\n".join(failure.code.splitlines()[:30])
     note = "\n".join(
         [
@@ -188,13 +189,7 @@ def suggest_from_eval(
     Existing drafts are kept (a re-run adds only new ones) unless `force`.
     """
     report_path = find_report(source, runs_dir=runs_dir, suite=suite)
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read the eval report: {exc}", path=report_path) from exc
-    for key in ("models", "cases"):
-        if key not in report:
-            raise DataError(f"not an eval report.json (no {key!r})", path=report_path)
+    report = read_report(report_path)
     run = str(source)
     out: list[Suggestion] = []
     for cell in weakest_cells(report, model=model)[:cells]:

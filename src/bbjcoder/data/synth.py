@@ -412,18 +412,12 @@ def plan_from_eval(
 ) -> list[Task]:
     """Drafts for the weakest generation × type cells of an eval report (`data suggest`'s analysis).
     The prompt names the cell and the checker's complaints, never the eval prompts (held out)."""
-    from bbjcoder.data.suggest import find_report, weakest_cells
+    from bbjcoder.data.suggest import find_report, read_report, weakest_cells
 
-    report_path = find_report(source, runs_dir=runs_dir, suite=suite)
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read the eval report: {exc}", path=report_path) from exc
+    report = read_report(find_report(source, runs_dir=runs_dir, suite=suite))
     queues = []
     for cell in weakest_cells(report)[:cells]:
-        diags = sorted(
-            {str(d.get("message", "")) for f in cell.failures for d in f.diagnostics if d.get("message")}
-        )
+        diags = sorted({d.message for f in cell.failures for d in f.diagnostics if d.message})
         notes = [f"the model under test gets this wrong; teach against: {m}" for m in diags[:5]]
         diff = Counter(f.difficulty for f in cell.failures).most_common(1)[0][0]
         diff = diff if diff in DIFFICULTIES else "intermediate"
