@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bbjcoder.records.demo import DemoStages, StageEntry
 from bbjcoder.report_html import render_report_html
 
 
+def _stage(status: str, **fields: object) -> StageEntry:
+    base = {
+        "status": status,
+        "title": "t",
+        "input_hash": "h",
+        "started": "2026-12-07T00:00:00",
+        "log": "logs/x.log",
+    }
+    return StageEntry.model_validate({**base, **fields})
+
+
 def test_a_demo_directory_with_only_a_running_stage_renders(tmp_path: Path) -> None:
-    (tmp_path / "stages.json").write_text(
-        json.dumps({"profile": "quick", "stages": {"convert": {"status": "running"}}})
-    )
+    DemoStages(profile="quick", stages={"convert": _stage("running")}).save(tmp_path / "stages.json")
     page = render_report_html(tmp_path, commands=[("convert", "bbjcoder data convert <dir>")])
     assert "data-stage='convert'" in page and "data-seconds='None'" in page
     assert "No eval report." in page and "Not run." in page
@@ -20,11 +30,8 @@ def test_a_demo_directory_with_only_a_running_stage_renders(tmp_path: Path) -> N
 
 
 def test_serve_check_diagnostics_and_stage_phases_are_shown(tmp_path: Path) -> None:
-    (tmp_path / "stages.json").write_text(
-        json.dumps(
-            {"stages": {"train": {"status": "done", "seconds": 12.5, "result": {"phases": {"sft": 3.0}}}}}
-        )
-    )
+    train = _stage("done", seconds=12.5, result={"phases": {"sft": 3.0}})
+    DemoStages(stages={"train": train}).save(tmp_path / "stages.json")
     serve = {
         "compiles": False,
         "latency_s": 1.25,

@@ -10,13 +10,16 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from bbjcoder.fileio import atomic_write_text
-from bbjcoder.records.base import RecordError
+from bbjcoder.records.base import Record, RecordError
+from bbjcoder.records.dataset import DatasetManifest
+from bbjcoder.records.demo import DemoStages
 from bbjcoder.records.eval_report import CaseRecord, EvalReport
+from bbjcoder.records.run import RunRecord
 from bbjcoder.render import render
 
 DATA_TYPES = ("comprehension", "completion", "migration", "explanation")
@@ -27,6 +30,14 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         return None
+
+
+def _record_json(read: Callable[[], Record]) -> dict[str, Any]:
+    """A stage's record as JSON data for the template, or {} where the stage has not written it yet."""
+    try:
+        return read().to_json()
+    except RecordError:
+        return {}
 
 
 def _read_report(path: Path) -> EvalReport | None:
@@ -81,9 +92,9 @@ def _data_counts(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
 def render_report_html(demo_dir: Path, *, commands: Sequence[tuple[str, str]] = ()) -> str:
     """The page's HTML for `demo_dir` (a demo run directory)."""
     demo_dir = Path(demo_dir)
-    record = _read_json(demo_dir / "stages.json") or {}
+    record = _record_json(lambda: DemoStages.load(demo_dir / "stages.json"))
     stages = record.get("stages") or {}
-    run = _read_json(demo_dir / "run.json") or {}
+    run = _record_json(lambda: RunRecord.read(demo_dir))
     suite = Path((run.get("config") or {}).get("eval", {}).get("suite", "evals/bbj-core")).name
     eval_dir = demo_dir / "eval" / suite
     report = _read_report(eval_dir / "report.json")
@@ -112,7 +123,7 @@ def render_report_html(demo_dir: Path, *, commands: Sequence[tuple[str, str]] = 
         samples=_samples(report),
         serve=_read_json(demo_dir / "serve_check.json"),
         stats=stats,
-        manifest=_read_json(demo_dir / "dataset" / "manifest.json") or {},
+        manifest=_record_json(lambda: DatasetManifest.load(demo_dir / "dataset" / "manifest.json")),
         data_types=DATA_TYPES,
         data_counts=_data_counts(stats),
         images={

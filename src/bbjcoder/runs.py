@@ -259,10 +259,6 @@ def update_run_metrics(run: RunRecord | Path, section: str, data: Mapping[str, J
     return update_run(run, change)
 
 
-# Kept while other branches of issue 12 still call it; resolve_run is the one resolver.
-load_run = resolve_run
-
-
 # --- model card -------------------------------------------------------------------------------
 
 
