@@ -42,3 +42,19 @@ def test_real_quick_is_a_bounded_sft_only_run_and_tiny_has_no_model_stage(tmp_pa
     td, tcfg = prepare(tiny)
     assert tiny.name == "quick" and tcfg.export.quant == "q4_k_m" and tcfg.model.path == "tiny"
     assert demo_stages(tcfg, td, tiny)[0].name == "data"
+
+
+@pytest.mark.slow
+def test_the_model_stage_fetches_imports_and_then_keeps_the_imported_directory(tmp_path: Path) -> None:
+    from bbjcoder.models import fetch_and_import
+
+    out, said = tmp_path / "models" / "smollm2", []
+    gguf = fetch_and_import("smollm2-135m-instruct", out, describe=said.append)
+    assert gguf.parent == out.parent and gguf.stat().st_size > 50_000_000
+    assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
+    assert [s.split()[0] for s in said] == ["fetching", "importing"]
+    stamp = (out / "config.json").stat().st_mtime_ns
+    said.clear()
+    fetch_and_import("smollm2-135m-instruct", out, describe=said.append)
+    assert [s.split()[0] for s in said] == ["fetching"]  # already imported: kept as it is
+    assert (out / "config.json").stat().st_mtime_ns == stamp
