@@ -430,12 +430,10 @@ def cpu_gguf_for(run: RunRecord, *, base: bool) -> Path | None:
     if base:
         if run.base_model_dir is None:
             return None
-        note = run.base_model_dir / "IMPORTED_FROM.json"
-        try:
-            source = Path(json.loads(note.read_text(encoding="utf-8")).get("gguf") or "")
-        except (OSError, json.JSONDecodeError, AttributeError):
-            return None
-        return source if source.is_file() and source.suffix == ".gguf" else None
+        from bbjcoder.records.imported import ImportedFrom
+
+        note = ImportedFrom.of(run.base_model_dir)
+        return note.source if note is not None else None
     try:
         manifest = ExportManifest.find(run.export_dir)
     except UserError:  # not exported, or an unreadable manifest: the hf backend evaluates the run

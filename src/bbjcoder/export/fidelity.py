@@ -6,7 +6,6 @@ quantization "keeps the fine-tune" when its distribution is closer to the merged
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,19 +137,13 @@ def fidelity(
 
 # --- the default quantization -------------------------------------------------------------------
 
-_FLOAT_TYPES = {"F32", "F16", "BF16"}
-
 
 def base_was_quantized(base_dir: Path) -> bool:
     """True when the base HF directory was imported from a quantized GGUF (`bbjcoder models import`)."""
-    note = base_dir / "IMPORTED_FROM.json"
-    if not note.is_file():
-        return False
-    try:
-        types = json.loads(note.read_text(encoding="utf-8")).get("tensor_types") or {}
-    except (OSError, json.JSONDecodeError):
-        return False
-    return any(t not in _FLOAT_TYPES for t in types)
+    from bbjcoder.records.imported import ImportedFrom
+
+    note = ImportedFrom.of(base_dir)
+    return note is not None and note.quantized
 
 
 def default_quant(n_params: int, *, quantized_base: bool) -> Quant:

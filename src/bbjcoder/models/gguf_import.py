@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal, TypedDict
 
 from bbjcoder.errors import DependencyError, ModelError
+from bbjcoder.records.imported import IMPORTED_FROM, ImportedFrom
 
 ImportDtype = Literal["f32", "bf16", "f16"]
 
@@ -350,13 +351,12 @@ def import_gguf(
         config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         gen.save_pretrained(tmp)
-        note = {
-            "gguf": str(gguf_path.resolve()),
-            "architecture": arch_name,
-            "tensor_types": type_counts,
-            "note": "weights dequantized from the GGUF; its quantization error is part of this model",
-        }
-        (tmp / "IMPORTED_FROM.json").write_text(json.dumps(note, indent=2) + "\n", encoding="utf-8")
+        ImportedFrom(
+            gguf=str(gguf_path.resolve()),
+            architecture=arch_name,
+            tensor_types=type_counts,
+            note="weights dequantized from the GGUF; its quantization error is part of this model",
+        ).save(tmp / IMPORTED_FROM)
 
     _write_dir(out_dir, write)
     return ImportResult(out_dir, arch_name, vocab_size, len(state), type_counts)
