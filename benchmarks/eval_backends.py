@@ -35,7 +35,8 @@ def main() -> int:
 
     from transformers import AutoTokenizer
 
-    from bbjcoder.evaluate.generate import GGUFBackend, HFBackend, SamplingParams, llama_threads
+    from bbjcoder.config import llama_threads
+    from bbjcoder.evaluate.generate import GGUFBackend, HFBackend, SamplingParams
     from bbjcoder.evaluate.prompts import case_prompt
     from bbjcoder.evaluate.suite import load_suite
 

@@ -40,14 +40,9 @@ SIBLINGS = frozenset({"train", "evaluate", "export"})
 HEAVY = ("torch", "transformers", "peft", "trl", "llama_cpp", "accelerate", "bitsandbytes")
 LIGHT_UNITS = ("bbj", "data")
 
-# Upward (or sibling) imports that exist today, each the named engineer's to remove (issue 12).
-# This list only shrinks: a test fails when a listed import is gone, so a fix deletes its line.
-KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
-    {
-        # RUNS: the fidelity check borrows the llama.cpp thread count from evaluate
-        ("bbjcoder.export.fidelity", "bbjcoder.evaluate.generate"),
-    }
-)
+# Upward (or sibling) imports tolerated for now: none are left (issue 12 removed the last).
+# The list only shrinks: a test fails when a listed import is gone, so a fix deletes its line.
+KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

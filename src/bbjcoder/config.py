@@ -7,6 +7,7 @@ Unknown keys are errors (a typo must not silently fall back to a default).
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -301,3 +302,19 @@ def load_config(path: str | Path) -> RunConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not valid TOML: {exc}", path=path) from exc
     return parse_config(data, source=path)
+
+
+def llama_threads() -> int:
+    """Threads llama.cpp computes with: $BBJCODER_THREADS when set, else every CPU core."""
+    raw = os.environ.get("BBJCODER_THREADS", "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(
+                f"BBJCODER_THREADS={raw!r} is not a positive integer", hint="e.g. BBJCODER_THREADS=2"
+            )
+        return value
+    return max(1, os.cpu_count() or 2)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bbjcoder.config import llama_threads
 from bbjcoder.errors import UserError
-from bbjcoder.evaluate.generate import GGUFBackend, SamplingParams, Task, generate_samples, llama_threads
+from bbjcoder.evaluate.generate import GGUFBackend, SamplingParams, Task, generate_samples
 from bbjcoder.evaluate.prompts import Prompt
 from bbjcoder.evaluate.runner import EvalSettings, run_eval
 from bbjcoder.evaluate.samples import SampleStore

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bbjcoder.config import EvalSection, RunSection
+from bbjcoder.config import EvalSection, RunSection, llama_threads
 from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
 from bbjcoder.evaluate.extract import truncate_at_stop
 from bbjcoder.evaluate.prompts import CONTROL_STOPS, Prompt
@@ -48,22 +48,6 @@ class SamplingParams:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def llama_threads() -> int:
-    """Threads llama.cpp computes with: $BBJCODER_THREADS when set, else every CPU core."""
-    raw = os.environ.get("BBJCODER_THREADS", "").strip()
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError:
-            value = 0
-        if value < 1:
-            raise UserError(
-                f"BBJCODER_THREADS={raw!r} is not a positive integer", hint="e.g. BBJCODER_THREADS=2"
-            )
-        return value
-    return max(1, os.cpu_count() or 2)
 
 
 def sample_seed(base: int, task_id: str, index: int) -> int:

@@ -39,7 +39,7 @@ def gguf_logits(
     """
     from llama_cpp import Llama
 
-    from bbjcoder.evaluate.generate import llama_threads
+    from bbjcoder.config import llama_threads
 
     n_ctx = max(len(ids) for ids in token_ids) + 8
     llm = Llama(

@@ -49,7 +49,7 @@ def check_bind(host: str, api_key: str | None) -> None:
 def default_threads() -> int:
     """$BBJCODER_THREADS when set, else all cores: one server is the only llama.cpp job on its
     machine (lower --threads to share it)."""
-    from bbjcoder.evaluate.generate import llama_threads
+    from bbjcoder.config import llama_threads
 
     return llama_threads()
 
