@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bbjcoder.data.stats import Stats, read_stats
 from bbjcoder.fileio import atomic_write_text
 from bbjcoder.records.base import Record, RecordError
 from bbjcoder.records.dataset import DatasetManifest
@@ -21,15 +21,9 @@ from bbjcoder.records.demo import DemoStages
 from bbjcoder.records.eval_report import CaseRecord, EvalReport
 from bbjcoder.records.run import RunRecord
 from bbjcoder.render import render
+from bbjcoder.serve.check import read_check
 
 DATA_TYPES = ("comprehension", "completion", "migration", "explanation")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
 def _record_json(read: Callable[[], Record]) -> dict[str, Any]:
@@ -81,11 +75,12 @@ def _samples(report: EvalReport | None, shown: int = 3) -> list[list[tuple[str, 
     ]
 
 
-def _data_counts(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
+def _data_counts(stats: Stats | None) -> dict[str, dict[str, int]]:
     """Examples per generation and type (summed over difficulties) from dataset/stats.json."""
+    by_generation = stats["by_generation"] if stats else {}
     return {
-        gen: {t: sum(((per_type or {}).get(t) or {}).values()) for t in DATA_TYPES}
-        for gen, per_type in (stats.get("by_generation") or {}).items()
+        gen: {t: sum((per_type.get(t) or {}).values()) for t in DATA_TYPES}
+        for gen, per_type in by_generation.items()
     }
 
 
@@ -98,7 +93,7 @@ def render_report_html(demo_dir: Path, *, commands: Sequence[tuple[str, str]] = 
     suite = Path((run.get("config") or {}).get("eval", {}).get("suite", "evals/bbj-core")).name
     eval_dir = demo_dir / "eval" / suite
     report = _read_report(eval_dir / "report.json")
-    stats = _read_json(demo_dir / "dataset" / "stats.json") or {}
+    stats = read_stats(demo_dir / "dataset" / "stats.json")
     export = demo_dir / "export"
     modelfile = export / "Modelfile"
     modelfile_text = None
@@ -121,8 +116,8 @@ def render_report_html(demo_dir: Path, *, commands: Sequence[tuple[str, str]] = 
         r=report,
         eval_dir_name=eval_dir.name,
         samples=_samples(report),
-        serve=_read_json(demo_dir / "serve_check.json"),
-        stats=stats,
+        serve=read_check(demo_dir / "serve_check.json"),
+        stats=stats or {},
         manifest=_record_json(lambda: DatasetManifest.load(demo_dir / "dataset" / "manifest.json")),
         data_types=DATA_TYPES,
         data_counts=_data_counts(stats),

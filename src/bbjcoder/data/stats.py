@@ -10,7 +10,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bbjcoder.data.records import Record
 from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
@@ -68,6 +68,17 @@ class Stats(TypedDict):
 
 class StatsWithLengths(Stats):
     _lengths: dict[str, list[int]]  # tokens per record, per split (for the histogram; not written)
+
+
+def read_stats(path: str | Path) -> Stats | None:
+    """dataset/stats.json as this stage wrote it, or None when it is missing or unreadable."""
+    import json
+
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return cast(Stats, data) if isinstance(data, dict) else None
 
 
 def compute_stats(

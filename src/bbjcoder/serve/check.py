@@ -4,13 +4,14 @@ The demo's serve stage; the verdict is compile@k's verdict on the answer's code.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TextIO, TypedDict
+from typing import TextIO, TypedDict, cast
 
 from bbjcoder.errors import UserError
 
@@ -37,6 +38,15 @@ class ServeCheck(TypedDict, total=False):
     diagnostics: list[object]  # compile@k's diagnostics of `code`: empty when it compiles
     server_exit_code: int | None
     server_stopped: bool
+
+
+def read_check(path: Path) -> ServeCheck | None:
+    """serve_check.json as `serve_and_ask`'s caller saved it, or None when missing or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return cast(ServeCheck, data) if isinstance(data, dict) else None
 
 
 def summary(check: ServeCheck) -> str:
