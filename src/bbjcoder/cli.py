@@ -799,30 +799,28 @@ def eval_cmd(
     """
     from pathlib import Path
 
-    from bbjcoder.evaluate.commands import GateFailed, eval_command
+    from bbjcoder.evaluate.commands import GateFailed, eval_command, eval_config
 
+    cfg = eval_config(
+        Path(config) if config else None,
+        suite=Path(suite) if suite else None,
+        baselines=baseline or (),
+        n=n,
+        ks=k or (),
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        max_cases=max_cases,
+        cases_seed=cases_seed,
+        batch_size=batch_size,
+        no_forgetting=no_forgetting,
+        request_timeout=request_timeout,
+        forgetting_suite=forgetting_suite,
+        forgetting_prompt=forgetting_prompt,
+        max_general_drop=max_general_drop,
+    )
     try:
         eval_command(
-            config=Path(config) if config else None,
-            model=model,
-            suite=Path(suite) if suite else None,
-            baselines=baseline,
-            out=Path(out) if out else None,
-            n=n,
-            ks=k,
-            temperature=temperature,
-            max_new_tokens=max_new_tokens,
-            max_cases=max_cases,
-            cases_seed=cases_seed,
-            batch_size=batch_size,
-            no_forgetting=no_forgetting,
-            console=err_console,
-            fresh=fresh,
-            request_timeout=request_timeout,
-            forgetting_suite=forgetting_suite,
-            forgetting_prompt=forgetting_prompt,
-            max_general_drop=max_general_drop,
-            gate=gate,
+            cfg, model=model, out=Path(out) if out else None, console=err_console, fresh=fresh, gate=gate
         )
     except GateFailed as exc:
         err_console.print(f"[bold red]gate failed:[/] {exc}", highlight=False)

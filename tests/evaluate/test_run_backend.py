@@ -57,7 +57,7 @@ def test_run_and_base_are_evaluated_and_written_into_the_model_card(
 def test_eval_with_config_picks_the_latest_run_of_that_name(
     tiny_model: Path, tiny_suite: Path, tmp_path: Path
 ) -> None:
-    from bbjcoder.evaluate.commands import eval_command
+    from bbjcoder.evaluate.commands import eval_command, eval_config
 
     runs_dir = tmp_path / "runs"
     run_id = _make_run(runs_dir, tiny_model)
@@ -67,10 +67,7 @@ def test_eval_with_config_picks_the_latest_run_of_that_name(
         f'[eval]\nsuite = "{tiny_suite}"\nn_samples = 1\nk = [1]\nmax_new_tokens = 4\nmax_cases = 2\n'
         "forgetting_max_problems = 1\n"
     )
-    result = eval_command(
-        config=config, model=None, suite=None, baselines=[], out=None, n=None, ks=[], temperature=None,
-        max_new_tokens=None, max_cases=None,
-    )  # fmt: skip
+    result = eval_command(eval_config(config), model=None)
     assert result.report.under_test == f"run:{run_id}"
     assert result.report.suite.cases == 2 and result.report.ks == [1]
     assert result.report.config.max_new_tokens == 4 and result.report.config.seed == 42

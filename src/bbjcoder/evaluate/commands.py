@@ -77,49 +77,19 @@ def eval_config(
 
 
 def eval_command(
+    cfg: RunConfig,
     *,
-    config: Path | None,
     model: str | None,
-    suite: Path | None,
-    baselines: Sequence[str],
-    out: Path | None,
-    n: int | None,
-    ks: Sequence[int],
-    temperature: float | None,
-    max_new_tokens: int | None,
-    max_cases: int | None,
-    cases_seed: int | None = None,
-    batch_size: int | None = None,
-    no_forgetting: bool = False,
+    out: Path | None = None,
     console: Console | None = None,
     fresh: bool = False,
-    request_timeout: float | None = None,
-    forgetting_suite: str | None = None,
-    forgetting_prompt: str | None = None,
-    max_general_drop: float | None = None,
     gate: bool = False,
 ) -> EvalResult:
-    """Run the eval; with `gate`, raise GateFailed when the general-code gate fails (and UserError
-    before sampling when there is no baseline to gate against or no forgetting check)."""
+    """Run the eval `cfg` describes (`eval_config` applies the command line to it); with `gate`, raise
+    GateFailed when the general-code gate fails (and UserError before sampling when there is no
+    baseline to gate against or no forgetting check)."""
     console = console or Console(stderr=True)
-    cfg = eval_config(
-        config,
-        suite=suite,
-        baselines=baselines,
-        n=n,
-        ks=ks,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        max_cases=max_cases,
-        cases_seed=cases_seed,
-        batch_size=batch_size,
-        no_forgetting=no_forgetting,
-        request_timeout=request_timeout,
-        forgetting_suite=forgetting_suite,
-        forgetting_prompt=forgetting_prompt,
-        max_general_drop=max_general_drop,
-    )
-    if model is None and config is not None:
+    if model is None and cfg.source is not None:
         model = f"run:{latest_run(cfg.run.runs_dir, cfg.run.name)}"
     if model is None:
         raise UserError(
