@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bbjcoder.data.stats import Stats, read_stats
+from bbjcoder.data.stats import read_stats
 from bbjcoder.fileio import atomic_write_text
 from bbjcoder.records.base import Record, RecordError
-from bbjcoder.records.dataset import DatasetManifest
+from bbjcoder.records.dataset import DatasetManifest, DatasetStats
 from bbjcoder.records.demo import DemoStages
 from bbjcoder.records.eval_report import CaseRecord, EvalReport
 from bbjcoder.records.run import RunRecord
@@ -75,9 +75,9 @@ def _samples(report: EvalReport | None, shown: int = 3) -> list[list[tuple[str, 
     ]
 
 
-def _data_counts(stats: Stats | None) -> dict[str, dict[str, int]]:
+def _data_counts(stats: DatasetStats | None) -> dict[str, dict[str, int]]:
     """Examples per generation and type (summed over difficulties) from dataset/stats.json."""
-    by_generation = stats["by_generation"] if stats else {}
+    by_generation = stats.by_generation if stats else {}
     return {
         gen: {t: sum((per_type.get(t) or {}).values()) for t in DATA_TYPES}
         for gen, per_type in by_generation.items()
@@ -117,7 +117,7 @@ def render_report_html(demo_dir: Path, *, commands: Sequence[tuple[str, str]] = 
         eval_dir_name=eval_dir.name,
         samples=_samples(report),
         serve=read_check(demo_dir / "serve_check.json"),
-        stats=stats or {},
+        stats=stats,
         manifest=_record_json(lambda: DatasetManifest.load(demo_dir / "dataset" / "manifest.json")),
         data_types=DATA_TYPES,
         data_counts=_data_counts(stats),

@@ -11,7 +11,8 @@ import pytest
 from bbjcoder.config import RunConfig
 from bbjcoder.data import build
 from bbjcoder.data.stage import Converted, CorpusBuilt, Imported, Outcome, SplitDone, StatsWritten
-from bbjcoder.records.dataset import DatasetManifest
+from bbjcoder.data.stats import read_stats
+from bbjcoder.records.dataset import DatasetManifest, DatasetStats
 
 
 def test_build_runs_the_steps_in_order_prints_nothing_and_returns_the_manifest(
@@ -49,3 +50,33 @@ def test_build_runs_the_steps_in_order_prints_nothing_and_returns_the_manifest(
     ]
     assert manifest.left_out == len(stages) and "corpus" in stages
     assert sum(manifest.reasons.values()) == manifest.left_out
+
+
+def test_stats_json_reads_back_typed_and_the_manifest_keeps_its_headline(
+    fixtures: Path, tmp_path: Path
+) -> None:
+    cfg = RunConfig().with_overrides(
+        {
+            "data.training_data": [fixtures / "valid"],
+            "data.dataset_dir": tmp_path / "ds",
+            "data.val_share": 0.5,
+        }
+    )
+    manifest = build(cfg)
+    stats = read_stats(tmp_path / "ds" / "stats.json")
+    assert isinstance(stats, DatasetStats)
+    assert stats.records == sum(manifest.records_in(s) for s in ("train", "val", "test")) > 0
+    assert manifest.stats == stats.summary()
+    reloaded = DatasetManifest.load(tmp_path / "ds" / "manifest.json")
+    assert reloaded.stats is not None
+    assert reloaded.stats.model_dump() == {
+        "records": stats.records,
+        "per_split": stats.per_split,
+        "tokens": stats.tokens.model_dump(),
+    }
+    # a stats.json from before `data synth` (no by_origin) still reads
+    old = json.loads((tmp_path / "ds" / "stats.json").read_text(encoding="utf-8"))
+    del old["by_origin"]
+    (tmp_path / "old.json").write_text(json.dumps(old), encoding="utf-8")
+    older = read_stats(tmp_path / "old.json")
+    assert older is not None and older.by_origin == {} and older.summary() == stats.summary()

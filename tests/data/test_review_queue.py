@@ -154,7 +154,7 @@ def test_synthetic_front_matter_needs_teacher_and_reviewer_and_reaches_the_recor
     curated = example_to_record(parse_example(GOOD_2, path="y.md", example_id="t/y")[0])
     assert "origin" not in curated.to_json()["meta"]  # curated records are written as before
     stats = compute_stats({"train": [record, curated]})
-    assert stats["by_origin"] == {"curated": 1, "synthetic": 1}
+    assert stats.stats.by_origin == {"curated": 1, "synthetic": 1}
 
 
 def test_config_switch_excludes_or_weights_synthetic_records() -> None:

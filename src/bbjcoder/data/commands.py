@@ -226,9 +226,9 @@ def _show_stats(done: StatsWritten, quiet: bool = False) -> None:
     from bbjcoder.data.stats import render_tables
 
     if not quiet:
-        for table in render_tables(done.stats):
+        for table in render_tables(done.computed):
             console.print(table)
-    console.print(f"stats: {done.stats['records']} records -> {done.out_json}, {done.png}")
+    console.print(f"stats: {done.stats.records} records -> {done.out_json}, {done.png}")
 
 
 # --- corpus -------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from bbjcoder.data.records import Record
 from bbjcoder.errors import DataError
-from bbjcoder.fileio import atomic_write_json, atomic_write_jsonl
-from bbjcoder.records.dataset import DatasetManifest, DedupSettings, QualityCounts, StatsSummary, TokenSummary
+from bbjcoder.fileio import atomic_write_jsonl
+from bbjcoder.records.dataset import DatasetManifest, DatasetStats, DedupSettings, QualityCounts
 
 if TYPE_CHECKING:
     from bbjcoder.config import RunConfig
@@ -66,7 +66,12 @@ class SplitDone:
 class StatsWritten:
     out_json: Path
     png: Path
-    stats: StatsWithLengths
+    computed: StatsWithLengths  # the stats and the per-record token lengths behind the histogram
+
+    @property
+    def stats(self) -> DatasetStats:
+        """What stats.json holds."""
+        return self.computed.stats
 
 
 Outcome = Converted | Imported | CorpusBuilt | SplitDone | StatsWritten
@@ -210,7 +215,7 @@ def write_stats(
     tokenizer: Path | None = None,
 ) -> StatsWritten:
     """stats.json and the token-length histogram (beside the first input unless given)."""
-    from bbjcoder.data.stats import compute_stats, public_stats, tokenizer_counter, write_histogram
+    from bbjcoder.data.stats import compute_stats, tokenizer_counter, write_histogram, write_stats_json
 
     splits = load_splits(inputs)
     if tokenizer is not None:
@@ -220,7 +225,7 @@ def write_stats(
     base = inputs[0] if inputs[0].is_dir() else inputs[0].parent
     out_json = out_json or base / "stats.json"
     png = png or base / "token_lengths.png"
-    atomic_write_json(out_json, public_stats(result))
+    write_stats_json(result.stats, out_json)
     write_histogram(result, png)
     return StatsWritten(out_json, png, result)
 
@@ -269,15 +274,6 @@ def build(cfg: RunConfig, *, progress: Progress | None = None) -> DatasetManifes
     )
     stats = step("stats", lambda: write_stats([out_dir]))
     assert isinstance(split, SplitDone) and isinstance(stats, StatsWritten)
-    tokens = stats.stats["tokens"]
-    manifest = split.manifest.model_copy(
-        update={
-            "stats": StatsSummary(
-                records=stats.stats["records"],
-                per_split=stats.stats["per_split"],
-                tokens=TokenSummary(**tokens),
-            )
-        }
-    )
+    manifest = split.manifest.model_copy(update={"stats": stats.stats.summary()})
     manifest.save(out_dir / "manifest.json")
     return manifest

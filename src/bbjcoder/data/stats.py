@@ -1,5 +1,8 @@
 """Dataset statistics: counts by generation x type x difficulty, token lengths, a histogram PNG.
 
+The counts are a `records.dataset.DatasetStats` (the shape of dataset/stats.json, declared once
+there); the dataset manifest keeps its headline (`DatasetStats.summary()`).
+
 Tokens are approximated by words and punctuation marks unless a Hugging Face tokenizer directory
 is given (then `tokenizers` is imported lazily, only for that).
 """
@@ -9,12 +12,15 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict, cast
+from typing import TYPE_CHECKING
 
 from bbjcoder.data.records import Record
 from bbjcoder.data.schema import DIFFICULTIES, GENERATIONS, TYPES
 from bbjcoder.errors import DependencyError, ModelError
+from bbjcoder.fileio import atomic_write_json
+from bbjcoder.records.dataset import DatasetStats, TokenSummary
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -45,40 +51,33 @@ def tokenizer_counter(tokenizer_dir: str | Path) -> Callable[[str], int]:
     return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
 
 
-class TokenStats(TypedDict):
-    tokenizer: str
-    total: int
-    min: int
-    median: int
-    p95: int
-    max: int
+@dataclass(frozen=True)
+class StatsWithLengths:
+    """What `compute_stats` found: the stats.json record, and beside it the tokens per record per
+    split (for the histogram and the per-split table rows; not written)."""
+
+    stats: DatasetStats
+    lengths: dict[str, list[int]]
 
 
-class Stats(TypedDict):
-    """dataset/stats.json: counts over all splits and token lengths per record."""
-
-    records: int
-    per_split: dict[str, int]
-    by_type: dict[str, int]
-    by_difficulty: dict[str, int]
-    by_generation: dict[str, dict[str, dict[str, int]]]  # generation -> type -> difficulty -> records
-    by_origin: dict[str, int]
-    tokens: TokenStats
-
-
-class StatsWithLengths(Stats):
-    _lengths: dict[str, list[int]]  # tokens per record, per split (for the histogram; not written)
-
-
-def read_stats(path: str | Path) -> Stats | None:
+def read_stats(path: str | Path) -> DatasetStats | None:
     """dataset/stats.json as this stage wrote it, or None when it is missing or unreadable."""
     import json
 
+    from pydantic import ValidationError
+
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return DatasetStats.model_validate(data)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError):
         return None
-    return cast(Stats, data) if isinstance(data, dict) else None
+
+
+def write_stats_json(stats: DatasetStats, path: str | Path) -> Path:
+    """dataset/stats.json: the record as a plain JSON object (atomically); returns the path."""
+    out = Path(path)
+    atomic_write_json(out, stats.model_dump(mode="json"))
+    return out
 
 
 def compute_stats(
@@ -118,34 +117,34 @@ def compute_stats(
                 if sum(table[g][t].values())
             }
     all_lengths = sorted(n for lens in lengths.values() for n in lens)
-    return {
-        "records": sum(per_split.values()),
-        "per_split": per_split,
-        "by_type": {t: by_type[t] for t in TYPES if by_type[t]},
-        "by_difficulty": {d: by_difficulty[d] for d in diff_order if by_difficulty[d]},
-        "by_generation": by_gen,
+    stats = DatasetStats(
+        records=sum(per_split.values()),
+        per_split=per_split,
+        by_type={t: by_type[t] for t in TYPES if by_type[t]},
+        by_difficulty={d: by_difficulty[d] for d in diff_order if by_difficulty[d]},
+        by_generation=by_gen,
         # provenance: written by people vs teacher drafts accepted in `data review`
-        "by_origin": {"curated": by_origin["curated"], "synthetic": by_origin["synthetic"]},
-        "tokens": {
-            "tokenizer": tokenizer,
-            "total": sum(all_lengths),
-            "min": all_lengths[0] if all_lengths else 0,
-            "median": all_lengths[len(all_lengths) // 2] if all_lengths else 0,
-            "p95": all_lengths[min(len(all_lengths) - 1, int(len(all_lengths) * 0.95))] if all_lengths else 0,
-            "max": all_lengths[-1] if all_lengths else 0,
-        },
-        "_lengths": lengths,
-    }
+        by_origin={"curated": by_origin["curated"], "synthetic": by_origin["synthetic"]},
+        tokens=TokenSummary(
+            tokenizer=tokenizer,
+            total=sum(all_lengths),
+            min=all_lengths[0] if all_lengths else 0,
+            median=all_lengths[len(all_lengths) // 2] if all_lengths else 0,
+            p95=all_lengths[min(len(all_lengths) - 1, int(len(all_lengths) * 0.95))] if all_lengths else 0,
+            max=all_lengths[-1] if all_lengths else 0,
+        ),
+    )
+    return StatsWithLengths(stats, lengths)
 
 
-def write_histogram(stats: StatsWithLengths, path: str | Path) -> Path:
+def write_histogram(result: StatsWithLengths, path: str | Path) -> Path:
     """Token-length histogram per split as a PNG (matplotlib, Agg backend, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lengths: dict[str, list[int]] = stats["_lengths"]
+    lengths = result.lengths
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     values = [v for v in lengths.values() if v]
     if values:
@@ -158,7 +157,7 @@ def write_histogram(stats: StatsWithLengths, path: str | Path) -> Path:
             stacked=True,
         )
         ax.legend()
-    ax.set_xlabel(f"tokens per record ({stats['tokens']['tokenizer']})")
+    ax.set_xlabel(f"tokens per record ({result.stats.tokens.tokenizer})")
     ax.set_ylabel("records")
     ax.set_title("Token length per record")
     fig.tight_layout()
@@ -171,29 +170,17 @@ def write_histogram(stats: StatsWithLengths, path: str | Path) -> Path:
     return out
 
 
-def public_stats(stats: StatsWithLengths) -> Stats:
-    """The stats without the raw per-record length lists."""
-    return Stats(
-        records=stats["records"],
-        per_split=stats["per_split"],
-        by_type=stats["by_type"],
-        by_difficulty=stats["by_difficulty"],
-        by_generation=stats["by_generation"],
-        by_origin=stats["by_origin"],
-        tokens=stats["tokens"],
-    )
-
-
-def render_tables(stats: StatsWithLengths) -> list[Table]:
+def render_tables(result: StatsWithLengths) -> list[Table]:
     """Rich tables: generation x type (with difficulty breakdown), and token lengths."""
     from rich.table import Table
 
-    gen_table = Table(title=f"Records by generation x type ({stats['records']} records)")
+    stats = result.stats
+    gen_table = Table(title=f"Records by generation x type ({stats.records} records)")
     gen_table.add_column("generation")
     for t in TYPES:
         gen_table.add_column(t, justify="right")
     gen_table.add_column("total", justify="right")
-    for g, types in stats["by_generation"].items():
+    for g, types in stats.by_generation.items():
         cells = []
         total = 0
         for t in TYPES:
@@ -206,22 +193,22 @@ def render_tables(stats: StatsWithLengths) -> list[Table]:
     gen_table.caption = (
         "cells: count (basic/intermediate/advanced); multi-generation records count under each label"
     )
-    origin = stats.get("by_origin") or {}
+    origin = stats.by_origin
     gen_table.caption += (
         f"\nprovenance: {origin.get('curated', 0)} curated, {origin.get('synthetic', 0)} synthetic (reviewed)"
     )
 
-    tok = stats["tokens"]
-    tok_table = Table(title=f"Tokens per record ({tok['tokenizer']})")
+    tok = stats.tokens
+    tok_table = Table(title=f"Tokens per record ({tok.tokenizer})")
     for col in ("split", "records", "min", "median", "p95", "max", "total"):
         tok_table.add_column(col, justify="right" if col != "split" else "left")
     tok_table.add_row(
         "all",
-        str(stats["records"]),
-        *(str(tok[k]) for k in ("min", "median", "p95", "max", "total")),
+        str(stats.records),
+        *(str(n) for n in (tok.min, tok.median, tok.p95, tok.max, tok.total)),
     )
-    for name, n in stats["per_split"].items():
-        lens = sorted(stats["_lengths"].get(name, []))
+    for name, n in stats.per_split.items():
+        lens = sorted(result.lengths.get(name, []))
         if lens:
             tok_table.add_row(
                 name,

@@ -1,10 +1,11 @@
-"""`DatasetManifest`: what the data stage wrote into `dataset/manifest.json`.
+"""`DatasetManifest`: what the data stage wrote into `dataset/manifest.json`; `DatasetStats`:
+`dataset/stats.json`.
 
 The inputs it read (with their sha256), each output file with its record count and sha256, the
 counts per split and stratum, why entries were left out, the quality step's counts and a short
-summary of the stats. `bbjcoder data build` (and the demo, which calls the same `data.build`)
-writes it; train copies it into run.json. Manifests written before the record existed (no
-`schema` key) load as version 1.
+summary of the stats (`DatasetStats.summary()`). `bbjcoder data build` (and the demo, which calls
+the same `data.build`) writes it; train copies it into run.json. Manifests written before the
+record existed (no `schema` key) load as version 1.
 """
 
 from __future__ import annotations
@@ -69,11 +70,33 @@ class TokenSummary(_Part):
 
 
 class StatsSummary(_Part):
-    """The headline of dataset/stats.json (the file holds the full breakdown)."""
+    """The headline of dataset/stats.json (the file holds the full breakdown): `DatasetStats.summary`."""
 
     records: int
     per_split: dict[str, int]
     tokens: TokenSummary
+
+
+class DatasetStats(_Part):
+    """dataset/stats.json: counts over all splits and the token lengths of all records.
+
+    Written as a plain JSON object (no `schema` keys; the file predates the records), in this
+    field order. `data.stats.compute_stats` builds it; `data.stats.read_stats` reads it back.
+    """
+
+    records: int
+    per_split: dict[str, int]
+    by_type: dict[str, int]
+    by_difficulty: dict[str, int]
+    by_generation: dict[str, dict[str, dict[str, int]]]  # generation -> type -> difficulty -> records
+    # provenance: written by people vs teacher drafts accepted in `data review` (files written
+    # before `data synth` existed have no such key)
+    by_origin: dict[str, int] = Field(default_factory=dict)
+    tokens: TokenSummary
+
+    def summary(self) -> StatsSummary:
+        """The headline the dataset manifest keeps."""
+        return StatsSummary(records=self.records, per_split=self.per_split, tokens=self.tokens)
 
 
 class DatasetManifest(Record):
