@@ -593,6 +593,41 @@ def data_review(
     review_command(Path(inbox), Path(training_data), port=port, db=Path(db) if db else None)
 
 
+@data_app.command("distill-general")
+def data_distill_general(
+    model: str = typer.Option(
+        ...,
+        "--model",
+        help="The model whose own answers make the mix, normally the base of the run to train: "
+        "gguf:PATH, hf:PATH, openai:MODEL@BASE_URL.",
+    ),
+    out: str = typer.Option(..., "--out", help="JSONL to write; name it in [data] general_mix."),
+    prompts: str | None = typer.Option(
+        None, "--prompts", help="Prompts JSONL (default: the shipped train/general_prompts.jsonl)."
+    ),
+    forgetting_suite: list[str] = typer.Option(
+        [],
+        "--forgetting-suite",
+        help="Suites the answers must not overlap (default: humaneval and evals/general-code; repeatable).",
+    ),
+    max_new_tokens: int = typer.Option(512, "--max-new-tokens", min=16, help="Answer length limit."),
+) -> None:
+    """Self-distilled general-code mix against forgetting: MODEL's greedy answers to general Python
+    requests, kept when their code parses (never run) and overlaps no forgetting problem. Resumes."""
+    from pathlib import Path
+
+    from bbjcoder.evaluate.distill import GENERAL_PROMPTS, distill_command
+
+    distill_command(
+        model,
+        Path(out),
+        prompts_path=Path(prompts) if prompts else GENERAL_PROMPTS,
+        forgetting_suites=forgetting_suite or ("humaneval", "evals/general-code"),
+        max_new_tokens=max_new_tokens,
+        console=err_console,
+    )
+
+
 # --- train (train/) and runs (runs.py) ----------------------------------------------------------
 
 
