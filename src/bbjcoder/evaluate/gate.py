@@ -15,9 +15,9 @@ from bbjcoder.records.eval_report import EvalReport, GateVerdict
 
 DEFAULT_MAX_DROP = 5.0  # points of pass@1
 ADVICE = (
-    "General-code ability dropped more than the plan allows: add more general code to the training "
-    "mix ([data] general_mix with a higher general_mix_share), retrain, and evaluate again before "
-    "exporting this model."
+    "General-code ability dropped more than the plan allows: train with more general code in the mix "
+    "([data] general_mix, best the base model's own answers from `bbjcoder data distill-general`, "
+    "with a higher general_mix_share), retrain, and evaluate again before exporting this model."
 )
 
 
