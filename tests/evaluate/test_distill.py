@@ -186,7 +186,7 @@ def test_distill_general_with_the_real_base_model(tmp_path: Path) -> None:
 
     prompts = tmp_path / "prompts.jsonl"
     rows = [json.loads(line) for line in GENERAL_PROMPTS.read_text().splitlines()]
-    chosen = [r for r in rows if r["id"] in ("fn/chunk_list", "fn/clamp", "chat/03")]
+    chosen = [r for r in rows if r["id"] in ("fn/snake_to_camel", "fn/clamp", "chat/03")]
     prompts.write_text("".join(json.dumps(r) + "\n" for r in chosen))
     out = tmp_path / "mix.jsonl"
     env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
@@ -201,7 +201,7 @@ def test_distill_general_with_the_real_base_model(tmp_path: Path) -> None:
     assert len(records) + rejected == 3 and len(records) >= 2, done.stderr
     assert f"{len(records)} of 3 answers accepted" in done.stderr
     by_id = {r["meta"]["id"]: r for r in records}
-    if "general/fn/chunk_list" in by_id:
-        answer = by_id["general/fn/chunk_list"]["messages"][-1]["content"]
+    if "general/fn/snake_to_camel" in by_id:
+        answer = by_id["general/fn/snake_to_camel"]["messages"][-1]["content"]
         assert answer.startswith("```python") and answer.endswith("```")
-        assert "def chunk_list(" in answer
+        assert "def snake_to_camel(" in answer
