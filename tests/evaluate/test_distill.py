@@ -187,6 +187,7 @@ def test_distill_general_with_the_real_base_model(tmp_path: Path) -> None:
     prompts = tmp_path / "prompts.jsonl"
     rows = [json.loads(line) for line in GENERAL_PROMPTS.read_text().splitlines()]
     chosen = [r for r in rows if r["id"] in ("fn/snake_to_camel", "fn/clamp", "chat/03")]
+    assert len(chosen) == 3, "the test asks three prompts of the shipped file"
     prompts.write_text("".join(json.dumps(r) + "\n" for r in chosen))
     out = tmp_path / "mix.jsonl"
     env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
