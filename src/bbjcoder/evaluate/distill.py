@@ -28,6 +28,7 @@ from typing import Any, Literal
 from bbjcoder.data.fences import fenced_blocks
 from bbjcoder.data.overlap import CONTAMINATION_THRESHOLD, NGRAM, ngram_overlap, ngrams
 from bbjcoder.errors import DataError
+from bbjcoder.evaluate.extract import LANGUAGE_ALIASES
 from bbjcoder.fileio import atomic_write_jsonl, numbered_jsonl
 
 GENERAL_PROMPTS = Path(__file__).parents[1] / "train" / "general_prompts.jsonl"
@@ -74,7 +75,7 @@ def read_general_prompts(path: Path = GENERAL_PROMPTS) -> list[GeneralPrompt]:
 
 
 def _python_blocks(answer: str) -> list[str]:
-    return [body for info, body in fenced_blocks(answer) if info in ("python", "py", "python3")]
+    return [body for info, body in fenced_blocks(answer) if info in LANGUAGE_ALIASES["python"]]
 
 
 def _parse_error(code: str) -> str | None:
