@@ -45,11 +45,11 @@ def test_shipped_prompts_are_function_stubs_and_chat_tasks() -> None:
 
 
 def test_the_user_turn_is_the_forgetting_checks_request() -> None:
-    from bbjcoder.evaluate.prompts import general_prompt
+    from bbjcoder.evaluate.prompts import GENERAL_SYSTEM_PROMPT, general_prompt
 
-    assert FN.messages("S")[1]["content"] == general_prompt(FN.prompt).chat()[1]["content"]
-    assert CHAT.messages("S") == [
-        {"role": "system", "content": "S"},
+    assert FN.request().chat()[1]["content"] == general_prompt(FN.prompt).chat()[1]["content"]
+    assert CHAT.request().chat() == [
+        {"role": "system", "content": GENERAL_SYSTEM_PROMPT},
         {"role": "user", "content": CHAT.prompt},
     ]
 
@@ -135,14 +135,14 @@ def test_distill_writes_accepted_records_reports_rejections_and_resumes(tmp_path
 
     out = tmp_path / "mix.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        distill(interrupted, prompts, out, system="S", source="test")
+        distill(interrupted, prompts, out, source="test")
     assert not out.exists() and asked == ["fn/clamp", "chat/x"]
 
     def rest(p: GeneralPrompt) -> str:
         asked.append(p.id)
         return answers[p.id]
 
-    report = distill(rest, prompts, out, system="S", source="test")
+    report = distill(rest, prompts, out, source="test")
     assert asked == ["fn/clamp", "chat/x", "fn/g"]  # the first two were not asked again
     assert report.resumed == 2 and report.accepted == 2
     assert report.rejected == [("fn/g", "no ```python block in the answer")]
@@ -155,7 +155,7 @@ def test_distill_writes_accepted_records_reports_rejections_and_resumes(tmp_path
 def test_distill_with_nothing_accepted_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "mix.jsonl"
     with pytest.raises(DataError, match="no answer was accepted"):
-        distill(lambda p: "", [FN], out, system="S", source="test")
+        distill(lambda p: "", [FN], out, source="test")
     assert not out.exists()
 
 
@@ -170,7 +170,7 @@ def test_the_shipped_self_distilled_mix_passes_its_own_rules() -> None:
         p = prompts[rec["meta"]["id"]]
         msgs = rec["messages"]
         assert [m["role"] for m in msgs] == ["system", "user", "assistant"]
-        assert msgs[1]["content"] == p.messages(msgs[0]["content"])[1]["content"]
+        assert msgs[:2] == p.request().chat()
         assert judge(p, msgs[2]["content"], forbidden) is None, rec["meta"]["id"]
     assert json.dumps(records).count("self-distilled") == len(records)
 

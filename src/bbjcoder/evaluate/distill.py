@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from bbjcoder.data.fences import fenced_blocks
+from bbjcoder.data.fences import fenced_blocks, has_unclosed_fence
 from bbjcoder.data.overlap import CONTAMINATION_THRESHOLD, NGRAM, ngram_overlap, ngrams
 from bbjcoder.errors import DataError
 from bbjcoder.evaluate.extract import LANGUAGE_ALIASES
+from bbjcoder.evaluate.prompts import GENERAL_SYSTEM_PROMPT, Prompt, general_prompt
 from bbjcoder.fileio import atomic_write_jsonl, numbered_jsonl
 
 GENERAL_PROMPTS = Path(__file__).parents[1] / "train" / "general_prompts.jsonl"
-FUNCTION_REQUEST = "Complete this Python function. Answer with the whole function in one ```python block.\n\n"
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,11 @@ class GeneralPrompt:
     prompt: str
     entry_point: str | None = None
 
-    def messages(self, system: str) -> list[dict[str, str]]:
-        user = f"{FUNCTION_REQUEST}```python\n{self.prompt}```" if self.kind == "function" else self.prompt
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    def request(self) -> Prompt:
+        """The model input: a function stub is asked exactly as the forgetting check asks it."""
+        if self.kind == "function":
+            return general_prompt(self.prompt)
+        return Prompt((("system", GENERAL_SYSTEM_PROMPT), ("user", self.prompt)))
 
 
 def read_general_prompts(path: Path = GENERAL_PROMPTS) -> list[GeneralPrompt]:
@@ -141,9 +143,9 @@ def judge(p: GeneralPrompt, answer: str, forbidden: Sequence[ForbiddenText] = ()
     return None
 
 
-def mix_record(p: GeneralPrompt, system: str, answer: str, source: str) -> dict[str, Any]:
+def mix_record(p: GeneralPrompt, answer: str, source: str) -> dict[str, Any]:
     """The training record (the format of `train/general_mix.jsonl`)."""
-    messages = [*p.messages(system), {"role": "assistant", "content": answer}]
+    messages = [*p.request().chat(), {"role": "assistant", "content": answer}]
     return {"messages": messages, "meta": {"id": f"general/{p.id}", "type": "general", "source": source}}
 
 
@@ -157,8 +159,7 @@ class DistillReport:
 def close_fence(answer: str) -> str:
     """A function answer stopped at its closing fence gets the fence back (the stop removes it)."""
     text = answer.rstrip()
-    opened = sum(1 for line in text.splitlines() if line.strip().startswith("```"))
-    return text + "\n```" if opened % 2 else text
+    return text + "\n```" if has_unclosed_fence(text) else text
 
 
 def distill(
@@ -166,7 +167,6 @@ def distill(
     prompts: Sequence[GeneralPrompt],
     out: Path,
     *,
-    system: str,
     source: str,
     forbidden: Sequence[ForbiddenText] = (),
     on_answer: Callable[[GeneralPrompt, str | None], None] | None = None,
@@ -191,7 +191,7 @@ def distill(
         answer = done[p.id]
         reason = judge(p, answer, forbidden)
         if reason is None:
-            records.append(mix_record(p, system, answer.strip(), source))
+            records.append(mix_record(p, answer.strip(), source))
             report.accepted += 1
         else:
             report.rejected.append((p.id, reason))
@@ -219,23 +219,23 @@ def distill_command(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from bbjcoder.evaluate.forgetting import is_humaneval
     from bbjcoder.evaluate.generate import SamplingParams, make_backend, parse_spec
-    from bbjcoder.evaluate.prompts import CHAT_STOPS, GENERAL_SYSTEM_PROMPT, Prompt
+    from bbjcoder.evaluate.prompts import CHAT_STOPS
 
     console = console or Console(stderr=True)
     prompts = read_general_prompts(prompts_path)
-    forbidden = forgetting_texts([s for s in forgetting_suites if str(s) == "humaneval" or Path(s).exists()])
+    forbidden = forgetting_texts([s for s in forgetting_suites if is_humaneval(s) or Path(s).exists()])
     spec = parse_spec(model)
     backend = make_backend(spec, runs_dir=runs_dir)
     source = f"self-distilled: {spec.label}, greedy, {prompts_path.name}"
 
     def generate(p: GeneralPrompt) -> str:
-        msgs = tuple((m["role"], m["content"]) for m in p.messages(GENERAL_SYSTEM_PROMPT))
         # A function answer ends with its code block (what the forgetting check asks for); a chat
         # answer ends where the model ends it.
         stops = CHAT_STOPS if p.kind == "function" else ()
         params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens, stop=stops, batch_size=1)
-        text = backend.generate([Prompt(msgs)], params, [0])[0]
+        text = backend.generate([p.request()], params, [0])[0]
         return close_fence(text) if p.kind == "function" else text
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -252,7 +252,6 @@ def distill_command(
                 generate,
                 prompts,
                 out,
-                system=GENERAL_SYSTEM_PROMPT,
                 source=source,
                 forbidden=forbidden,
                 on_answer=on_answer,
