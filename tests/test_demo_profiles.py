@@ -27,7 +27,7 @@ def test_the_real_profile_runs_the_cpu_recipe_with_a_model_stage_first(tmp_path:
     assert cfg.cpt.enabled and cfg.eval.max_cases is None  # the whole recipe and the whole suite
     assert cfg.data.dataset_dir == d / "dataset" and Path(cfg.run.runs_dir) == d.parent
     stages = demo_stages(cfg, d, opts)
-    assert [s.name for s in stages] == ["model", "data", "train", "eval", "export", "serve", "report"]
+    assert [s.name for s in stages] == ["model", "data", "train", "export", "eval", "serve", "report"]
     model = stages[0]
     assert model.outputs == [ROOT / "models" / REAL_MODEL / "config.json"]
     assert any(str(p).endswith("bbj-coder-0.5b-q8_0.gguf") for p in stages[5].inputs)

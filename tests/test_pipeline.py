@@ -19,7 +19,7 @@ import pytest
 from .helpers import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM
 
 REPO = Path(__file__).resolve().parents[1]
-STAGE_NAMES = ["data", "train", "eval", "export", "serve", "report"]
+STAGE_NAMES = ["data", "train", "export", "eval", "serve", "report"]
 
 
 def _demo(out: Path, workdir: Path) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -102,6 +102,12 @@ def test_demo_records_every_stage_done_and_prints_the_report_path(demo: dict[str
     run = _json(d / "run.json")
     assert run["status"] == "done" and set(run["stages"]) == {"cpt", "sft"}
     assert "bbj-core" in run["metrics"]["eval"]
+    # Export comes before eval, so without CUDA the fine-tune is scored through the GGUF users run.
+    model = _json(d / "eval" / "bbj-core" / "report.json")["models"][0]
+    exported = _json(d / "stages.json")["stages"]["export"]["result"]["files"]
+    assert model["description"]["backend"] == "gguf", model
+    quantized = {Path(path).name for quant, path in exported.items() if quant != "f16"}
+    assert Path(model["description"]["path"]).name in quantized, (model, exported)
     assert (d / "dataset" / "train.jsonl").is_file() and (d / "loss.png").is_file()
     for name in STAGE_NAMES:
         assert (d / "stage-logs" / f"{name}.log").is_file()

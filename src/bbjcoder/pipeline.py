@@ -1,7 +1,9 @@
 """`bbjcoder demo`: every stage in order (tiny model, or `--profile real`) into one run directory.
 
-It calls the stage entry points (data.build, train, eval, export), asks the exported model one
-question through `bbjcoder serve`, and ends with report.html. `recipe.Runner` records each
+It calls the stage entry points (data.build, train, export, eval), asks the exported model one
+question through `bbjcoder serve`, and ends with report.html. Export comes before eval: on a machine
+without CUDA, `run:ID` is scored through the export's GGUF (evaluate.generate.cpu_gguf_for), the
+quantized file users run, not the adapter. `recipe.Runner` records each
 finished stage with the hash of its inputs in stages.json: a re-run skips what is still valid.
 """
 
@@ -85,13 +87,13 @@ def demo_stages(cfg: RunConfig, d: Path, opts: DemoOptions) -> list[Stage]:
               train_params | {"extra": [cfg.run.seed, cfg.data.general_mix_share]},
               [d / "adapter/adapter_config.json", d / "loss.png", d / "MODEL_CARD.md"], [d / p for p in old],
               reset=partial(_reset_training, d)),
-        Stage("eval", f"eval: {ev.suite.name} vs the base model", partial(_eval, cfg, d, opts.forgetting),
-              [d / "adapter", d / "base", ev.suite, *general],
-              {"eval": part["eval"], "extra": {"forgetting": opts.forgetting, "baselines": ["base"]}},
-              [eval_dir / "report.json", eval_dir / "compile_at_k.png"], [eval_dir]),
         Stage("export", f"export: GGUF F16 + {quant.upper()}, Modelfile", partial(_export, cfg, d),
               [d / "adapter", d / "base"], {"export": part["export"], "extra": quant},
               [q4, d / "export/Modelfile"]),
+        Stage("eval", f"eval: {ev.suite.name} vs the base model", partial(_eval, cfg, d, opts.forgetting),
+              [d / "adapter", d / "base", q4, ev.suite, *general],
+              {"eval": part["eval"], "extra": {"forgetting": opts.forgetting, "baselines": ["base"]}},
+              [eval_dir / "report.json", eval_dir / "compile_at_k.png"], [eval_dir]),
         Stage("serve", "serve: ask the window prompt, check it", partial(_serve, q4, d),
               [q4], {"prompt": WINDOW_PROMPT}, [d / SERVE_CHECK_JSON]),
         Stage("report", "report.html", partial(_report, cfg, d, q4), outputs=[d / "report.html"], always=True),
