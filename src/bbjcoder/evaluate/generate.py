@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -223,31 +223,63 @@ class GGUFBackend:
         self.description = {"backend": "gguf", "path": str(path)}
 
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]) -> list[str]:
+        texts = dict(self.stream(prompts, params, seeds))
+        return [texts[i] for i in range(len(prompts))]
+
+    def stream(
+        self, prompts: Sequence[Prompt], params: SamplingParams, seeds: Sequence[int]
+    ) -> Iterator[tuple[int, str]]:
+        """(prompt index, text) as each sample is finished. `params.batch_size` > 1 decodes that
+        many prompts at once (LlamaEngine.generate_parallel); 1 is the loop `bbjcoder serve` runs."""
         from bbjcoder.data.fim import FIM_STOPS
         from bbjcoder.data.tokens import CHAT_END_TOKENS
+        from bbjcoder.evaluate.llamacpp import Request
 
-        results = []
-        for prompt, seed in zip(prompts, seeds, strict=True):
-            # The same loop as `bbjcoder serve`: the GGUF's chat template (or the FIM prompt), ended
-            # by the model's end-token ids, named explicitly.
+        stops = [s for s in params.all_stops if s]
+        groups: dict[tuple[str, ...], list[tuple[int, Request]]] = {}
+        for i, (prompt, seed) in enumerate(zip(prompts, seeds, strict=True)):
+            # The same rules as `bbjcoder serve`: the GGUF's chat template (or the FIM prompt),
+            # ended by the model's end-token ids, named explicitly.
             if prompt.raw is not None:
                 text, ends = prompt.raw, FIM_STOPS
             else:
                 text, ends = self.engine.render_chat(prompt.chat()), CHAT_END_TOKENS
             tokens = self.engine.tokenize(text)
-            pieces = self.engine.generate(
-                tokens,
-                max_tokens=max(1, min(params.max_new_tokens, self.engine.n_ctx - len(tokens))),
-                temperature=params.temperature,
-                top_p=params.top_p,
-                stop=[s for s in params.all_stops if s],
-                end_ids=self.engine.end_ids(ends),
-                seed=seed,
-            )
-            results.append(truncate_at_stop("".join(p for p, _ in pieces), params.all_stops))
-        return results
+            budget = max(1, min(params.max_new_tokens, self.engine.n_ctx - len(tokens)))
+            groups.setdefault(tuple(ends), []).append((i, Request(tokens, budget, seed)))
+        for ends, items in groups.items():  # chat and FIM prompts end on different ids
+            end_ids = self.engine.end_ids(ends)
+            if params.batch_size > 1:
+                finished = (
+                    (items[k][0], text)
+                    for k, text, _ in self.engine.generate_parallel(
+                        [r for _, r in items],
+                        slots=params.batch_size,
+                        temperature=params.temperature,
+                        top_p=params.top_p,
+                        stop=stops,
+                        end_ids=end_ids,
+                    )
+                )
+            else:
+                finished = ((i, self._one(r, params, stops, end_ids)) for i, r in items)
+            for i, text in finished:
+                yield i, truncate_at_stop(text, params.all_stops)
+
+    def _one(self, request: Any, params: SamplingParams, stops: list[str], end_ids: list[int]) -> str:
+        pieces = self.engine.generate(
+            request.prompt,
+            max_tokens=request.max_tokens,
+            temperature=params.temperature,
+            top_p=params.top_p,
+            stop=stops,
+            end_ids=end_ids,
+            seed=request.seed,
+        )
+        return "".join(p for p, _ in pieces)
 
     def close(self) -> None:
+        self.engine.close()
         self.llm.close()
 
 
@@ -463,6 +495,32 @@ def generate_samples(
     """
     todo = [(t, i) for t in tasks for i in range(params.n) if (backend.label, t.id, i) not in store]
     done = 0
+
+    def keep(task: Task, index: int, seed: int, text: str, seconds: float) -> None:
+        store.append(
+            SampleRow(
+                model=backend.label,
+                case_id=task.id,
+                sample=index,
+                seed=seed,
+                text=text,
+                code=postprocess(task, text),
+                seconds=round(seconds, 4),
+            )
+        )
+
+    stream = getattr(backend, "stream", None)
+    if stream is not None:  # samples arrive one by one as each finishes: store each at once
+        seeds = [sample_seed(params.seed, t.id, i) for t, i in todo]
+        last = time.perf_counter()
+        for k, text in stream([t.prompt for t, _ in todo], params, seeds):
+            now = time.perf_counter()
+            task, index = todo[k]
+            keep(task, index, seeds[k], text, now - last)  # wall time since the previous sample
+            last, done = now, done + 1
+            if progress is not None:
+                progress(done, len(todo))
+        return done
     # Backends that answer one prompt at a time (gguf, openai) gain nothing from batches: each
     # sample is stored (and reported) as soon as it exists, so a slow model shows steady progress.
     step = params.batch_size if getattr(backend, "batched", False) else 1
@@ -473,16 +531,7 @@ def generate_samples(
         texts = backend.generate([t.prompt for t, _ in batch], params, seeds)
         per_sample = (time.perf_counter() - t0) / len(batch)
         for (task, index), text, seed in zip(batch, texts, seeds, strict=True):
-            record = SampleRow(
-                model=backend.label,
-                case_id=task.id,
-                sample=index,
-                seed=seed,
-                text=text,
-                code=postprocess(task, text),
-                seconds=round(per_sample, 4),
-            )
-            store.append(record)
+            keep(task, index, seed, text, per_sample)
             done += 1
         if progress is not None:
             progress(start + len(batch), len(todo))

@@ -7,8 +7,12 @@ served is what was measured.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 
 class Engine:
@@ -46,6 +50,7 @@ class LlamaEngine(Engine):
         )
         template = llm.metadata.get("tokenizer.chat_template")
         self._template = _compile_template(template) if template else None
+        self._par: _ParallelContext | None = None
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         if self._template is None:  # no template in the GGUF: ChatML, as the Modelfile writes it
@@ -69,8 +74,6 @@ class LlamaEngine(Engine):
         self, prompt: list[int], *, max_tokens: int, temperature: float, top_p: float,
         stop: list[str], end_ids: list[int], seed: int | None,
     ) -> Iterator[tuple[str, str | None]]:  # fmt: skip
-        import codecs
-
         if seed is not None:
             self.llm.set_seed(seed)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -95,6 +98,176 @@ class LlamaEngine(Engine):
             pending = pending[emit:] if emit > 0 else pending
         yield pending + decoder.decode(b"", final=True), None
         yield "", "length"
+
+    def generate_parallel(
+        self, requests: Sequence[Request], *, slots: int, temperature: float, top_p: float,
+        stop: list[str], end_ids: list[int],
+    ) -> Iterator[tuple[int, str, str]]:  # fmt: skip
+        """Decode `slots` sequences at once in one llama.cpp context; (request index, text, finish
+        reason) per request, in the order they finish. The same rules as `generate`: end ids and
+        stop strings are cut, not kept.
+
+        One decode step of `slots` tokens reads the weights once, where `generate` reads them once
+        per token: on a CPU, whose token rate is bound by memory bandwidth, that is the gain
+        (benchmarks/eval_backends.py). A finished sequence's slot takes the next request at once.
+        Greedy decoding picks the argmax of the same logits; llama.cpp computes a batch of tokens
+        with other kernels than one token, so a near-tie may break the other way than in `generate`.
+        Sampling (temperature > 0) follows llama-cpp-python's chain (top-p on the raw distribution,
+        then temperature) with a NumPy generator per request's seed.
+        """
+        if not requests:
+            return
+        par = self._parallel_context(max(1, min(slots, len(requests))))
+        queue = list(range(len(requests)))
+        live: dict[int, _Sequence] = {}
+        while queue or live:
+            for slot in range(par.slots):
+                if slot not in live and queue:
+                    i = queue.pop(0)
+                    req = requests[i]
+                    logits = par.prefill(slot, req.prompt)
+                    seq = _Sequence(i, req, len(req.prompt), np.random.default_rng(req.seed))
+                    seq.next = _pick(logits, temperature, top_p, seq.rng)
+                    live[slot] = seq
+            step: list[tuple[int, int, int]] = []
+            for slot, seq in list(live.items()):
+                finish = self._advance(seq, stop, set(end_ids))
+                if finish is not None:
+                    yield seq.index, seq.text, finish
+                    del live[slot]
+                    par.forget(slot)
+                else:
+                    step.append((seq.next, seq.pos, slot))
+                    seq.pos += 1
+            if step:
+                for row, logits in enumerate(par.decode(step)):
+                    seq = live[step[row][2]]
+                    seq.next = _pick(logits, temperature, top_p, seq.rng)
+
+    def _advance(self, seq: _Sequence, stop: list[str], ends: set[int]) -> str | None:
+        """Take `seq.next` into the sequence's text; the finish reason when that ends it."""
+        tok = seq.next
+        if tok in ends:
+            seq.text += seq.decoder.decode(b"", final=True)
+            return "stop"
+        before = len(seq.text)
+        seq.text += seq.decoder.decode(self.llm.detokenize([tok]))
+        seq.n += 1
+        longest = max((len(s) for s in stop), default=0)
+        cut = min((j for s in stop if (j := seq.text.find(s, max(0, before - longest))) != -1), default=-1)
+        if cut != -1:
+            seq.text = seq.text[:cut]
+            return "stop"
+        if seq.n >= seq.request.max_tokens:
+            seq.text += seq.decoder.decode(b"", final=True)
+            return "length"
+        return None
+
+    def _parallel_context(self, slots: int) -> _ParallelContext:
+        if self._par is None or self._par.slots != slots:
+            if self._par is not None:
+                self._par.close()
+            self._par = _ParallelContext(self.llm, slots, self.n_ctx)
+        return self._par
+
+    def close(self) -> None:
+        if self._par is not None:
+            self._par.close()
+            self._par = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt for `generate_parallel`: its tokens, how many to generate, the sampling seed."""
+
+    prompt: list[int]
+    max_tokens: int
+    seed: int | None = None
+
+
+@dataclass
+class _Sequence:
+    index: int
+    request: Request
+    pos: int  # the position the next token takes
+    rng: Any
+    next: int = -1  # sampled, not yet taken into the text
+    n: int = 0  # tokens taken
+    text: str = ""
+    decoder: Any = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace"))
+
+
+class _ParallelContext:
+    """A second llama.cpp context on the loaded model for `slots` sequences, each with a KV cache of
+    its own of n_ctx cells (the room a single sequence has; llama.cpp's non-unified cache)."""
+
+    def __init__(self, llm: Any, slots: int, n_ctx: int) -> None:
+        import llama_cpp as lc
+
+        self.lc, self.slots, self.n_vocab = lc, slots, int(llm.n_vocab())
+        # The loaded context's settings (threads, attention kernel, KV types), so that one sequence
+        # here computes what `generate` computes; only the number of sequences differs.
+        params = lc.llama_context_params.from_buffer_copy(llm.context_params)
+        params.n_ctx, params.n_seq_max, params.kv_unified = slots * n_ctx, slots, False
+        self.n_batch = int(params.n_batch)  # tokens per llama_decode call: a long prompt goes in chunks
+        self.ctx = lc.llama_init_from_model(llm.model, params)
+        if not self.ctx:
+            raise RuntimeError(
+                f"llama.cpp could not create a context for {slots} sequences of {n_ctx} tokens"
+            )
+        self.memory = lc.llama_get_memory(self.ctx)
+        self.batch = lc.llama_batch_init(self.n_batch, 0, 1)
+
+    def _run(self, items: Sequence[tuple[int, int, int, bool]]) -> None:
+        b = self.batch
+        b.n_tokens = len(items)
+        for k, (tok, pos, seq, want) in enumerate(items):
+            b.token[k], b.pos[k], b.n_seq_id[k], b.logits[k] = tok, pos, 1, want
+            b.seq_id[k][0] = seq
+        rc = self.lc.llama_decode(self.ctx, b)
+        if rc != 0:
+            raise RuntimeError(
+                f"llama_decode failed ({rc}) with {len(items)} tokens in {self.slots} sequences"
+            )
+
+    def _logits(self, k: int) -> np.ndarray:
+        return np.ctypeslib.as_array(self.lc.llama_get_logits_ith(self.ctx, k), shape=(self.n_vocab,)).copy()
+
+    def prefill(self, slot: int, prompt: Sequence[int]) -> np.ndarray:
+        """Feed a prompt into `slot`'s sequence; the next-token logits after its last token."""
+        self.forget(slot)
+        for start in range(0, len(prompt), self.n_batch):
+            chunk = prompt[start : start + self.n_batch]
+            last = start + len(chunk) == len(prompt)
+            self._run([(t, start + k, slot, last and k == len(chunk) - 1) for k, t in enumerate(chunk)])
+        return self._logits(len(prompt) - 1 - (len(prompt) - 1) // self.n_batch * self.n_batch)
+
+    def decode(self, step: Sequence[tuple[int, int, int]]) -> list[np.ndarray]:
+        """One token for each (token, position, slot); the next-token logits of each, in order."""
+        self._run([(tok, pos, slot, True) for tok, pos, slot in step])
+        return [self._logits(k) for k in range(len(step))]
+
+    def forget(self, slot: int) -> None:
+        self.lc.llama_memory_seq_rm(self.memory, slot, -1, -1)
+
+    def close(self) -> None:
+        if self.ctx:
+            self.lc.llama_batch_free(self.batch)
+            self.lc.llama_free(self.ctx)
+            self.ctx = None
+
+
+def _pick(logits: np.ndarray, temperature: float, top_p: float, rng: Any) -> int:
+    """The next token: the argmax when greedy, else top-p on the raw distribution, then temperature."""
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    order = np.argsort(-logits, kind="stable")
+    probs = np.exp(logits[order] - logits[order[0]])
+    probs /= probs.sum()
+    keep = int(np.searchsorted(np.cumsum(probs), top_p)) + 1 if top_p < 1.0 else len(order)
+    kept = logits[order[:keep]] / temperature
+    weights = np.exp(kept - kept.max())
+    return int(order[rng.choice(keep, p=weights / weights.sum())])
 
 
 def _compile_template(source: str) -> Any:
