@@ -87,6 +87,24 @@ def main() -> int:
             flush=True,
         )
         results[name]["same_text_as_gguf"] = same
+    # The decode step alone, without prompts or the tail of a short run: n sequences, 20 steps.
+    from bbjcoder.evaluate.llamacpp import _ParallelContext
+
+    first = gguf.engine.tokenize(gguf.engine.render_chat(prompts[0].chat()))
+    steps: dict[int, float] = {}
+    for n in [1, *args.parallel]:
+        par = _ParallelContext(gguf.llm, n, len(first) + 64)
+        for slot in range(n):
+            par.prefill(slot, first)
+        t0 = time.perf_counter()
+        for k in range(20):
+            par.decode([(int(first[-1]), len(first) + k, slot) for slot in range(n)])
+        steps[n] = n * 20 / (time.perf_counter() - t0)
+        par.close()
+        print(
+            f"decode step of {n} sequences: {steps[n]:6.1f} tok/s ({steps[n] / steps[1]:.2f}x one)",
+            flush=True,
+        )
     gguf.close()
     base = results["gguf"]["tokens_per_s"]
     ratios = {name: r["tokens_per_s"] / base for name, r in results.items() if name != "gguf"}
@@ -99,6 +117,7 @@ def main() -> int:
         "threads": llama_threads(),
         "results": results,
         "over_gguf_one_at_a_time": ratios,
+        "decode_step_tokens_per_s": steps,
         "hf": None if args.no_hf else str(args.hf),
         "gguf": str(args.gguf),
     }

@@ -117,7 +117,11 @@ class LlamaEngine(Engine):
         """
         if not requests:
             return
-        par = self._parallel_context(max(1, min(slots, len(requests))))
+        # Each sequence's cache holds its prompt and its tokens, rounded up: not n_ctx per slot
+        need = max(len(r.prompt) + r.max_tokens for r in requests)
+        par = self._parallel_context(
+            max(1, min(slots, len(requests))), min(self.n_ctx, -(-need // 256) * 256)
+        )
         queue = list(range(len(requests)))
         live: dict[int, _Sequence] = {}
         while queue or live:
@@ -134,8 +138,7 @@ class LlamaEngine(Engine):
                 finish = self._advance(seq, stop, set(end_ids))
                 if finish is not None:
                     yield seq.index, seq.text, finish
-                    del live[slot]
-                    par.forget(slot)
+                    del live[slot]  # its cache stays: the next prompt in this slot reuses the prefix
                 else:
                     step.append((seq.next, seq.pos, slot))
                     seq.pos += 1
@@ -163,11 +166,12 @@ class LlamaEngine(Engine):
             return "length"
         return None
 
-    def _parallel_context(self, slots: int) -> _ParallelContext:
-        if self._par is None or self._par.slots != slots:
+    def _parallel_context(self, slots: int, cells: int) -> _ParallelContext:
+        """The parallel context, made again when it has other slots or too small a cache."""
+        if self._par is None or self._par.slots != slots or self._par.cells < cells:
             if self._par is not None:
                 self._par.close()
-            self._par = _ParallelContext(self.llm, slots, self.n_ctx)
+            self._par = _ParallelContext(self.llm, slots, cells)
         return self._par
 
     def close(self) -> None:
@@ -199,24 +203,25 @@ class _Sequence:
 
 class _ParallelContext:
     """A second llama.cpp context on the loaded model for `slots` sequences, each with a KV cache of
-    its own of n_ctx cells (the room a single sequence has; llama.cpp's non-unified cache)."""
+    its own of `cells` tokens (llama.cpp's non-unified cache)."""
 
-    def __init__(self, llm: Any, slots: int, n_ctx: int) -> None:
+    def __init__(self, llm: Any, slots: int, cells: int) -> None:
         import llama_cpp as lc
 
-        self.lc, self.slots, self.n_vocab = lc, slots, int(llm.n_vocab())
+        self.lc, self.slots, self.cells, self.n_vocab = lc, slots, cells, int(llm.n_vocab())
         # The loaded context's settings (threads, attention kernel, KV types), so that one sequence
         # here computes what `generate` computes; only the number of sequences differs.
         params = lc.llama_context_params.from_buffer_copy(llm.context_params)
-        params.n_ctx, params.n_seq_max, params.kv_unified = slots * n_ctx, slots, False
+        params.n_ctx, params.n_seq_max, params.kv_unified = slots * cells, slots, False
         self.n_batch = int(params.n_batch)  # tokens per llama_decode call: a long prompt goes in chunks
         self.ctx = lc.llama_init_from_model(llm.model, params)
         if not self.ctx:
             raise RuntimeError(
-                f"llama.cpp could not create a context for {slots} sequences of {n_ctx} tokens"
+                f"llama.cpp could not create a context for {slots} sequences of {cells} tokens"
             )
         self.memory = lc.llama_get_memory(self.ctx)
         self.batch = lc.llama_batch_init(self.n_batch, 0, 1)
+        self.held: dict[int, list[int]] = {}  # the tokens in each slot's KV cache, in order
 
     def _run(self, items: Sequence[tuple[int, int, int, bool]]) -> None:
         b = self.batch
@@ -234,21 +239,35 @@ class _ParallelContext:
         return np.ctypeslib.as_array(self.lc.llama_get_logits_ith(self.ctx, k), shape=(self.n_vocab,)).copy()
 
     def prefill(self, slot: int, prompt: Sequence[int]) -> np.ndarray:
-        """Feed a prompt into `slot`'s sequence; the next-token logits after its last token."""
-        self.forget(slot)
-        for start in range(0, len(prompt), self.n_batch):
-            chunk = prompt[start : start + self.n_batch]
-            last = start + len(chunk) == len(prompt)
-            self._run([(t, start + k, slot, last and k == len(chunk) - 1) for k, t in enumerate(chunk)])
-        return self._logits(len(prompt) - 1 - (len(prompt) - 1) // self.n_batch * self.n_batch)
+        """Feed a prompt into `slot`'s sequence; the next-token logits after its last token.
+
+        What the slot already holds is kept as far as it agrees with the prompt (every chat prompt
+        starts with the same system turn), as llama-cpp-python's own generate does with its one
+        sequence; at least the prompt's last token is computed again, for its logits."""
+        held = self.held.get(slot, [])
+        keep = 0
+        for a, b in zip(held, prompt[: len(prompt) - 1], strict=False):
+            if a != b:
+                break
+            keep += 1
+        self.lc.llama_memory_seq_rm(self.memory, slot, keep, -1)
+        self.held[slot] = list(prompt[:keep])
+        rest = list(prompt[keep:])
+        for start in range(0, len(rest), self.n_batch):
+            chunk = rest[start : start + self.n_batch]
+            last = start + len(chunk) == len(rest)
+            self._run(
+                [(t, keep + start + k, slot, last and k == len(chunk) - 1) for k, t in enumerate(chunk)]
+            )
+        self.held[slot] += rest
+        return self._logits(len(chunk) - 1)
 
     def decode(self, step: Sequence[tuple[int, int, int]]) -> list[np.ndarray]:
         """One token for each (token, position, slot); the next-token logits of each, in order."""
         self._run([(tok, pos, slot, True) for tok, pos, slot in step])
+        for tok, _, slot in step:
+            self.held[slot].append(tok)
         return [self._logits(k) for k in range(len(step))]
-
-    def forget(self, slot: int) -> None:
-        self.lc.llama_memory_seq_rm(self.memory, slot, -1, -1)
 
     def close(self) -> None:
         if self.ctx:
