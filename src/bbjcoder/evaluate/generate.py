@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bbjcoder.config import EvalSection, RunSection, llama_threads
 from bbjcoder.errors import DependencyError, ModelError, ServerError, UserError
@@ -25,6 +25,9 @@ from bbjcoder.evaluate.samples import SampleRow, SampleStore
 from bbjcoder.records.export_manifest import ExportManifest
 from bbjcoder.records.run import RunRecord
 from bbjcoder.runs import check_adapter, resolve_run
+
+if TYPE_CHECKING:
+    from bbjcoder.evaluate.llamacpp import Request
 
 _EVAL = EvalSection()  # the defaults live in the config's [eval] section
 
@@ -57,7 +60,10 @@ def sample_seed(base: int, task_id: str, index: int) -> int:
 
 
 class Backend(Protocol):
-    """Generates one completion per prompt; `seeds[i]` seeds prompt i where the backend can."""
+    """Generates one completion per prompt; `seeds[i]` seeds prompt i where the backend can.
+
+    A backend may also have `stream(prompts, params, seeds)` yielding (index, text) as each
+    sample finishes (gguf: several decoded at once); generate_samples stores each at once."""
 
     label: str
     description: dict[str, Any]
@@ -266,7 +272,7 @@ class GGUFBackend:
             for i, text in finished:
                 yield i, truncate_at_stop(text, params.all_stops)
 
-    def _one(self, request: Any, params: SamplingParams, stops: list[str], end_ids: list[int]) -> str:
+    def _one(self, request: Request, params: SamplingParams, stops: list[str], end_ids: list[int]) -> str:
         pieces = self.engine.generate(
             request.prompt,
             max_tokens=request.max_tokens,
@@ -521,8 +527,8 @@ def generate_samples(
             if progress is not None:
                 progress(done, len(todo))
         return done
-    # Backends that answer one prompt at a time (gguf, openai) gain nothing from batches: each
-    # sample is stored (and reported) as soon as it exists, so a slow model shows steady progress.
+    # The others: hf answers a padded batch at once; openai answers one prompt per call, so each
+    # sample is stored (and reported) as soon as it exists and a slow model shows steady progress.
     step = params.batch_size if getattr(backend, "batched", False) else 1
     for start in range(0, len(todo), step):
         batch = todo[start : start + step]
