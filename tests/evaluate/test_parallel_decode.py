@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bbjcoder.evaluate.generate import GGUFBackend, SamplingParams, Task, generate_samples
-from bbjcoder.evaluate.llamacpp import LlamaEngine, Request, _ParallelContext
+from bbjcoder.evaluate.llamacpp import LlamaEngine, Request, _ParallelContext, _pick
 from bbjcoder.evaluate.prompts import Prompt
 from bbjcoder.evaluate.samples import SampleStore
 from tests.models.conftest import real_gguf
@@ -33,7 +33,10 @@ FIM = "<|fim_prefix|>def area(w, h):\n<|fim_suffix|>\n    return result\n<|fim_m
 def engine() -> Iterator[LlamaEngine]:
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(real_gguf("smollm2-135m-instruct")), n_ctx=2048, n_threads=2, verbose=False)
+    # n_batch 16: every prompt here is fed in several chunks, in both contexts
+    llm = Llama(
+        model_path=str(real_gguf("smollm2-135m-instruct")), n_ctx=2048, n_batch=16, n_threads=2, verbose=False
+    )
     eng = LlamaEngine(llm)
     yield eng
     eng.close()
@@ -115,7 +118,11 @@ def test_stop_strings_end_ids_and_the_length_limit_end_a_sequence(engine: LlamaE
     stop = full[10:14]
     (cut, why), = _parallel(engine, [Request(prompt, 40)], slots=2, stop=[stop]).values()  # fmt: skip
     assert (cut, why) == (full[: full.find(stop)], "stop")
-    first = engine.tokenize(full)[0]
+    par = _ParallelContext(engine.llm, 1, engine.n_ctx)
+    try:
+        first = int(par.prefill(0, prompt).argmax())  # the token greedy decoding takes first
+    finally:
+        par.close()
     (none, why), = _parallel(engine, [Request(prompt, 40)], slots=2, end_ids=[first]).values()  # fmt: skip
     assert (none, why) == ("", "stop")
 
@@ -132,6 +139,28 @@ def test_sampling_is_seeded_per_request(engine: LlamaEngine) -> None:
     first = run([1, 2, 3, 4])
     assert run([1, 2, 3, 4]) == first
     assert run([11, 12, 13, 14]) != first
+    alone = _parallel(engine, [Request(p, 16, s) for p, s in zip(prompts, [1, 2, 3, 4], strict=True)], slots=1,
+                      temperature=0.9)  # fmt: skip
+    assert [alone[i][0] for i in range(4)] == first  # a request's sample is its seed's, in any company
+
+
+def test_top_p_then_temperature_sampling_follows_the_distribution() -> None:
+    rng = np.random.default_rng(0)
+    logits = np.log(np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32))
+    # top-p 0.7 keeps the two most likely (0.5 + 0.3 reaches it); temperature 1: 5/8 and 3/8
+    draws = [_pick(logits, 1.0, 0.7, rng) for _ in range(4000)]
+    assert set(draws) == {0, 1}
+    assert abs(draws.count(0) / 4000 - 0.625) < 0.03
+    # temperature 0.5 sharpens within the kept set: 0.5^2 : 0.3^2 = 25 : 9
+    draws = [_pick(logits, 0.5, 0.7, rng) for _ in range(4000)]
+    assert abs(draws.count(0) / 4000 - 25 / 34) < 0.03
+    # a long vocabulary, the head holds less than top_p, and top_p so near 1 that float sums stop
+    # below it: every token stays possible and nothing breaks
+    flat = np.zeros(5000, dtype=np.float32)
+    flat[7] = 12.0
+    picks = {_pick(flat, 1.0, 0.9999999, rng, head=64) for _ in range(300)}
+    assert 7 in picks and len(picks) > 1
+    assert _pick(flat, 0.0, 0.9, rng) == 7
 
 
 def test_the_gguf_backend_stores_each_sample_as_it_finishes(tmp_path: Path) -> None:

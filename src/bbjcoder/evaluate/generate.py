@@ -224,7 +224,10 @@ class GGUFBackend:
         self.label = label
         from bbjcoder.evaluate.llamacpp import LlamaEngine
 
-        self.llm = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=llama_threads())
+        threads = llama_threads()  # generation and prompts (and parallel steps: batches) alike
+        self.llm = Llama(
+            model_path=str(path), n_ctx=n_ctx, verbose=False, n_threads=threads, n_threads_batch=threads
+        )
         self.engine = LlamaEngine(self.llm)
         self.description = {"backend": "gguf", "path": str(path)}
 

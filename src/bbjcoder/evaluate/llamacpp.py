@@ -134,7 +134,9 @@ class LlamaEngine(Engine):
                     seq.next = _pick(logits, temperature, top_p, seq.rng)
                     live[slot] = seq
             step: list[tuple[int, int, int]] = []
-            for slot, seq in list(live.items()):
+            # Slots in ascending order: llama.cpp keeps a step in one ubatch only while the
+            # sequence ids rise (a refilled slot must not go last)
+            for slot, seq in sorted(live.items()):
                 finish = self._advance(seq, stop, set(end_ids))
                 if finish is not None:
                     yield seq.index, seq.text, finish
@@ -171,6 +173,7 @@ class LlamaEngine(Engine):
         if self._par is None or self._par.slots != slots or self._par.cells < cells:
             if self._par is not None:
                 self._par.close()
+                self._par = None  # never a closed context again, should the new one fail
             self._par = _ParallelContext(self.llm, slots, cells)
         return self._par
 
@@ -220,7 +223,7 @@ class _ParallelContext:
                 f"llama.cpp could not create a context for {slots} sequences of {cells} tokens"
             )
         self.memory = lc.llama_get_memory(self.ctx)
-        self.batch = lc.llama_batch_init(self.n_batch, 0, 1)
+        self.batch = lc.llama_batch_init(max(self.n_batch, slots), 0, 1)  # a step has `slots` tokens
         self.held: dict[int, list[int]] = {}  # the tokens in each slot's KV cache, in order
 
     def _run(self, items: Sequence[tuple[int, int, int, bool]]) -> None:
@@ -244,13 +247,18 @@ class _ParallelContext:
         What the slot already holds is kept as far as it agrees with the prompt (every chat prompt
         starts with the same system turn), as llama-cpp-python's own generate does with its one
         sequence; at least the prompt's last token is computed again, for its logits."""
+        if not prompt:
+            raise ValueError("an empty prompt has no next token")
         held = self.held.get(slot, [])
         keep = 0
         for a, b in zip(held, prompt[: len(prompt) - 1], strict=False):
             if a != b:
                 break
             keep += 1
-        self.lc.llama_memory_seq_rm(self.memory, slot, keep, -1)
+        if not self.lc.llama_memory_seq_rm(self.memory, slot, keep, -1):
+            # a model whose cache cannot drop a tail (recurrent): start the slot afresh
+            self.lc.llama_memory_seq_rm(self.memory, slot, -1, -1)
+            keep = 0
         self.held[slot] = list(prompt[:keep])
         rest = list(prompt[keep:])
         for start in range(0, len(rest), self.n_batch):
@@ -276,15 +284,27 @@ class _ParallelContext:
             self.ctx = None
 
 
-def _pick(logits: np.ndarray, temperature: float, top_p: float, rng: Any) -> int:
-    """The next token: the argmax when greedy, else top-p on the raw distribution, then temperature."""
+def _pick(logits: np.ndarray, temperature: float, top_p: float, rng: Any, *, head: int = 1024) -> int:
+    """The next token: the argmax when greedy, else top-p on the raw distribution, then temperature
+    (llama-cpp-python's chain with top_k 0 and min_p 0). The `head` most likely tokens are sorted
+    first; the whole vocabulary only when they hold less than top_p of the probability."""
     if temperature <= 0:
         return int(np.argmax(logits))
-    order = np.argsort(-logits, kind="stable")
-    probs = np.exp(logits[order] - logits[order[0]])
+    z = logits.astype(np.float64)
+    probs = np.exp(z - z.max())
     probs /= probs.sum()
-    keep = int(np.searchsorted(np.cumsum(probs), top_p)) + 1 if top_p < 1.0 else len(order)
-    kept = logits[order[:keep]] / temperature
+    order = None
+    if top_p < 1.0 and head < len(z):
+        top = np.argpartition(-z, head)[:head]
+        top = top[np.lexsort((top, -z[top]))]  # as the full stable sort orders them, ties by id
+        if probs[top].sum() >= top_p:
+            order = top
+    if order is None:
+        order = np.argsort(-z, kind="stable")
+    keep = len(order)
+    if top_p < 1.0:
+        keep = min(keep, int(np.searchsorted(np.cumsum(probs[order]), top_p)) + 1)
+    kept = z[order[:keep]] / temperature
     weights = np.exp(kept - kept.max())
     return int(order[rng.choice(keep, p=weights / weights.sum())])
 
