@@ -290,8 +290,10 @@ round that delta away, so a quantized export may answer like the untouched base.
 **This base existed only as a quantized GGUF** (`bbjcoder models import`): its weights were
 dequantized for training, so the fine-tune starts from the quantized model, not the original, and
 requantizing to the same 4/5-bit grid (Q4_K_M) snaps small deltas back onto the base's values.
-F16 and Q8_0 exports keep the fine-tune; Q4_K_M of such a run is measured to drift back to the base
-(docs/results.md). For the best quality, train from the full-precision checkpoint where you can get it.
+F16 and Q8_0 exports keep the fine-tune; Q4_K_M of such a run drifts back to the base. Measured on
+Qwen2.5-Coder-0.5B-Instruct (docs/results.md): the Q8_0 export compiles 23.5% of the BBj suite,
+its Q4_K_M export 7.6%, the untouched base 5.3%. For the best quality, train from the
+full-precision checkpoint where you can get it.
 """
     return text
 
