@@ -76,27 +76,24 @@ class LlamaEngine(Engine):
     ) -> Iterator[tuple[str, str | None]]:  # fmt: skip
         if seed is not None:
             self.llm.set_seed(seed)
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        seq = _Sequence(0, Request(prompt, max_tokens, seed), len(prompt), None)
         hold = max((len(s) for s in stop), default=1) - 1  # text that may still become a stop
-        pending = ""
-        ends = set(end_ids)
+        ends, sent = set(end_ids), 0
         sampled = self.llm.generate(prompt, temp=temperature, top_p=top_p, top_k=0, min_p=0.0, reset=True)
-        for n, tok in enumerate(sampled, start=1):
-            if tok in ends:
-                yield pending + decoder.decode(b"", final=True), "stop"
+        for tok in sampled:
+            seq.next, taken = tok, seq.n
+            finish = self._advance(seq, stop, ends)
+            if finish is not None and seq.n == taken:  # an end id: no token of text
+                yield seq.text[sent:], finish
                 return
-            pending += decoder.decode(self.llm.detokenize([tok]))
-            cut = min((i for s in stop if (i := pending.find(s)) != -1), default=-1)
-            if cut != -1:
-                yield pending[:cut], None
-                yield "", "stop"
+            if finish is not None:  # one piece per token of text: serve counts them as usage
+                yield seq.text[sent:], None
+                yield "", finish
                 return
-            if n >= max_tokens:
-                break
-            emit = len(pending) - hold
-            yield pending[:emit] if emit > 0 else "", None
-            pending = pending[emit:] if emit > 0 else pending
-        yield pending + decoder.decode(b"", final=True), None
+            emit = max(sent, len(seq.text) - hold)
+            yield seq.text[sent:emit], None
+            sent = emit
+        yield seq.text[sent:] + seq.decoder.decode(b"", final=True), None  # the model's context ended
         yield "", "length"
 
     def generate_parallel(
@@ -150,7 +147,8 @@ class LlamaEngine(Engine):
                     seq.next = _pick(logits, temperature, top_p, seq.rng)
 
     def _advance(self, seq: _Sequence, stop: list[str], ends: set[int]) -> str | None:
-        """Take `seq.next` into the sequence's text; the finish reason when that ends it."""
+        """Take `seq.next` into the sequence's text; the finish reason when that ends it. The one
+        set of finish rules of `generate` and `generate_parallel`."""
         tok = seq.next
         if tok in ends:
             seq.text += seq.decoder.decode(b"", final=True)
