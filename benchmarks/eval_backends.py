@@ -97,8 +97,8 @@ def main() -> int:
         for slot in range(n):
             par.prefill(slot, first)
         t0 = time.perf_counter()
-        for k in range(20):
-            par.decode([(int(first[-1]), len(first) + k, slot) for slot in range(n)])
+        for _ in range(20):
+            par.decode([(int(first[-1]), slot) for slot in range(n)])
         steps[n] = n * 20 / (time.perf_counter() - t0)
         par.close()
         print(

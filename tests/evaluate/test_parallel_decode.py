@@ -84,9 +84,9 @@ def test_sequences_decoded_together_do_not_see_each_other(engine: LlamaEngine) -
     shared, own = _ParallelContext(llm, 2, engine.n_ctx), _ParallelContext(llm, 1, engine.n_ctx)
     try:
         la, lb = shared.prefill(0, a), shared.prefill(1, b)
-        step = shared.decode([(int(la.argmax()), len(a), 0), (int(lb.argmax()), len(b), 1)])
+        step = shared.decode([(int(la.argmax()), 0), (int(lb.argmax()), 1)])
         solo_a = own.prefill(0, a)
-        solo = own.decode([(int(solo_a.argmax()), len(a), 0)])[0]
+        solo = own.decode([(int(solo_a.argmax()), 0)])[0]
     finally:
         shared.close()
         own.close()

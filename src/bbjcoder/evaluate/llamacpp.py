@@ -76,7 +76,7 @@ class LlamaEngine(Engine):
     ) -> Iterator[tuple[str, str | None]]:  # fmt: skip
         if seed is not None:
             self.llm.set_seed(seed)
-        seq = _Sequence(0, Request(prompt, max_tokens, seed), len(prompt), None)
+        seq = _Sequence(0, Request(prompt, max_tokens, seed), None)
         hold = max((len(s) for s in stop), default=1) - 1  # text that may still become a stop
         ends, sent = set(end_ids), 0
         sampled = self.llm.generate(prompt, temp=temperature, top_p=top_p, top_k=0, min_p=0.0, reset=True)
@@ -119,7 +119,7 @@ class LlamaEngine(Engine):
         par = self._parallel_context(
             max(1, min(slots, len(requests))), min(self.n_ctx, -(-need // 256) * 256)
         )
-        queue = list(range(len(requests)))
+        queue, ends = list(range(len(requests))), set(end_ids)
         live: dict[int, _Sequence] = {}
         while queue or live:
             for slot in range(par.slots):
@@ -127,23 +127,22 @@ class LlamaEngine(Engine):
                     i = queue.pop(0)
                     req = requests[i]
                     logits = par.prefill(slot, req.prompt)
-                    seq = _Sequence(i, req, len(req.prompt), np.random.default_rng(req.seed))
+                    seq = _Sequence(i, req, np.random.default_rng(req.seed))
                     seq.next = _pick(logits, temperature, top_p, seq.rng)
                     live[slot] = seq
-            step: list[tuple[int, int, int]] = []
+            step: list[tuple[int, int]] = []
             # Slots in ascending order: llama.cpp keeps a step in one ubatch only while the
             # sequence ids rise (a refilled slot must not go last)
             for slot, seq in sorted(live.items()):
-                finish = self._advance(seq, stop, set(end_ids))
+                finish = self._advance(seq, stop, ends)
                 if finish is not None:
                     yield seq.index, seq.text, finish
                     del live[slot]  # its cache stays: the next prompt in this slot reuses the prefix
                 else:
-                    step.append((seq.next, seq.pos, slot))
-                    seq.pos += 1
+                    step.append((seq.next, slot))
             if step:
                 for row, logits in enumerate(par.decode(step)):
-                    seq = live[step[row][2]]
+                    seq = live[step[row][1]]
                     seq.next = _pick(logits, temperature, top_p, seq.rng)
 
     def _advance(self, seq: _Sequence, stop: list[str], ends: set[int]) -> str | None:
@@ -194,7 +193,6 @@ class Request:
 class _Sequence:
     index: int
     request: Request
-    pos: int  # the position the next token takes
     rng: Any
     next: int = -1  # sampled, not yet taken into the text
     n: int = 0  # tokens taken
@@ -268,10 +266,11 @@ class _ParallelContext:
         self.held[slot] += rest
         return self._logits(len(chunk) - 1)
 
-    def decode(self, step: Sequence[tuple[int, int, int]]) -> list[np.ndarray]:
-        """One token for each (token, position, slot); the next-token logits of each, in order."""
-        self._run([(tok, pos, slot, True) for tok, pos, slot in step])
-        for tok, _, slot in step:
+    def decode(self, step: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+        """One token for each (token, slot), placed after what the slot holds; the next-token
+        logits of each, in order."""
+        self._run([(tok, len(self.held[slot]), slot, True) for tok, slot in step])
+        for tok, slot in step:
             self.held[slot].append(tok)
         return [self._logits(k) for k in range(len(step))]
 
