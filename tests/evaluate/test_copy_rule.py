@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bbjcoder.evaluate.copying import is_copy, prompt_codes
+from bbjcoder.evaluate.copying import is_copy, prompt_codes, reused_share
+from bbjcoder.evaluate.report import build_report, render_markdown
 from bbjcoder.evaluate.scoring import COPY_MESSAGE, default_checker, score_model, score_sample, summarise
 from bbjcoder.evaluate.suite import Case, Idioms, load_suite
+from bbjcoder.records.eval_report import EvalSettingsInfo, ModelInfo, SuiteInfo
 
 SUITE = Path(__file__).resolve().parents[2] / "evals" / "bbj-core"
 
@@ -90,6 +92,60 @@ def test_copy_rate_is_reported_per_model() -> None:
     ]
     summary = summarise(score_model("m", [case], records, lambda code: [], n=2), [1])
     assert summary["overall:all"].copy_rate == 0.5
+
+
+def test_reused_share_counts_the_answer_lines_found_in_the_prompt_code() -> None:
+    case = _case(f"Migrate to a SYSGUI window:\n\n```bbj\n{PROGRAM}```", "migration")
+    # 2 of 4 statement lines kept from the source (renumbered and re-cased), REM lines not counted
+    answer = 'rem migrated\n0010 X=1\nsysgui=unt\nopen (sysgui)"X0"\nEND\n'
+    assert reused_share(case, answer) == 0.5
+    assert reused_share(case, PROGRAM) == 1.0
+    assert reused_share(case, "rem only a comment\n") is None  # nothing to compare
+    assert reused_share(_case("Write a loop that prints 1 to 10."), PROGRAM) is None  # no code shown
+    res = score_sample(case, 0, f"```bbj\n{answer}```", lambda code: [])
+    assert res.reused == 0.5 and not res.copied
+
+
+def test_reuse_is_summarised_per_category_and_rendered_per_type() -> None:
+    migration = _case(f"Migrate:\n\n```bbj\n{PROGRAM}```", "migration")
+    fresh = _case("Write a program that prints 1 to 10.", "completion")
+    kept = PROGRAM.replace("to 10", "to 20")  # 4 of 5 lines kept: mostly reused, not a copy
+    records = [
+        {"model": "m", "case_id": "c", "sample": 0, "text": f"```bbj\n{kept}```"},
+        {"model": "m", "case_id": "c", "sample": 1, "text": "```bbj\nsysgui=unt\nx=1\n```"},
+    ]
+    results = score_model("m", [migration], records, lambda code: [], n=2)
+    summary = summarise(results, [1])
+    assert summary["type:migration"].reuse == (0.8 + 0.5) / 2
+    assert summary["type:migration"].mostly_reused == 0.5
+    plain = summarise(score_model("m", [fresh], [{**records[0], "case_id": "c"}], lambda c: [], n=1), [1])
+    assert plain["overall:all"].reuse is None and plain["overall:all"].mostly_reused is None
+    report = build_report(
+        suite=SuiteInfo(name="s", cases=1),
+        models=[ModelInfo(label="m", role="model", spec="m")],
+        results={"m": results},
+        general=None,
+        ks=[1],
+        config=EvalSettingsInfo(),
+        config_hash="h",
+    )
+    md = render_markdown(report)
+    assert "## How much of an answer is the prompt's code" in md
+    assert "| migration | 65% (50%) |" in md
+    # a report of answers with nothing to reuse has no such section, and its JSON no such keys
+    bare = build_report(
+        suite=SuiteInfo(name="s", cases=1),
+        models=[ModelInfo(label="m", role="model", spec="m")],
+        results={"m": score_model("m", [fresh], [{**records[0]}], lambda c: [], n=1)},
+        general=None,
+        ks=[1],
+        config=EvalSettingsInfo(),
+        config_hash="h",
+    )
+    assert "How much of an answer" not in render_markdown(bare)
+    dumped = bare.to_json()
+    assert "reuse" not in dumped["summary"]["m"]["overall:all"]
+    assert "reused" not in dumped["cases"][0]["samples"][0]
 
 
 def test_max_cases_subset_is_stratified_by_generation_and_type_and_seeded() -> None:

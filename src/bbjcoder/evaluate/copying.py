@@ -2,6 +2,8 @@
 
 Comprehension and migration prompts carry code that already passes the checker, so echoing it
 would score; compile@k counts such a sample as "no code" and the report shows each model's copy rate.
+Short of a copy, `reused_share` says how much of an answer is the prompt's code: a migration that
+keeps most of its source program's lines has not migrated it, though it adds a line of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from bbjcoder.evaluate.suite import Case
 # Code shorter than this many lines is a copy only when it is a whole piece of the prompt's code:
 # one `return` or `wend` of a FIM middle also occurs in its prefix without being copied from it.
 MIN_EXCERPT_LINES = 3
+# An answer with at least this share of its lines from the prompt's code mostly repeats it.
+MOSTLY_REUSED = 0.8
 
 _LINE_NUMBER = re.compile(r"^\d+\s+")
 _SPACE = re.compile(r"\s+")
@@ -53,3 +57,16 @@ def is_copy(case: Case, code: str) -> bool:
     if not all(ln in seen for ln in lines):
         return False
     return len(lines) >= MIN_EXCERPT_LINES or lines in pieces
+
+
+def reused_share(case: Case, code: str) -> float | None:
+    """The share of `code`'s normalised lines that occur in the prompt's code (1.0 for a copy).
+
+    None when the prompt shows no code or `code` has no line to compare, so the share is only
+    averaged over answers that could have reused something.
+    """
+    lines = normalise_lines(code)
+    seen = {ln for c in prompt_codes(case) for ln in normalise_lines(c)}
+    if not lines or not seen:
+        return None
+    return sum(ln in seen for ln in lines) / len(lines)

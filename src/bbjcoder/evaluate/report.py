@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bbjcoder.evaluate.copying import MOSTLY_REUSED
 from bbjcoder.evaluate.metrics import Estimate, PairedComparison, bootstrap_ci, paired_compare
 from bbjcoder.evaluate.scoring import CaseResult, GeneralResult, summarise
 from bbjcoder.evaluate.suite import categories
@@ -179,7 +180,7 @@ def _mean(v: float | None) -> str:
 
 def render_markdown(report: EvalReport) -> str:
     """report.md."""
-    return render("eval/report.md.j2", r=report, plot=PLOT, mean=_mean)
+    return render("eval/report.md.j2", r=report, plot=PLOT, mean=_mean, mostly=MOSTLY_REUSED)
 
 
 def model_card_section(report: EvalReport) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from bbjcoder.bbj import check_source
-from bbjcoder.evaluate.copying import is_copy
+from bbjcoder.evaluate.copying import MOSTLY_REUSED, is_copy, reused_share
 from bbjcoder.evaluate.extract import extract_code, has_statements
 from bbjcoder.evaluate.forgetting import OutcomeJSON, Problem, SandboxLimits, check_many
 from bbjcoder.evaluate.metrics import bootstrap_ci, pass_at_k
@@ -60,6 +60,7 @@ class SampleResult:
     idiom_problems: tuple[str, ...]
     code: str
     copied: bool = False  # the code only repeats code of the prompt (counted as no code)
+    reused: float | None = None  # share of its lines found in the prompt's code (None: nothing to reuse)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class CaseResult:
                         "idiom_problems": list(s.idiom_problems),
                         "code": s.code,
                         "copied": s.copied,
+                        "reused": s.reused,
                     }
                     for s in self.samples
                 ],
@@ -157,7 +159,7 @@ def score_sample(case: Case, index: int, text: str, check: CheckFn) -> SampleRes
     if case.type == "migration" and ok is False and not diags:
         detail = "; ".join(problems)
         diags = ({"line": 0, "column": 0, "message": f"{MIGRATION_MESSAGE}: {detail}"},)
-    return SampleResult(index, not diags, diags, ok, tuple(problems), code, copied)
+    return SampleResult(index, not diags, diags, ok, tuple(problems), code, copied, reused_share(case, code))
 
 
 def _diag(d: Any) -> DiagnosticJSON:
@@ -199,6 +201,7 @@ def summarise(results: Sequence[CaseResult], ks: Sequence[int], seed: int = 0) -
         }
         idiom = [s for r in rs if (s := r.idiom_rate) is not None]
         n_samples = sum(r.n for r in rs)
+        reused = [x for r in rs for s in r.samples if (x := s.reused) is not None]
         out[f"{axis}:{value}"] = CategorySummary(
             axis=axis,
             value=value,
@@ -207,6 +210,8 @@ def summarise(results: Sequence[CaseResult], ks: Sequence[int], seed: int = 0) -
             compile_at={k: Estimate.model_validate(est.to_dict()) for k, est in compile_at.items()},
             idioms=Estimate.model_validate(bootstrap_ci(idiom, seed=seed).to_dict()),
             copy_rate=sum(r.copies for r in rs) / n_samples if n_samples else 0.0,
+            reuse=sum(reused) / len(reused) if reused else None,
+            mostly_reused=sum(x >= MOSTLY_REUSED for x in reused) / len(reused) if reused else None,
         )
     return out
 

@@ -55,6 +55,10 @@ class CategorySummary(_Part):
     compile_at: dict[int, Estimate] = {}
     idioms: Estimate = Estimate()
     copy_rate: float | None = None
+    # Mean share of an answer's lines found in the prompt's code, and the share of answers with at
+    # least MOSTLY_REUSED of them, over samples whose prompt shows code (absent: none, or an old report).
+    reuse: float | None = None
+    mostly_reused: float | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -72,6 +76,9 @@ class CategorySummary(_Part):
         body = handler(self)
         at = body.pop("compile_at")
         head = {key: body.pop(key) for key in ("axis", "value", "cases", "failed_cases")}
+        for key in ("reuse", "mostly_reused"):  # written only when known, as reports before them
+            if body.get(key) is None:
+                body.pop(key, None)
         return {**head, **{f"compile@{k}": est for k, est in at.items()}, **body}
 
     def at(self, k: int) -> Estimate:
@@ -207,6 +214,14 @@ class SampleRecord(_Part):
     idiom_problems: list[str] = []
     code: str = ""
     copied: bool = False
+    reused: float | None = None  # share of its lines found in the prompt's code
+
+    @model_serializer(mode="wrap")
+    def _omit_unknown_reuse(self, handler: Any) -> Any:
+        body = handler(self)
+        if body.get("reused") is None:  # as reports written before the share
+            body.pop("reused", None)
+        return body
 
 
 class CaseRecord(_Part):
@@ -368,6 +383,17 @@ class EvalReport(Record):
             per = [self.result(label, key) for label in self.labels]
             cases = next((p.cases for p in per if p), 0)
             rows.append((key, cases, [p.at(self.k) if p else Estimate() for p in per]))
+        return rows
+
+    def reuse_rows(self) -> list[tuple[str, list[CategorySummary | None]]]:
+        """Per type whose prompts show code: each model's summary there, for how much of its answers
+        is the prompt's code (`reuse`, `mostly_reused`). Empty for reports written before the share."""
+        rows = []
+        for key in self.category_keys():
+            if key.startswith("type:"):
+                per = [self.result(label, key) for label in self.labels]
+                if any(p is not None and p.reuse is not None for p in per):
+                    rows.append((key, per))
         return rows
 
     def summary_rows(self) -> list[SummaryRow]:
