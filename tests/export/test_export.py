@@ -43,6 +43,8 @@ def test_modelfile_has_chatml_template_stops_sampling_and_bbj_system_prompt(expo
     assert 'PARAMETER stop "<|im_end|>"' in lines
     assert 'PARAMETER stop "<|endoftext|>"' in lines
     assert {"PARAMETER temperature 0.2", "PARAMETER top_p 0.9", "PARAMETER num_ctx 4096"} <= set(lines)
+    # Ollama's own repeat penalty (1.1) is turned off: it samples as serve and the eval do
+    assert "PARAMETER repeat_penalty 1.0" in lines
     template = text.split('TEMPLATE """', 1)[1].split('"""', 1)[0]
     assert "<|im_start|>{{ $m.Role }}" in template
     assert template.rstrip().endswith("{{- end }}")

@@ -41,7 +41,11 @@ CHATML_GO_TEMPLATE = (
 TEMPLATE_NAME = "chatml+fim"  # what CHATML_GO_TEMPLATE renders (recorded in the export manifest)
 # ChatML's end of turn, then the tokens that end a FIM middle.
 STOP_TOKENS: tuple[str, ...] = tuple(dict.fromkeys(("<|im_end|>", *FIM_STOPS)))
-SAMPLING: dict[str, float | int] = {"temperature": 0.2, "top_p": 0.9, "num_ctx": 4096}
+# Ollama adds a repeat penalty of 1.1 over the last 64 tokens unless told otherwise; neither
+# `bbjcoder serve` nor the gguf eval applies one, so the Modelfile turns it off and Ollama samples
+# what the eval measured. top_k stays at Ollama's 40 (0 is not "off" in every Ollama sampler): at
+# temperature 0.2 the top_p 0.9 nucleus lies well inside the 40 likeliest tokens.
+SAMPLING: dict[str, float | int] = {"temperature": 0.2, "top_p": 0.9, "repeat_penalty": 1.0, "num_ctx": 4096}
 
 
 def render_modelfile(gguf_filename: str, *, system: str | None = None) -> str:
@@ -132,7 +136,8 @@ Exported by `bbjcoder export`. Files in this directory:
   serve it with vLLM.
 - `{name}-f16.gguf` and the quantized GGUF files: for llama.cpp, llama-cpp-python and Ollama.
 - `Modelfile`: Ollama recipe (ChatML template, stop tokens, BBj system prompt, temperature 0.2,
-  top_p 0.9, num_ctx {n_ctx}); it uses `{name}-{modelfile_quant}.gguf`.
+  top_p 0.9, num_ctx {n_ctx}); it uses `{name}-{modelfile_quant}.gguf`. It turns off the repeat
+  penalty (1.1) Ollama would add unasked, so Ollama samples as `bbjcoder serve` and the eval do.
 
 ## Run it
 
