@@ -82,6 +82,7 @@ def test_each_type_has_at_least_four_prompt_templates() -> None:
         "completion_continue",
         "migration",
         "refactoring",
+        "rework",
         "explanation",
     ):
         assert len(TEMPLATES[kind]) >= 4, kind
@@ -163,3 +164,72 @@ def test_all_to_all_refactoring_converts_with_a_refactoring_prompt(tmp_path) -> 
     assert not any(word in user for word in ("Migrate", "Port this", "This is portable"))
     assert "if i <= 3 then goto again" in user
     assert "portable BBj" in record.content("system")
+
+
+_REWORK = """---
+title: "Fields by position to a record template"
+type: migration
+generation: character
+from_generation: character
+to_generation: character
+description: "Replace the variable list of this READ with a DIM'd string template and READ RECORD."
+---
+
+## Code
+
+### Before (character UI)
+
+```bbj
+ch = unt
+open (ch)"PARTS"
+read (ch, key="A1")part$, descr$
+print @(2, 4), descr$
+```
+
+### After (character UI)
+
+```bbj
+ch = unt
+open (ch)"PARTS"
+dim p$:"part:c(10*),descr:c(30*)"
+read record (ch, key="A1")p$
+print @(2, 4), p.descr$
+```
+
+## Explanation
+
+The template names the fields once.
+"""
+
+
+def _converted(tmp_path: Path, text: str, name: str = "rework") -> Record:
+    (tmp_path / "migration").mkdir(exist_ok=True)
+    (tmp_path / "migration" / f"{name}.md").write_text(text, encoding="utf-8")
+    (example,) = validate_paths([tmp_path], check_code=False).valid_examples()
+    return example_to_record(example)
+
+
+def test_a_migration_inside_one_generation_asks_for_the_change_not_a_port(tmp_path: Path) -> None:
+    record = _converted(tmp_path, _REWORK)
+    user = record.content("user")
+    assert record.type == "migration" and record.generation == ("character",)
+    # the task is the prompt; "migrate character-mode code to character mode" would say nothing
+    assert "Replace the variable list of this READ with a DIM'd string template and READ RECORD." in user
+    assert not any(word in user for word in ("Migrate", "Port this", "How would it look in"))
+    assert 'read (ch, key="A1")part$, descr$' in user
+    assert "character" in user and "character" in record.content("system")
+    assert record.content("assistant").startswith("```bbj\nch = unt")
+    assert all("{task}" in t and "{code}" in t for t in TEMPLATES["rework"])
+
+
+def test_migration_prompts_mostly_carry_the_task(tmp_path: Path) -> None:
+    with_task = [t for t in TEMPLATES["migration"] if "{task}" in t]
+    assert len(with_task) >= 3 and all("{code}" in t for t in TEMPLATES["migration"])
+    port = _REWORK.replace("to_generation: character", "to_generation: vpro5").replace(
+        "generation: character\nfrom", "generation: vpro5\nfrom"
+    )
+    record = _converted(tmp_path, port, "port")
+    user = record.content("user")
+    template = pick_template("migration", "migration/port")
+    assert ("Replace the variable list" in user) == ("{task}" in template)
+    assert "Visual PRO/5" in user or "vpro5" in user.lower()

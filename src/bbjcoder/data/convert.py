@@ -62,11 +62,22 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{prefix}\n\nFinish this {gen} BBj code so that it does the following: {task}",
         "Here is the start of a BBj program. Write the rest.\nGoal: {task}\n\n{prefix}",
     ),
+    # Most carry the example's task (its description), as a user asking for a port says what the
+    # result should look like (the suite's migration prompts all do); one stays terse.
     "migration": (
-        "Migrate this {from_gen} BBj code to {to_gen}.\n\n{code}",
-        "Rewrite the following {from_gen} program for {to_gen}:\n\n{code}",
+        "Migrate this {from_gen} BBj code to {to_gen}. {task}\n\n{code}",
+        "Rewrite the following {from_gen} program for {to_gen}. {task}\n\n{code}",
         "{code}\n\nThis is {from_gen} code. How would it look in {to_gen}?",
-        "Port this BBj code from {from_gen} to {to_gen}, keeping what it does.\n\n{code}",
+        "Port this BBj code from {from_gen} to {to_gen}, keeping what it does. {task}\n\n{code}",
+    ),
+    # A migration inside one generation (from_generation = to_generation): a requested change to a
+    # program, answered with the whole changed program. "Migrate X to X" would say nothing, so the
+    # task is the prompt.
+    "rework": (
+        "Change this {gen} BBj program. {task}\n\n{code}",
+        "{code}\n\n{task} Keep it {gen} BBj and show the whole program.",
+        "Here is some {gen} BBj code. {task}\n\n{code}",
+        "Rewrite this {gen} BBj code: {task}\n\n{code}",
     ),
     # A migration `all -> all`: a generation-neutral refactoring, so no "from X to Y" in the prompt.
     "refactoring": (
@@ -199,6 +210,8 @@ def example_to_record(example: Example) -> Record:
         values["code"] = fence(example.before)
         if front.from_generation == "all":
             kind = "refactoring"
+        elif (front.from_generation,) == target:
+            kind = "rework"
         answer = "\n\n".join(p for p in (fence(example.after), _expected(example), example.explanation) if p)
     else:  # explanation: the code shows the concept, the prose explains it
         answer = "\n\n".join(p for p in (values["code"], _expected(example), example.explanation) if p)
