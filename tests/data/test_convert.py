@@ -230,6 +230,18 @@ def test_migration_prompts_mostly_carry_the_task(tmp_path: Path) -> None:
     )
     record = _converted(tmp_path, port, "port")
     user = record.content("user")
-    template = pick_template("migration", "migration/port")
-    assert ("Replace the variable list" in user) == ("{task}" in template)
-    assert "Visual PRO/5" in user or "vpro5" in user.lower()
+    assert "{task}" in pick_template("migration", "migration/port")  # this id draws a template with it
+    assert "Replace the variable list of this READ" in user and "Visual PRO/5" in user
+
+
+def test_a_change_inside_one_generation_needs_a_description(tmp_path: Path) -> None:
+    text = _REWORK.replace(
+        'description: "Replace the variable list of this READ with a DIM\'d string template and READ RECORD."\n',
+        "",
+    )
+    (tmp_path / "migration").mkdir()
+    (tmp_path / "migration" / "rework.md").write_text(text, encoding="utf-8")
+    result = validate_paths([tmp_path], check_code=False)
+    assert result.valid_examples() == []
+    messages = [p.message for f in result.files for p in f.problems]
+    assert any("needs a `description`" in m for m in messages), messages

@@ -8,7 +8,7 @@ from bbjcoder.evaluate.copying import is_copy, prompt_codes, reused_share
 from bbjcoder.evaluate.report import build_report, render_markdown
 from bbjcoder.evaluate.scoring import COPY_MESSAGE, default_checker, score_model, score_sample, summarise
 from bbjcoder.evaluate.suite import Case, Idioms, load_suite
-from bbjcoder.records.eval_report import EvalSettingsInfo, ModelInfo, SuiteInfo
+from bbjcoder.records.eval_report import EvalReport, EvalSettingsInfo, ModelInfo, SuiteInfo
 
 SUITE = Path(__file__).resolve().parents[2] / "evals" / "bbj-core"
 
@@ -102,6 +102,9 @@ def test_reused_share_counts_the_answer_lines_found_in_the_prompt_code() -> None
     assert reused_share(case, PROGRAM) == 1.0
     assert reused_share(case, "rem only a comment\n") is None  # nothing to compare
     assert reused_share(_case("Write a loop that prints 1 to 10."), PROGRAM) is None  # no code shown
+    # a FIM middle repeats lines of its prefix by design: not counted
+    fim = _case("Fill the gap.", "completion", prefix=PROGRAM, suffix="end\n")
+    assert reused_share(fim, PROGRAM) is None and is_copy(fim, PROGRAM)
     res = score_sample(case, 0, f"```bbj\n{answer}```", lambda code: [])
     assert res.reused == 0.5 and not res.copied
 
@@ -118,7 +121,7 @@ def test_reuse_is_summarised_per_category_and_rendered_per_type() -> None:
     summary = summarise(results, [1])
     assert summary["type:migration"].reuse == (0.8 + 0.5) / 2
     assert summary["type:migration"].mostly_reused == 0.5
-    plain = summarise(score_model("m", [fresh], [{**records[0], "case_id": "c"}], lambda c: [], n=1), [1])
+    plain = summarise(score_model("m", [fresh], [records[0]], lambda c: [], n=1), [1])
     assert plain["overall:all"].reuse is None and plain["overall:all"].mostly_reused is None
     report = build_report(
         suite=SuiteInfo(name="s", cases=1),
@@ -132,6 +135,24 @@ def test_reuse_is_summarised_per_category_and_rendered_per_type() -> None:
     md = render_markdown(report)
     assert "## How much of an answer is the prompt's code" in md
     assert "| migration | 65% (50%) |" in md
+    # the values survive a save and load of report.json
+    again = EvalReport.from_json(report.to_json())
+    assert again.result("m", "type:migration").reuse == (0.8 + 0.5) / 2
+    assert again.cases[0].samples[0].reused == 0.8
+    # a second model without the share shows a dash in its column
+    both = build_report(
+        suite=SuiteInfo(name="s", cases=1),
+        models=[
+            ModelInfo(label="m", role="model", spec="m"),
+            ModelInfo(label="b", role="baseline", spec="b"),
+        ],
+        results={"m": results, "b": score_model("b", [migration], [], lambda c: [], n=1)},
+        general=None,
+        ks=[1],
+        config=EvalSettingsInfo(),
+        config_hash="h",
+    )
+    assert "| migration | 65% (50%) | – |" in render_markdown(both)
     # a report of answers with nothing to reuse has no such section, and its JSON no such keys
     bare = build_report(
         suite=SuiteInfo(name="s", cases=1),
@@ -145,6 +166,7 @@ def test_reuse_is_summarised_per_category_and_rendered_per_type() -> None:
     assert "How much of an answer" not in render_markdown(bare)
     dumped = bare.to_json()
     assert "reuse" not in dumped["summary"]["m"]["overall:all"]
+    assert "mostly_reused" not in dumped["summary"]["m"]["overall:all"]
     assert "reused" not in dumped["cases"][0]["samples"][0]
 
 

@@ -77,7 +77,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Change this {gen} BBj program. {task}\n\n{code}",
         "{code}\n\n{task} Keep it {gen} BBj and show the whole program.",
         "Here is some {gen} BBj code. {task}\n\n{code}",
-        "Rewrite this {gen} BBj code: {task}\n\n{code}",
+        "Rewrite this {gen} BBj code. {task}\n\n{code}",
     ),
     # A migration `all -> all`: a generation-neutral refactoring, so no "from X to Y" in the prompt.
     "refactoring": (
@@ -210,7 +210,7 @@ def example_to_record(example: Example) -> Record:
         values["code"] = fence(example.before)
         if front.from_generation == "all":
             kind = "refactoring"
-        elif (front.from_generation,) == target:
+        elif (front.from_generation,) == target:  # one generation to the same one (not a list)
             kind = "rework"
         answer = "\n\n".join(p for p in (fence(example.after), _expected(example), example.explanation) if p)
     else:  # explanation: the code shows the concept, the prose explains it

@@ -202,6 +202,11 @@ class FrontMatter(BaseModel):
                 )
             if all(ends) and self.generation != "all":
                 raise ValueError("an `all -> all` refactoring has `generation: all` (its target)")
+            if not any(ends) and self.to_generation == self.from_generation and not self.description:
+                raise ValueError(
+                    f"a change inside one generation ({self.from_generation} -> {self.to_generation}) needs a "
+                    "`description`: its prompt is that request (training-data/FORMAT.md)"
+                )
         else:
             present = [f for f in ("from_generation", "to_generation") if getattr(self, f) is not None]
             if present:

@@ -52,7 +52,7 @@ def is_copy(case: Case, code: str) -> bool:
     lines = normalise_lines(code)
     if not lines:
         return False
-    pieces = [normalise_lines(c) for c in prompt_codes(case)]
+    pieces = _prompt_pieces(case)
     seen = {ln for piece in pieces for ln in piece}
     if not all(ln in seen for ln in lines):
         return False
@@ -62,11 +62,17 @@ def is_copy(case: Case, code: str) -> bool:
 def reused_share(case: Case, code: str) -> float | None:
     """The share of `code`'s normalised lines that occur in the prompt's code (1.0 for a copy).
 
-    None when the prompt shows no code or `code` has no line to compare, so the share is only
-    averaged over answers that could have reused something.
+    None when the prompt shows no code, when `code` has no line to compare, and for FIM cases (a
+    middle's `wend` or `next i` is in its prefix by design), so the share is only averaged over
+    answers that rewrite or change code they were shown.
     """
     lines = normalise_lines(code)
-    seen = {ln for c in prompt_codes(case) for ln in normalise_lines(c)}
-    if not lines or not seen:
+    seen = {ln for piece in _prompt_pieces(case) for ln in piece}
+    if case.is_fim or not lines or not seen:
         return None
     return sum(ln in seen for ln in lines) / len(lines)
+
+
+def _prompt_pieces(case: Case) -> list[list[str]]:
+    """The prompt's code pieces as normalised lines."""
+    return [normalise_lines(c) for c in prompt_codes(case)]
