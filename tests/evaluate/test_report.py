@@ -108,9 +108,14 @@ def test_compare_reports_claims_improvement_only_when_significant() -> None:
 @pytest.mark.slow
 def test_bbjcoder_eval_cli_writes_report_files(tiny_model: Path, tiny_suite: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
+    # The shipped forgetting suite, cut to a few problems and tokens: the whole of HumanEval at 512
+    # tokens took the tiny model 48 s alone and over 300 s beside a training job.
+    config = tmp_path / "eval.toml"
+    config.write_text("[eval]\nforgetting_max_problems = 6\nforgetting_max_new_tokens = 64\n")
     cmd = [
-        sys.executable, "-m", "bbjcoder.cli", "eval", "--model", f"hf:{tiny_model}", "--suite", str(tiny_suite),
-        "--out", str(out), "-n", "2", "--k", "1", "--k", "2", "--max-new-tokens", "8", "--max-cases", "3",
+        sys.executable, "-m", "bbjcoder.cli", "eval", "--config", str(config), "--model", f"hf:{tiny_model}",
+        "--suite", str(tiny_suite), "--out", str(out), "-n", "2", "--k", "1", "--k", "2",
+        "--max-new-tokens", "8", "--max-cases", "3",
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -118,7 +123,8 @@ def test_bbjcoder_eval_cli_writes_report_files(tiny_model: Path, tiny_suite: Pat
     report = json.loads((out / "report.json").read_text())
     assert report["suite"]["cases"] == 3 and report["ks"] == [1, 2]
     assert (out / "report.md").is_file() and (out / "compile_at_k.png").is_file()
-    assert report["general"]  # the shipped forgetting suite ran too
+    assert report["general"]  # the shipped forgetting suite ran too, on the problems asked for
+    assert len({g["problem_id"] for g in report["general_cases"]}) == 6
 
 
 def test_bbjcoder_eval_rejects_k_above_n(tiny_suite: Path) -> None:
