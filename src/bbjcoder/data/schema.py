@@ -202,7 +202,11 @@ class FrontMatter(BaseModel):
                 )
             if all(ends) and self.generation != "all":
                 raise ValueError("an `all -> all` refactoring has `generation: all` (its target)")
-            if not any(ends) and self.to_generation == self.from_generation and not self.description:
+            if (
+                not any(ends)
+                and self.target_generations() == (self.from_generation,)
+                and not self.description
+            ):
                 raise ValueError(
                     f"a change inside one generation ({self.from_generation} -> {self.to_generation}) needs a "
                     "`description`: its prompt is that request (training-data/FORMAT.md)"

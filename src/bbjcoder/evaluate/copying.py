@@ -66,9 +66,11 @@ def reused_share(case: Case, code: str) -> float | None:
     middle's `wend` or `next i` is in its prefix by design), so the share is only averaged over
     answers that rewrite or change code they were shown.
     """
+    if case.is_fim:
+        return None
     lines = normalise_lines(code)
     seen = {ln for piece in _prompt_pieces(case) for ln in piece}
-    if case.is_fim or not lines or not seen:
+    if not lines or not seen:
         return None
     return sum(ln in seen for ln in lines) / len(lines)
 
